@@ -1,0 +1,31 @@
+# One entry point for people and CI. `make test` works on a fresh machine with nothing run first:
+# it creates .venv, installs the project and its pinned dependencies, makes sure Fashion-MNIST is
+# there, and runs pytest.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup data test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (osgan)" >/dev/null
+	touch $@
+
+# Debian's dataset-fashion-mnist is the offline source of the default data set.
+data:
+	@bash scripts/ensure-fashion-mnist.sh
+
+test: setup data
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check osgan tests notebooks
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from osgan.cli import main
+
+sys.exit(main())

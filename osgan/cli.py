@@ -1,0 +1,59 @@
+"""Command line: ``python -m osgan {train,bench,dfad,fid} ...``.
+
+Each sub-command lives in the module that owns its concept and exposes two functions:
+``configure_parser(parser)`` (add the arguments, with defaults from the module's config dataclass)
+and ``run(args) -> int`` (the exit status). This file only dispatches, so that adding a command
+never touches another command's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# command name -> (module, one-line help)
+COMMANDS = {
+    "train": ("osgan.training", "train a GAN in one or two stages (Table 1, Figure 4)"),
+    "fid": ("osgan.metrics.cli", "FID/KID of a run or of the test split, labelled by feature space"),
+    "bench": ("osgan.bench", "time one- vs two-stage steps against Eq. 13-17"),
+    "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
+}
+
+
+class UsageError(Exception):
+    """A bad value given by the user: printed as one line, exit status 2."""
+
+
+def _available():
+    for name, (module, help_) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            yield name, module, help_
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m osgan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module, help_ in _available():
+        p = sub.add_parser(name, help=help_, description=help_,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        importlib.import_module(module).configure_parser(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except UsageError as e:
+        print(f"osgan {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"osgan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+r"""The ten adversarial objectives of Table 1, as functions of the discriminator's outputs.
+
+With :math:`p = D(x)` on real samples, :math:`\hat p = D(\hat x)` on fakes, :math:`\hat x = G(z)`,
+means over the batch and :math:`\mathrm{softplus}(t) = \log(1 + e^t)`, each objective gives
+:math:`\mathcal{L}_D(p, \hat p)` and :math:`\mathcal{L}_G(p, \hat p)`. Where one exists the Eq. 4 split
+
+.. math:: \mathcal{L}_D = \mathcal{L}_D^r(p) + \mathcal{L}_D^f(\hat p)
+
+is returned as ``real`` and ``fake`` components. An objective is *symmetric* (Sec. 3.1.1) when
+:math:`\mathcal{L}_G = -\mathcal{L}_D^f`; then Eq. 7 gives :math:`\gamma_i = -1`.
+
+D outputs a logit (no sigmoid) per sample, shape ``(B,)``: ``softplus(-p) = -log sigmoid(p)``,
+so ``dcgan`` is Eq. 2 and ``dcgan_ns`` Eq. 3 written on logits.
+
+In this implementation we:
+
+* write every loss on logits for numerical stability (the paper writes them on probabilities);
+* pair real sample ``i`` with fake sample ``i`` in RelGAN's relativistic loss (the paper's
+  supplementary material, not available to us, may differ);
+* put WGAN's weight clipping and Fisher GAN's Lagrange-multiplier update in
+  :meth:`Objective.after_d_step`, which the training steps call after every D update;
+* give SNGAN the hinge loss of GeoGAN; its spectral normalisation lives in the model
+  (:func:`osgan.models.discriminator_for`).
+
+``get(name)`` returns a fresh objective: Fisher GAN's multiplier is state, so never share one
+between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Terms = dict[str, Tensor]
+
+_REGISTRY: dict[str, type[Objective]] = {}
+
+
+def register(name: str) -> Callable[[type[Objective]], type[Objective]]:
+    """Class decorator: make an objective available to :func:`get` under ``name``."""
+
+    def wrap(cls: type[Objective]) -> type[Objective]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def names() -> list[str]:
+    """The registered objective names, in Table 1's order."""
+    return list(_REGISTRY)
+
+
+SYMMETRIC = ("dcgan", "cgan", "wgan")
+ASYMMETRIC = ("dcgan_ns", "lsgan", "geogan", "relgan", "fishergan", "bgan", "sngan")
+
+
+def get(name: str, **kwargs) -> Objective:
+    """A fresh objective by name; ``kwargs`` go to its constructor (e.g. ``rho`` of Fisher GAN)."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown GAN objective {name!r}; choose one of: {', '.join(names())}"
+        ) from None
+    return cls(**kwargs)
+
+
+class Objective:
+    """One GAN's pair of losses. Subclasses define :meth:`loss_d` and :meth:`loss_g`."""
+
+    name: str = ""
+    symmetric: bool = False  # L_G == -L_D^f (Sec. 3.1.1): gamma = -1, no need to compute it
+    splits: bool = True  # L_D == L_D^r(p) + L_D^f(p_hat) (Eq. 4)
+    conditional: bool = False  # G(z, y) and D(x, y)
+    spectral_norm: bool = False  # D is spectrally normalised (SNGAN)
+    g_reads_real: bool = False  # L_G reads D's outputs on real samples (RelGAN)
+    reference: str = ""  # the defining paper
+
+    def loss_d(self, p: Tensor, p_hat: Tensor) -> Terms:
+        """``{"total": L_D, "real": L_D^r, "fake": L_D^f}`` (only ``total`` if it does not split)."""
+        raise NotImplementedError
+
+    def loss_g(self, p: Tensor, p_hat: Tensor) -> Tensor:
+        """:math:`\\mathcal{L}_G`; ``p`` is only read by objectives that need it (RelGAN)."""
+        raise NotImplementedError
+
+    def after_d_step(self, D: nn.Module, terms: Terms) -> None:
+        """Called after each optimizer step of D with the ``terms`` of its loss."""
+
+    def state_dict(self) -> dict[str, float]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        kind = "symmetric" if self.symmetric else "asymmetric"
+        return f"{type(self).__name__}({self.name!r}, {kind})"
+
+
+def _split(real: Tensor, fake: Tensor) -> Terms:
+    return {"total": real + fake, "real": real, "fake": fake}
+
+
+@register("dcgan")
+class DCGAN(Objective):
+    """Symmetric (saturating) GAN loss, Eq. 2. Radford et al. 2016 / Goodfellow et al. 2014."""
+
+    symmetric = True
+    reference = "Radford, Metz, Chintala. Unsupervised representation learning with DCGANs. ICLR 2016."
+
+    def loss_d(self, p, p_hat):
+        # L_D = -log D(x) - log(1 - D(x_hat)) = softplus(-p) + softplus(p_hat)
+        return _split(F.softplus(-p).mean(), F.softplus(p_hat).mean())
+
+    def loss_g(self, p, p_hat):
+        # L_G = log(1 - D(x_hat)) = -softplus(p_hat) = -L_D^f
+        return -F.softplus(p_hat).mean()
+
+
+@register("cgan")
+class CGAN(DCGAN):
+    """DCGAN's symmetric loss with G(z, y) and D(x, y). Mirza & Osindero 2014."""
+
+    conditional = True
+    reference = "Mirza, Osindero. Conditional generative adversarial nets. arXiv:1411.1784, 2014."
+
+
+@register("wgan")
+class WGAN(Objective):
+    """Wasserstein GAN with weight clipping. Arjovsky, Chintala, Bottou, ICML 2017."""
+
+    symmetric = True
+    reference = "Arjovsky, Chintala, Bottou. Wasserstein generative adversarial networks. ICML 2017."
+
+    def __init__(self, clip: float = 0.01):
+        self.clip = clip
+
+    def loss_d(self, p, p_hat):
+        # L_D = -E[D(x)] + E[D(x_hat)]
+        return _split(-p.mean(), p_hat.mean())
+
+    def loss_g(self, p, p_hat):
+        # L_G = -E[D(x_hat)] = -L_D^f
+        return -p_hat.mean()
+
+    @torch.no_grad()
+    def after_d_step(self, D, terms):
+        # keep the critic (roughly) 1-Lipschitz: clip every weight to [-c, c]
+        for w in D.parameters():
+            w.clamp_(-self.clip, self.clip)
+
+
+@register("dcgan_ns")
+class DCGANNonSaturating(DCGAN):
+    """Non-saturating DCGAN, Eq. 3 (the dagger row of Table 1). Arjovsky & Bottou, ICLR 2017."""
+
+    symmetric = False
+    reference = "Arjovsky, Bottou. Towards principled methods for training GANs. ICLR 2017."
+
+    def loss_g(self, p, p_hat):
+        # L_G = -log D(x_hat) = softplus(-p_hat)
+        return F.softplus(-p_hat).mean()
+
+
+@register("lsgan")
+class LSGAN(Objective):
+    """Least-squares GAN with 0-1 targets. Mao et al., ICCV 2017."""
+
+    reference = "Mao et al. Least squares generative adversarial networks. ICCV 2017."
+
+    def loss_d(self, p, p_hat):
+        # L_D = 1/2 (D(x) - 1)^2 + 1/2 D(x_hat)^2
+        return _split(0.5 * (p - 1).pow(2).mean(), 0.5 * p_hat.pow(2).mean())
+
+    def loss_g(self, p, p_hat):
+        # L_G = 1/2 (D(x_hat) - 1)^2
+        return 0.5 * (p_hat - 1).pow(2).mean()
+
+
+@register("geogan")
+class GeoGAN(Objective):
+    """Geometric GAN: hinge loss for D, linear loss for G. Lim & Ye, arXiv 2017."""
+
+    reference = "Lim, Ye. Geometric GAN. arXiv:1705.02894, 2017."
+
+    def loss_d(self, p, p_hat):
+        # L_D = max(0, 1 - D(x)) + max(0, 1 + D(x_hat))
+        return _split(F.relu(1 - p).mean(), F.relu(1 + p_hat).mean())
+
+    def loss_g(self, p, p_hat):
+        # L_G = -D(x_hat): equals -L_D^f only where the hinge is active, hence asymmetric
+        return -p_hat.mean()
+
+
+@register("relgan")
+class RelGAN(Objective):
+    """Relativistic standard GAN, real i paired with fake i. Jolicoeur-Martineau, ICLR 2019."""
+
+    splits = False  # L_D depends on p - p_hat jointly
+    g_reads_real = True
+    reference = (
+        "Jolicoeur-Martineau. The relativistic discriminator: a key element missing from "
+        "standard GAN. ICLR 2019."
+    )
+
+    def loss_d(self, p, p_hat):
+        # L_D = -log sigmoid(D(x) - D(x_hat))
+        return {"total": F.softplus(-(p - p_hat)).mean()}
+
+    def loss_g(self, p, p_hat):
+        # L_G = -log sigmoid(D(x_hat) - D(x))
+        return F.softplus(-(p_hat - p)).mean()
+
+
+@register("fishergan")
+class FisherGAN(Objective):
+    """Fisher GAN: IPM with a second-order constraint by augmented Lagrangian. Mroueh & Sercu 2017.
+
+    The critic maximises :math:`\\mathcal{E} + \\lambda(1 - \\Omega) - \\frac{\\rho}{2}(1 - \\Omega)^2`
+    with :math:`\\mathcal{E} = E[p] - E[\\hat p]` and :math:`\\Omega = \\frac12(E[p^2] + E[\\hat p^2])`;
+    after each critic step :math:`\\lambda \\leftarrow \\lambda - \\rho(1 - \\Omega)`.
+    """
+
+    splits = False  # Omega couples p and p_hat through (1 - Omega)^2
+    reference = "Mroueh, Sercu. Fisher GAN. NeurIPS 2017."
+
+    def __init__(self, rho: float = 1e-6):
+        self.rho = rho
+        # the Lagrange multiplier lambda: state, hence get() returns a fresh one. A 0-d tensor
+        # that follows the device of D's outputs, so its update needs no host-device sync.
+        self.lam = torch.zeros(())
+
+    def loss_d(self, p, p_hat):
+        self.lam = self.lam.to(p.device)
+        E = p.mean() - p_hat.mean()
+        Omega = 0.5 * (p.pow(2).mean() + p_hat.pow(2).mean())
+        # L_D = -(E + lambda (1 - Omega) - rho/2 (1 - Omega)^2)
+        total = -(E + self.lam * (1 - Omega) - 0.5 * self.rho * (1 - Omega).pow(2))
+        return {"total": total, "E": E.detach(), "Omega": Omega.detach()}
+
+    def loss_g(self, p, p_hat):
+        # L_G = -E[D(x_hat)]
+        return -p_hat.mean()
+
+    def after_d_step(self, D, terms):
+        # lambda <- lambda - rho (1 - Omega), with Omega of the batch D was just updated on
+        self.lam = self.lam - self.rho * (1 - terms["Omega"])
+
+    def state_dict(self):
+        return {"lam": float(self.lam), "rho": self.rho}
+
+    def load_state_dict(self, state):
+        self.lam, self.rho = torch.tensor(float(state["lam"])), float(state["rho"])
+
+
+@register("bgan")
+class BGAN(DCGAN):
+    """Boundary-seeking GAN: G pushes the logit to the decision boundary. Hjelm et al., ICLR 2018."""
+
+    symmetric = False
+    reference = "Hjelm et al. Boundary-seeking generative adversarial networks. ICLR 2018."
+
+    def loss_g(self, p, p_hat):
+        # L_G = 1/2 (log D(x_hat) - log(1 - D(x_hat)))^2 = 1/2 logit^2
+        return 0.5 * p_hat.pow(2).mean()
+
+
+@register("sngan")
+class SNGAN(GeoGAN):
+    """Spectrally normalised D with the hinge losses of GeoGAN. Miyato et al., ICLR 2018."""
+
+    spectral_norm = True
+    reference = "Miyato et al. Spectral normalization for generative adversarial networks. ICLR 2018."

@@ -1,0 +1,260 @@
+r"""One training round of G and D: one stage (Algorithm 1) or two (Fig. 2, left).
+
+**One stage** (Sec. 3.1, Algorithm 1): one forward pass of G and of D over real and fake samples,
+one backward pass of :math:`\mathcal{L}_D` through D (D's parameter gradient and
+:math:`\nabla_{\hat x}\mathcal{L}_D`), then :math:`\nabla_{\hat x_i}\mathcal{L}_G =
+\gamma_i \nabla_{\hat x_i}\mathcal{L}_D` (Eq. 7) back through G. Both optimizers then step.
+Cost (Eq. 16): :math:`3\mathcal{T}^g + 6\mathcal{T}^d`.
+
+**Two stages**, ``variant="paper"`` (Eq. 13-15): stage 1 runs G without gradients and updates D on
+real and fake; stage 2 draws a new z, runs G and the frozen D again and updates G.
+Cost: :math:`4\mathcal{T}^g + 8\mathcal{T}^d`. ``variant="reuse"`` keeps stage 1's
+:math:`\hat x` (and G's graph) for stage 2, saving G's second forward: a stronger baseline than
+the one the paper counts.
+
+In this implementation we:
+
+* back-propagate :math:`\mathcal{L}_D` and scale at D's input by :math:`\gamma_i`, which has the
+  same gradients as Eq. 9's instance losses (see :mod:`osgan.scale`);
+* cut the graph at :math:`\hat x`: D's backward stops there, and G's backward starts from
+  :func:`osgan.scale.scale_grad` fed with D's input gradient. The two ``backward`` calls visit every
+  node once, as one backward pass does;
+* send real and fake through D as one concatenated batch when D treats samples independently
+  (GroupNorm, no norm), and as two batches when it has BatchNorm, as two-stage DCGAN does;
+* report samples with an inactive hinge (:math:`\partial\mathcal{L}_D/\partial\hat p_i = 0`), whose
+  G gradient D's backward cannot carry; ``exact=True`` recovers it with one extra forward and
+  input-gradient pass of D over those samples only (``Exact/extra_samples`` counts them);
+* for objectives whose :math:`\mathcal{L}_G` reads D's real outputs (RelGAN), compute
+  :math:`D(x)` again without gradients in stage 2 of the two-stage step.
+
+Every step returns a dict of statistics with hierarchical keys (``Loss/D``, ``Gamma/mean``, ...).
+With ``as_float=True`` (the default) they are Python floats; ``as_float=False`` keeps them as
+0-d tensors so that a training loop on a GPU reads them only at its log interval (reading is a
+host-device synchronisation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from osgan.losses import Objective, Terms
+from osgan.models import is_per_sample
+from osgan.scale import Gamma, gamma, scale_grad
+
+Stats = dict[str, Tensor | float]
+
+TWO_STAGE_VARIANTS = ("paper", "reuse")
+
+
+def to_floats(stats: dict[str, Tensor]) -> dict[str, float]:
+    """Tensors -> Python floats with one host-device transfer for the whole dict."""
+    keys = [k for k, v in stats.items() if torch.is_tensor(v)]
+    values = torch.stack([stats[k].detach().float().cpu() for k in keys]).tolist() if keys else []
+    out = {k: v for k, v in stats.items() if not torch.is_tensor(v)}
+    out.update(zip(keys, values))
+    return out
+
+
+def _generate(G: nn.Module, objective: Objective, z: Tensor, y: Tensor | None) -> Tensor:
+    return G(z, y) if objective.conditional else G(z)
+
+
+def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
+    """D's logits on real and fake samples, ``p = D(x)`` and ``p_hat = D(x_hat)``."""
+    cond = objective.conditional
+    if fused:
+        # one pass over [x; x_hat]: valid only for a D that treats samples independently
+        x_all = torch.cat([x, x_hat])
+        out = D(x_all, torch.cat([y, y])) if cond else D(x_all)
+        p, p_hat = out.split([x.shape[0], x_hat.shape[0]])
+        return p, p_hat
+    if cond:
+        return D(x, y), D(x_hat, y)
+    return D(x), D(x_hat)
+
+
+def _resolve_fused(D: nn.Module, fused: bool | None) -> bool:
+    per_sample = is_per_sample(D)
+    if fused is None:
+        return per_sample
+    if fused and not per_sample:
+        raise ValueError("fused=True needs a per-sample D: BatchNorm would mix real and fake statistics")
+    return fused
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module):
+    # Spectral norm runs a power iteration on every training-mode forward; in eval mode it reuses
+    # the vectors of the last one, so an extra pass sees exactly the weights of the main pass.
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def _d_stats(terms: Terms, loss_g: Tensor) -> dict[str, Tensor]:
+    stats = {"Loss/D": terms["total"].detach(), "Loss/G": loss_g.detach()}
+    for k in ("real", "fake"):
+        if k in terms:
+            stats[f"Loss/D/{k}"] = terms[k].detach()
+    return stats
+
+
+def _gamma_stats(g: Gamma) -> dict[str, Tensor]:
+    active = ~g.inactive
+    n_active = active.sum().clamp(min=1)
+    inf = torch.full_like(g.gamma, float("inf"))
+    return {
+        "Gamma/mean": (g.gamma * active).sum() / n_active,
+        "Gamma/min": torch.where(active, g.gamma, inf).min(),
+        "Gamma/max": torch.where(active, g.gamma, -inf).max(),
+        "Gamma/inactive": g.inactive.float().mean(),
+    }
+
+
+def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
+    fused = _resolve_fused(D, fused)
+    if exact and not is_per_sample(D):
+        raise ValueError("exact=True needs a per-sample D (GroupNorm or none), not BatchNorm")
+    G.zero_grad(set_to_none=True)
+    D.zero_grad(set_to_none=True)
+
+    # Algorithm 1, lines 3-5: x_hat = G(z); feed x_hat and x into D
+    x_hat = _generate(G, objective, z, y)
+    x_hat_d = x_hat.detach().requires_grad_(True)  # D's backward stops here
+    p, p_hat = _discriminate(D, objective, x, x_hat_d, y, fused)
+    terms = objective.loss_d(p, p_hat)
+    loss_g = objective.loss_g(p.detach(), p_hat.detach())  # for logging: G's gradient comes via gamma
+
+    # line 6: gamma_i by Eq. 7 at D's output (-1 for symmetric objectives)
+    g = gamma(objective, p, p_hat)
+
+    # line 8: one backward of L_D through D: D's parameter gradients and dL_D/dx_hat
+    terms["total"].backward()
+    grad_x_hat = x_hat_d.grad
+    gamma_ = g.gamma
+
+    stats = _d_stats(terms, loss_g) | _gamma_stats(g)
+    if exact and not objective.symmetric:
+        # inactive samples: D's backward carried nothing, so G's gradient is recovered by an
+        # input-gradient pass of D over those samples alone, seeded with dL_G/dp_hat_i
+        idx = g.inactive.nonzero().flatten()  # a host-device sync, paid only with exact=True
+        stats["Exact/extra_samples"] = torch.tensor(float(idx.numel()))
+        if idx.numel():
+            x_in = x_hat_d.detach()[idx].requires_grad_(True)
+            with _eval_mode(D), torch.enable_grad():
+                p_in = D(x_in, y[idx]) if objective.conditional else D(x_in)
+                (grad_in,) = torch.autograd.grad(p_in, x_in, grad_outputs=g.dloss_g[idx])
+            grad_x_hat = grad_x_hat.index_copy(0, idx, grad_in)
+            gamma_ = gamma_.index_fill(0, idx, 1.0)  # already G's gradient: pass it unscaled
+
+    # line 9: grad_{x_hat_i} L_G = gamma_i * grad_{x_hat_i} L_D, back through G
+    scale_grad(x_hat, gamma_).backward(grad_x_hat)
+    return stats, terms
+
+
+def one_stage_backward(
+    G: nn.Module,
+    D: nn.Module,
+    objective: Objective,
+    x: Tensor,
+    z: Tensor,
+    y: Tensor | None = None,
+    *,
+    exact: bool = False,
+    fused: bool | None = None,
+    as_float: bool = True,
+) -> Stats:
+    """Fill ``.grad`` of G's and D's parameters with :math:`\\nabla_{\\theta_G}\\mathcal{L}_G` and
+    :math:`\\nabla_{\\theta_D}\\mathcal{L}_D` from one forward and one backward (Algorithm 1).
+
+    ``x``: real images ``(B, C, S, S)``; ``z``: latents ``(B, nz)``; ``y``: labels ``(B,)`` for a
+    conditional objective. ``fused`` (default: when D is per-sample) sends real and fake through
+    D as one batch. Returns the step's statistics.
+    """
+    stats, _ = _one_stage_backward(G, D, objective, x, z, y, exact, fused)
+    return to_floats(stats) if as_float else stats
+
+
+def one_stage_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    objective: Objective,
+    x: Tensor,
+    z: Tensor,
+    y: Tensor | None = None,
+    *,
+    exact: bool = False,
+    fused: bool | None = None,
+    as_float: bool = True,
+) -> Stats:
+    """:func:`one_stage_backward`, then both optimizer steps (Algorithm 1, line 10) and the
+    objective's after-step rule (WGAN's clipping, Fisher GAN's multiplier)."""
+    stats, terms = _one_stage_backward(G, D, objective, x, z, y, exact, fused)
+    opt_d.step()
+    opt_g.step()
+    objective.after_d_step(D, terms)
+    return to_floats(stats) if as_float else stats
+
+
+def two_stage_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    objective: Objective,
+    x: Tensor,
+    z: Tensor,
+    y: Tensor | None = None,
+    *,
+    variant: str = "paper",
+    fused: bool | None = None,
+    as_float: bool = True,
+) -> Stats:
+    """One round of alternating training: update D with G fixed, then G with D fixed.
+
+    ``variant="paper"`` draws a new z for stage 2 and runs G again (Eq. 13-15);
+    ``variant="reuse"`` back-propagates stage 1's :math:`\\hat x` (G's forward is run once).
+    """
+    if variant not in TWO_STAGE_VARIANTS:
+        raise ValueError(f"variant must be one of {TWO_STAGE_VARIANTS}; got {variant!r}")
+    fused = _resolve_fused(D, fused)
+
+    # Stage 1 (Eq. 13): fix G, update D on real and fake
+    D.zero_grad(set_to_none=True)
+    with torch.set_grad_enabled(variant == "reuse"):
+        x_hat = _generate(G, objective, z, y)
+    p, p_hat = _discriminate(D, objective, x, x_hat.detach(), y, fused)
+    terms = objective.loss_d(p, p_hat)
+    terms["total"].backward()
+    opt_d.step()
+    objective.after_d_step(D, terms)
+
+    # Stage 2 (Eq. 14): fix D, update G through D's input gradient
+    G.zero_grad(set_to_none=True)
+    D.requires_grad_(False)  # no parameter gradients for the frozen D
+    try:
+        if variant == "paper":
+            x_hat = _generate(G, objective, torch.randn_like(z), y)
+        cond = objective.conditional
+        p_hat_g = D(x_hat, y) if cond else D(x_hat)
+        if objective.g_reads_real:
+            with torch.no_grad():
+                p_g = D(x, y) if cond else D(x)
+        else:
+            p_g = p.detach()  # unread by L_G
+        loss_g = objective.loss_g(p_g, p_hat_g)
+        loss_g.backward()
+    finally:
+        D.requires_grad_(True)
+    opt_g.step()
+
+    stats = _d_stats(terms, loss_g)
+    return to_floats(stats) if as_float else stats
