@@ -234,7 +234,7 @@ class FisherGAN(Objective):
         self.rho = rho
         # the Lagrange multiplier lambda: state, hence get() returns a fresh one. A 0-d tensor
         # that follows the device of D's outputs, so its update needs no host-device sync.
-        self.lam = torch.zeros(())
+        self.lam = torch.zeros((), dtype=torch.float64)
 
     def loss_d(self, p, p_hat):
         self.lam = self.lam.to(p.device)
@@ -256,7 +256,8 @@ class FisherGAN(Objective):
         return {"lam": float(self.lam), "rho": self.rho}
 
     def load_state_dict(self, state):
-        self.lam, self.rho = torch.tensor(float(state["lam"])), float(state["rho"])
+        self.lam = torch.tensor(float(state["lam"]), dtype=torch.float64)
+        self.rho = float(state["rho"])
 
 
 @register("bgan")

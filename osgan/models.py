@@ -69,7 +69,8 @@ class Generator(nn.Module):
             nn.ReLU(True),
         ]
         for c_in, c_out in zip(ch[:-1], ch[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(ch[-1], cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(_dcgan_init)
@@ -105,7 +106,8 @@ class Discriminator(nn.Module):
         c_in = cfg.channels + cfg.num_classes
         layers: list[nn.Module] = [sn(nn.Conv2d(c_in, ch[0], 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         for a, b in zip(ch[:-1], ch[1:]):
-            layers += [sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none")), _d_norm(norm, b), nn.LeakyReLU(0.2, True)]
+            conv = sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none"))  # a norm layer has its own shift
+            layers += [conv, _d_norm(norm, b), nn.LeakyReLU(0.2, True)]
         layers += [sn(nn.Conv2d(ch[-1], 1, 4, 1, 0))]  # 4x4 -> 1x1: the logit
         self.net = nn.Sequential(*layers)
         self.apply(_dcgan_init)

@@ -106,13 +106,17 @@ def _d_stats(terms: Terms, loss_g: Tensor) -> dict[str, Tensor]:
 
 
 def _gamma_stats(g: Gamma) -> dict[str, Tensor]:
+    # statistics over the active samples; NaN when there is none (D's backward then carries no
+    # gradient to G at all, unless exact=True)
     active = ~g.inactive
-    n_active = active.sum().clamp(min=1)
+    n_active = active.sum()
+    nan = torch.full_like(g.gamma, float("nan"))
     inf = torch.full_like(g.gamma, float("inf"))
+    none_active = n_active == 0
     return {
-        "Gamma/mean": (g.gamma * active).sum() / n_active,
-        "Gamma/min": torch.where(active, g.gamma, inf).min(),
-        "Gamma/max": torch.where(active, g.gamma, -inf).max(),
+        "Gamma/mean": torch.where(none_active, nan[0], (g.gamma * active).sum() / n_active.clamp(min=1)),
+        "Gamma/min": torch.where(none_active, nan[0], torch.where(active, g.gamma, inf).min()),
+        "Gamma/max": torch.where(none_active, nan[0], torch.where(active, g.gamma, -inf).max()),
         "Gamma/inactive": g.inactive.float().mean(),
     }
 

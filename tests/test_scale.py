@@ -1,0 +1,154 @@
+"""The scale op, gamma of Eq. 7 against closed forms, Eq. 9 against Eq. 7, and Eq. 7 per layer."""
+
+import pytest
+import torch
+from conftest import ALL, batch, tiny_models
+
+from osgan import losses
+from osgan.scale import gamma, instance_losses, scale_grad
+
+
+def test_scale_grad_is_identity_forward_and_scales_each_sample_backward():
+    x = torch.randn(3, 2, 4, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+    g = torch.tensor([-1.0, 0.5, 3.0], dtype=torch.float64)
+    y = scale_grad(x, g)
+    torch.testing.assert_close(y, x, rtol=0, atol=0)
+    (y * w).sum().backward()
+    torch.testing.assert_close(x.grad, g[:, None, None, None] * w, rtol=0, atol=0)
+    # a number is the same scale for every sample
+    x.grad = None
+    (scale_grad(x, -2.0) * w).sum().backward()
+    torch.testing.assert_close(x.grad, -2 * w, rtol=0, atol=0)
+
+
+def test_scale_grad_is_a_pure_function_of_its_arguments():
+    # two ops with different scales in one graph must not interfere (no global state)
+    x = torch.ones(2, 3, requires_grad=True)
+    a = scale_grad(x, torch.tensor([2.0, 2.0]))
+    b = scale_grad(x, torch.tensor([-5.0, 1.0]))
+    (a.sum() + b.sum()).backward()
+    torch.testing.assert_close(x.grad, torch.tensor([[-3.0] * 3, [3.0] * 3]))
+
+
+def test_scale_grad_rejects_a_gamma_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="one per sample"):
+        scale_grad(torch.ones(4, 2), torch.ones(3))
+
+
+P = torch.tensor([0.3, -1.7, 2.2, 0.9], dtype=torch.float64)
+P_HAT = torch.tensor([-0.4, 1.1, -0.5, 0.25], dtype=torch.float64)
+S = torch.sigmoid
+
+# gamma_i = (dL_G/dp_hat_i) / (dL_D/dp_hat_i), derived by hand from each objective's formulas
+CLOSED_FORM = {
+    "dcgan_ns": lambda p, q: -torch.exp(-q),  # -sigmoid(-q) / sigmoid(q)
+    "lsgan": lambda p, q: (q - 1) / q,
+    "geogan": lambda p, q: -torch.ones_like(q),  # where the hinge is active (all |q| < 1 here)
+    "sngan": lambda p, q: -torch.ones_like(q),
+    "relgan": lambda p, q: -torch.exp(p - q),  # -sigmoid(p - q) / sigmoid(q - p)
+    "bgan": lambda p, q: q / S(q),
+    "fishergan": lambda p, q: -1 / (1 - 1e-6 * (1 - 0.5 * ((p**2).mean() + (q**2).mean())) * q),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLOSED_FORM))
+def test_gamma_matches_closed_form(name):
+    g = gamma(losses.get(name), P, P_HAT)
+    torch.testing.assert_close(g.gamma, CLOSED_FORM[name](P, P_HAT), rtol=1e-12, atol=1e-12)
+    assert not g.inactive.any()
+
+
+@pytest.mark.parametrize("name", losses.SYMMETRIC)
+def test_symmetric_objectives_have_gamma_minus_one(name):
+    obj = losses.get(name)
+    # the shortcut: -1 without computing anything
+    assert torch.equal(gamma(obj, P, P_HAT).gamma, torch.full_like(P_HAT, -1.0))
+    # and the ratio computed the long way agrees exactly: L_G = -L_D^f
+    q = P_HAT.clone().requires_grad_(True)
+    (d_d,) = torch.autograd.grad(obj.loss_d(P, q)["total"], q)
+    (d_g,) = torch.autograd.grad(obj.loss_g(P, q), q)
+    assert torch.equal(d_g / d_d, torch.full_like(P_HAT, -1.0))
+
+
+def test_inactive_hinge_samples_are_flagged_not_inf():
+    q = torch.tensor([-0.5, -1.5, 0.2, -3.0], dtype=torch.float64)
+    g = gamma(losses.get("geogan"), P, q)
+    assert g.inactive.tolist() == [False, True, False, True]
+    assert torch.isfinite(g.gamma).all()
+    assert g.gamma.tolist() == [-1.0, 0.0, -1.0, 0.0]
+
+
+SPLITTING_ASYM = [n for n in losses.ASYMMETRIC if losses.get(n).splits]
+
+
+@pytest.mark.parametrize("name", SPLITTING_ASYM)
+def test_eq9_instance_losses_give_the_gradients_of_eq7(name):
+    """Eq. 9's L_D^ins has L_D's gradient in p_hat, and L_G^ins has L_G's (Eq. 8)."""
+    obj = losses.get(name)
+    g = gamma(obj, P, P_HAT).gamma
+    q = P_HAT.clone().requires_grad_(True)
+    loss_d_ins, loss_g_ins = instance_losses(obj, P, q, g)
+    (d_ins,) = torch.autograd.grad(loss_d_ins, q, retain_graph=True)
+    (g_ins,) = torch.autograd.grad(loss_g_ins, q)
+    (d_ref,) = torch.autograd.grad(obj.loss_d(P, q)["total"], q)
+    (g_ref,) = torch.autograd.grad(obj.loss_g(P, q), q)
+    torch.testing.assert_close(d_ins, d_ref, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(g_ins, g_ref, rtol=1e-12, atol=1e-15)
+    # and L_G^ins = gamma_i * L_D^ins in the gradient of each sample (Algorithm 1, line 9)
+    torch.testing.assert_close(g_ins, g * d_ins, rtol=1e-12, atol=1e-15)
+
+
+def _layer_ratios(D, objective, x, x_hat):
+    """Per layer of D, the elementwise ratio grad L_G / grad L_D at the fake samples' features."""
+    feats = []
+
+    def keep(module, inputs, out):
+        out.retain_grad()
+        feats.append(out)
+
+    for m in D.net:
+        if hasattr(m, "inplace"):  # an in-place activation would overwrite the feature we keep
+            m.inplace = False
+    hooks = [m.register_forward_hook(keep) for m in D.net]
+    x_hat = x_hat.clone().requires_grad_(True)
+    p, p_hat = D(x), None
+    feats.clear()  # keep the fake pass's features only
+    p_hat = D(x_hat)
+    for h in hooks:
+        h.remove()
+    layers = [x_hat, *feats]
+    grads_d = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], layers, retain_graph=True)
+    grads_g = torch.autograd.grad(objective.loss_g(p, p_hat), layers)
+    return [gg / gd for gg, gd in zip(grads_g, grads_d)], gamma(objective, p, p_hat).gamma
+
+
+@pytest.mark.parametrize("name", ["dcgan_ns", "lsgan", "bgan"])
+def test_eq7_ratio_is_constant_through_every_groupnorm_layer(name):
+    obj = losses.get(name)
+    G, D = tiny_models(obj)
+    x, z, _ = batch(obj)
+    ratios, g = _layer_ratios(D, obj, x, G(z).detach())
+    assert len(ratios) == len(D.net) + 1
+    for r in ratios:  # every element of sample i's features has ratio gamma_i, at every layer
+        torch.testing.assert_close(r, g.reshape(-1, *[1] * (r.dim() - 1)).expand_as(r),
+                                   rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dcgan_ns", "lsgan"])
+def test_eq7_fails_with_batchnorm(name):
+    obj = losses.get(name)
+    G, D = tiny_models(obj, d_norm="batch")
+    x, z, _ = batch(obj)
+    ratios, g = _layer_ratios(D, obj, x, G(z).detach())
+    # at D's output the ratio is gamma by definition; below the first BatchNorm it is not
+    worst = max(((r - g.reshape(-1, *[1] * (r.dim() - 1))).abs() / g.abs().max()).max().item()
+                for r in ratios)
+    assert worst > 1e-2
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gamma_is_finite_for_every_objective_on_random_outputs(name):
+    p, q = torch.randn(64, dtype=torch.float64) * 3, torch.randn(64, dtype=torch.float64) * 3
+    g = gamma(losses.get(name), p, q)
+    assert torch.isfinite(g.gamma).all()
