@@ -1,0 +1,361 @@
+r"""``python -m osgan bench``: one- vs two-stage rounds, measured side by side and set against the
+cost model of Eq. 13-17 (:mod:`osgan.timing`).
+
+For every point of a sweep (objective x resolution x width x batch size x fused/separate D pass)
+one run of :func:`osgan.timing.measure` times the parts of G and D and the three real rounds
+(``one_stage``, ``two_stage_paper``, ``two_stage_reuse``) interleaved, predicts each round from
+the parts and reports measured and predicted speedups next to Eq. 17's 4/3. Then, on the sweep's
+first point, each speed option is switched on alone, then all but ``sync`` together
+(labelled ``channels_last+bf16+...``):
+
+* ``channels_last``: models and images in NHWC memory format;
+* ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA only);
+* ``compile``: ``torch.compile`` of G and D (slow to warm up);
+* ``cudnn_benchmark``: ``torch.backends.cudnn.benchmark = True`` (CUDA only);
+* ``sync``: the steps return Python floats (``as_float=True``), a host-device synchronisation per
+  round, to show what keeping statistics on the device saves (never combined).
+
+Every option applies to the one- and two-stage rounds alike, so the comparison stays fair. The
+baseline already uses ``zero_grad(set_to_none=True)`` and keeps statistics on the device. The
+symmetric objective (``dcgan``) gets :math:`\gamma = -1` for free; the asymmetric one
+(``dcgan_ns``) pays for :math:`\gamma` by autograd on D's outputs: the sweep over objectives
+shows that cost.
+
+Writes ``bench.csv`` (one row per point, option and scheme) and ``bench.json`` (the same rows,
+the parts, raw timings and ``meta``: device name, library versions, threads, command) to
+``--out-dir``, and prints a table of ratios. Timings are never asserted anywhere: they depend
+on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+
+from osgan import losses, models, timing
+
+OPTIONS = ("channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
+FUSED = ("fused", "separate")
+_CUDA_ONLY = ("bf16", "cudnn_benchmark")
+
+
+@dataclass
+class BenchConfig:
+    objectives: tuple[str, ...] = ("dcgan",)  # dcgan: symmetric (gamma=-1); dcgan_ns: asymmetric
+    image_sizes: tuple[int, ...] = (64,)  # 32 or 64 (the DCGAN layouts of osgan.models)
+    widths: tuple[int, ...] = (64,)  # ngf = ndf of the DCGAN models
+    batch_sizes: tuple[int, ...] = (64,)  # B real and B fake samples per round
+    fused: tuple[str, ...] = ("fused",)  # D over real and fake: "fused" (one 2B pass), "separate"
+    options: tuple[str, ...] = ()  # speed options, each measured alone on the first point
+    channels: int = 3  # image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)
+    nz: int = 100  # latent dimension
+    repeats: int = 7  # timed repeats per quantity (medians reported)
+    warmup: int = 2  # untimed runs per quantity first
+    threads: int = 0  # torch.set_num_threads on CPU; 0 keeps torch's default
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    seed: int = 0  # seeds model initialisation and the random batches
+    out_dir: str = "runs/bench"  # where bench.csv and bench.json go
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides) -> BenchConfig:
+        """``smoke``: seconds on a CPU (tests, book smoke build); ``quick``: a CPU sweep of a few
+        minutes; ``full``: the GPU sweep recorded in ``results/``."""
+        presets = {
+            "smoke": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
+                          batch_sizes=(4,), fused=FUSED, options=("channels_last", "sync"),
+                          channels=1, repeats=2, warmup=1),
+            "quick": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
+                          batch_sizes=(32,), fused=FUSED, options=("channels_last", "sync"),
+                          channels=1, repeats=5, warmup=1),
+            "full": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32, 64),
+                         widths=(32, 64, 128), batch_sizes=(64, 128), fused=FUSED,
+                         options=OPTIONS, repeats=20, warmup=5),
+        }
+        if profile not in presets:
+            raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(presets)}")
+        return cls(**(presets[profile] | overrides))
+
+    def check(self) -> None:
+        """ValueError naming the first bad value."""
+        for o in self.objectives:
+            losses.get(o)  # raises ValueError listing the names
+        for s in self.image_sizes:
+            models._check_size(s)
+        for f in self.fused:
+            if f not in FUSED:
+                raise ValueError(f"fused must be among {FUSED}; got {f!r}")
+        for o in self.options:
+            if o not in OPTIONS:
+                raise ValueError(f"unknown option {o!r}; choose among: {', '.join(OPTIONS)}")
+        if min(self.widths + self.batch_sizes) < 1 or self.repeats < 1 or self.warmup < 0:
+            raise ValueError("widths, batch sizes and repeats must be >= 1, warmup >= 0")
+
+
+@dataclass
+class BenchResult:
+    rows: list[dict]  # one per point x option x scheme (the CSV)
+    meta: dict  # device, versions, command, config
+    points: list[dict] = field(default_factory=list)  # per point x option: costs and raw times
+    out_dir: Path | None = None
+
+
+# --- environment --------------------------------------------------------------------------------
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> dict:
+    """Device and library versions, stored with every result."""
+    import torchvision
+
+    return {
+        "device": str(device),
+        "device_type": device.type,
+        "device_name": device_name(device),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _resolve_device(name: str) -> torch.device:
+    from osgan.profiles import resolve_device
+
+    return resolve_device(name)
+
+
+# --- one point ----------------------------------------------------------------------------------
+
+
+def _applicable(options: tuple[str, ...], device: torch.device) -> tuple[str, ...]:
+    return tuple(o for o in options if device.type == "cuda" or o not in _CUDA_ONLY)
+
+
+def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_size: int,
+                  width: int, batch_size: int, fused: str, options: frozenset[str] = frozenset(),
+                  ) -> timing.Measurement:
+    """Build fresh models for one point and :func:`osgan.timing.measure` it with ``options``."""
+    torch.manual_seed(cfg.seed)
+    obj = losses.get(objective)
+    num_classes = 10 if obj.conditional else 0
+    G, D = models.models_for(obj, image_size=image_size, channels=cfg.channels, nz=cfg.nz,
+                             width=width, num_classes=num_classes)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    x = torch.rand(batch_size, cfg.channels, image_size, image_size, generator=gen) * 2 - 1
+    z = torch.randn(batch_size, cfg.nz, generator=gen)
+    y = torch.randint(0, num_classes, (batch_size,), generator=gen) if num_classes else None
+    G, D, x, z = G.to(device), D.to(device), x.to(device), z.to(device)
+    y = y.to(device) if y is not None else None
+    if "channels_last" in options:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    if "compile" in options:
+        G, D = torch.compile(G), torch.compile(D)
+
+    def context():
+        if "bf16" in options:
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    bench_flag = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = "cudnn_benchmark" in options
+    try:
+        return timing.measure(
+            G, D, obj, x, z, y, fused=fused == "fused", as_float="sync" in options,
+            cfg=timing.TimingConfig(repeats=cfg.repeats, warmup=cfg.warmup), context=context,
+        )
+    finally:
+        torch.backends.cudnn.benchmark = bench_flag
+
+
+def _rows(point: dict, m: timing.Measurement) -> list[dict]:
+    rows = []
+    s_paper, s_reuse = m.speedups("two_stage_paper"), m.speedups("two_stage_reuse")
+    for scheme in timing.SCHEMES:
+        t = m.measured[scheme]
+        rows.append(point | {
+            "scheme": scheme,
+            "measured_s": t,
+            "q25_s": m.spread[scheme][0],
+            "q75_s": m.spread[scheme][1],
+            "predicted_s": m.predicted[scheme],
+            "images_per_s": point["batch_size"] / t,  # real images consumed per second
+            "speedup_paper_measured": s_paper["measured"],
+            "speedup_paper_predicted": s_paper["predicted"],
+            "speedup_reuse_measured": s_reuse["measured"],
+            "speedup_reuse_predicted": s_reuse["predicted"],
+            "speedup_eq17": 4 / 3,
+        })
+    return rows
+
+
+def _points(cfg: BenchConfig, device: torch.device):
+    """(point, options) in the order measured: the grid, then the options on its first point."""
+    grid = [
+        dict(objective=o, image_size=s, width=w, batch_size=b, fused=f)
+        for o in cfg.objectives for s in cfg.image_sizes for w in cfg.widths
+        for b in cfg.batch_sizes for f in cfg.fused
+    ]
+    for p in grid:
+        yield p, ()
+    opts = _applicable(cfg.options, device)
+    for o in opts:
+        yield grid[0], (o,)
+    combined = tuple(o for o in opts if o != "sync")
+    if len(combined) > 1:
+        yield grid[0], combined
+
+
+def run_bench(cfg: BenchConfig, *, command: str | None = None, progress=None) -> BenchResult:
+    """Measure every point of ``cfg``; write ``bench.csv`` and ``bench.json`` under
+    ``cfg.out_dir`` (if set). ``progress`` (e.g. ``print``) gets one line per point."""
+    cfg.check()
+    device = _resolve_device(cfg.device)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    meta = environment(device) | {
+        "command": command or " ".join(sys.argv),
+        "config": asdict(cfg),
+        "skipped_options": [o for o in cfg.options if o not in _applicable(cfg.options, device)],
+    }
+    rows, points = [], []
+    for point, opts in _points(cfg, device):
+        label = "+".join(opts) if opts else "baseline"
+        if progress:
+            progress(f"bench: {point} option={label}")
+        m = measure_point(cfg, device, options=frozenset(opts), **point)
+        p = point | {"symmetric": losses.get(point["objective"]).symmetric, "option": label}
+        rows += _rows(p, m)
+        points.append(p | {"costs": asdict(m.costs), "times": m.times})
+    result = BenchResult(rows, meta, points)
+    if cfg.out_dir:
+        result.out_dir = write(result, cfg.out_dir)
+    return result
+
+
+def write(result: BenchResult, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "bench.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(result.rows[0]))
+        w.writeheader()
+        w.writerows(result.rows)
+    doc = {"meta": result.meta, "rows": result.rows, "points": result.points}
+    (out / "bench.json").write_text(json.dumps(doc, indent=1))
+    return out
+
+
+def load(path: str | Path) -> BenchResult:
+    """A ``bench.json`` written by :func:`write` (e.g. a recorded GPU run in ``results/``)."""
+    doc = json.loads(Path(path).read_text())
+    return BenchResult(doc["rows"], doc["meta"], doc.get("points", []), Path(path).parent)
+
+
+def ratio_table(rows: list[dict]) -> str:
+    """One line per point and option: times per round, speedups measured / predicted / Eq. 17."""
+    head = (f"{'objective':<9} {'S':>3} {'w':>4} {'B':>4} {'D pass':<8} {'option':<15}"
+            f"{'one ms':>9} {'two ms':>9} {'reuse ms':>9} {'img/s one':>10}"
+            f"{'S meas':>8} {'S model':>8} {'S eq17':>7} {'reuse meas':>11} {'reuse model':>12}")
+    lines = [head, "-" * len(head)]
+    by_point: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        key = tuple(r[k] for k in ("objective", "image_size", "width", "batch_size", "fused",
+                                   "option"))
+        by_point.setdefault(key, {})[r["scheme"]] = r
+    for (o, s, w, b, f, opt), sch in by_point.items():
+        one, two, reuse = sch["one_stage"], sch["two_stage_paper"], sch["two_stage_reuse"]
+        lines.append(
+            f"{o:<9} {s:>3} {w:>4} {b:>4} {f:<8} {opt:<15}"
+            f"{1e3 * one['measured_s']:>9.1f} {1e3 * two['measured_s']:>9.1f}"
+            f" {1e3 * reuse['measured_s']:>9.1f} {one['images_per_s']:>10.1f}"
+            f"{one['speedup_paper_measured']:>8.3f} {one['speedup_paper_predicted']:>8.3f}"
+            f"{4 / 3:>7.3f} {one['speedup_reuse_measured']:>11.3f}"
+            f" {one['speedup_reuse_predicted']:>12.3f}"
+        )
+    return "\n".join(lines)
+
+
+# --- command line -------------------------------------------------------------------------------
+
+_TUPLE_TYPES = {"objectives": str, "image_sizes": int, "widths": int, "batch_sizes": int,
+                "fused": str, "options": str}
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Flags mirror :class:`BenchConfig`. A flag not given keeps the value of ``--profile`` (or
+    of the dataclass when no profile is named), so flags override a profile field by field."""
+    defaults = BenchConfig()
+    parser.add_argument("--profile", default=argparse.SUPPRESS,
+                        help="start from a preset sweep: smoke, quick, full or auto "
+                             "(full on CUDA, quick on CPU); default: the dataclass defaults")
+    for f in fields(BenchConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        if f.name in _TUPLE_TYPES:
+            parser.add_argument(flag, nargs="+", type=_TUPLE_TYPES[f.name],
+                                default=argparse.SUPPRESS, help=f"(default: {shown})")
+        else:
+            parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS,
+                                help=f"(default: {shown})")
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    given = {f.name: getattr(args, f.name) for f in fields(BenchConfig) if hasattr(args, f.name)}
+    given = {k: tuple(v) if k in _TUPLE_TYPES else v for k, v in given.items()}
+    profile = getattr(args, "profile", None)
+    if profile is None:
+        return replace(BenchConfig(), **given)
+    if profile == "auto":
+        from osgan.profiles import resolve
+
+        profile = resolve("auto", given.get("device", "auto"))
+    return BenchConfig.for_profile(profile, **given)
+
+
+def run(args: argparse.Namespace) -> int:
+    from osgan.cli import UsageError
+
+    try:
+        cfg = config_from_args(args)
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    command = "python -m osgan bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None
+    result = run_bench(cfg, command=command, progress=lambda s: print(s, file=sys.stderr))
+    m = result.meta
+    print(f"device: {m['device']} ({m['device_name']}), torch {m['torch']}, "
+          f"torchvision {m['torchvision']}, threads {m['torch_threads']}, "
+          f"cuda {m['cuda']}, cudnn {m['cudnn']}")
+    if m["skipped_options"]:
+        print(f"skipped (CUDA only): {', '.join(m['skipped_options'])}")
+    print(ratio_table(result.rows))
+    print("S = two-stage (paper, Eq. 15) / one-stage (Eq. 16) time per round; model: Eq. 13-16 "
+          "pass counts with measured parts + optimizer steps; eq17: 4/3.")
+    if result.out_dir:
+        print(f"wrote {result.out_dir / 'bench.csv'} and {result.out_dir / 'bench.json'}")
+    return 0

@@ -1,0 +1,343 @@
+r"""Where a training round's time goes: the cost model of Sec. 3.2 (Eq. 10-17), measured.
+
+The paper splits each network's work on a batch into forward inference :math:`\mathcal{T}_{form}`,
+back-propagation to the input (activation gradients) :math:`\mathcal{T}_{back}` and
+parameter-gradient computation :math:`\mathcal{T}_{para}`, assumes real and fake batches cost the
+same (Eq. 10) and all three parts cost the same, :math:`\mathcal{T}` (Eq. 11-12). Counting passes
+in Fig. 2 then gives
+
+.. math::
+   \mathcal{T}_{stage1} = \mathcal{T}^g + 6\mathcal{T}^d \;(13), \qquad
+   \mathcal{T}_{stage2} = 3\mathcal{T}^g + 2\mathcal{T}^d \;(14), \qquad
+   \mathcal{T}_{two} = 4\mathcal{T}^g + 8\mathcal{T}^d \;(15),
+
+.. math::
+   \mathcal{T}_{one} = 3\mathcal{T}^g + 6\mathcal{T}^d \;(16), \qquad
+   S = \mathcal{T}_{two} / \mathcal{T}_{one} = 4/3 \;(17).
+
+In this implementation we drop Eq. 10-12 and *measure* the six parts of G and D on the device
+(:func:`measure`): the forward (autograd recording, as in training), the input-gradient backward
+(parameters frozen) and, by difference, the parameter gradients. The same pass counts then predict
+each scheme (:data:`COUNTS`, :func:`predict`) from measured parts instead of from one
+:math:`\mathcal{T}`. Deviations and additions:
+
+* D's pass over real *and* fake samples is its own part (``dd_*``): with ``fused=True`` it is one
+  pass over a batch of 2B (measured), otherwise two passes over B. Eq. 10 is the special case
+  ``dd = 2 d``; on real hardware a batch of 2B is rarely exactly twice as slow.
+* The ``reuse`` two-stage variant (:func:`osgan.steps.two_stage_step`) keeps stage 1's
+  :math:`\hat x` for stage 2, saving one G forward: :math:`3\mathcal{T}^g + 8\mathcal{T}^d`.
+* Both schemes take one Adam step of G and one of D per round; the paper's count leaves them out.
+  :func:`predict` adds the measured optimizer times when ``optimizer=True`` (they lower the
+  speedup a little, equally for every scheme).
+* Stage 1's D backward stops at D's first layer (:math:`\hat x` is detached) and stage 1's G runs
+  without autograd; we charge both at the measured training-mode cost, as the paper does. The
+  residual ``measured - predicted`` of each step shows what the model misses (losses, gamma,
+  ``zero_grad``, allocator, the first-layer input gradient).
+
+Timing: warm-up runs are discarded; every measurement is repeated and its median kept. All the
+quantities of one call are interleaved round-robin (one repeat of each, then the next repeat) so
+that load from other processes falls on all of them alike. On CUDA each call is timed with CUDA
+events after a ``synchronize``; on CPU with :func:`time.perf_counter`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from osgan import steps
+from osgan.losses import Objective
+
+PARTS = ("g_fwd", "g_back", "g_para", "d_fwd", "d_back", "d_para", "dd_fwd", "dd_back", "dd_para")
+SCHEMES = ("one_stage", "two_stage_paper", "two_stage_reuse")
+
+# How many times each scheme pays each part (Fig. 2). dd_* is D's pass over real and fake
+# samples together (one pass over 2B fused, or two over B); d_* is D on fake samples alone.
+COUNTS: dict[str, dict[str, int]] = {
+    # Eq. 16: G forward + backward + parameter gradients; D forward + backward + parameter
+    # gradients over real and fake. 3 T^g + 6 T^d under Eq. 10-12.
+    "one_stage": {"g_fwd": 1, "g_back": 1, "g_para": 1, "dd_fwd": 1, "dd_back": 1, "dd_para": 1},
+    # Eq. 13 (stage 1: G forward, D on real and fake with parameter gradients) + Eq. 14 (stage 2:
+    # new z, G forward, backward and parameter gradients, frozen D forward and backward on fake).
+    # 4 T^g + 8 T^d.
+    "two_stage_paper": {"g_fwd": 2, "g_back": 1, "g_para": 1, "dd_fwd": 1, "dd_back": 1,
+                        "dd_para": 1, "d_fwd": 1, "d_back": 1},
+    # as the paper's, but stage 2 back-propagates stage 1's x_hat: G runs forward once.
+    # 3 T^g + 8 T^d.
+    "two_stage_reuse": {"g_fwd": 1, "g_back": 1, "g_para": 1, "dd_fwd": 1, "dd_back": 1,
+                        "dd_para": 1, "d_fwd": 1, "d_back": 1},
+}
+
+
+@dataclass
+class TimingConfig:
+    repeats: int = 7  # timed repeats of every quantity; medians are reported
+    warmup: int = 2  # untimed runs of every quantity first (allocator, cudnn autotuning, compile)
+    lr: float = 2e-4  # Adam learning rate of the measured steps (DCGAN's)
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of the measured steps (DCGAN's)
+
+
+@dataclass
+class Costs:
+    """Seconds per part for one batch of B samples (medians). ``opt_*``: one Adam step."""
+
+    g_fwd: float  # T^g_form: G(z), recording autograd
+    g_back: float  # T^g_back: G's activation gradients (parameters frozen)
+    g_para: float  # T^g_para: G's parameter gradients, on top of g_back
+    d_fwd: float  # T^d_form on B samples
+    d_back: float  # T^d_back on B samples
+    d_para: float  # T^d_para on B samples
+    dd_fwd: float  # D forward over real and fake: one pass of 2B (fused) or 2 x d_fwd
+    dd_back: float  # the same for the input-gradient backward
+    dd_para: float  # the same for the parameter gradients
+    opt_g: float = 0.0  # one Adam step of G
+    opt_d: float = 0.0  # one Adam step of D
+
+    @classmethod
+    def equal(cls, t_g: float, t_d: float, opt_g: float = 0.0, opt_d: float = 0.0) -> Costs:
+        """The paper's assumptions: forward = backward = parameter gradient (Eq. 11-12) and
+        real batch = fake batch (Eq. 10, so D over real and fake costs twice D over one)."""
+        return cls(t_g, t_g, t_g, t_d, t_d, t_d, 2 * t_d, 2 * t_d, 2 * t_d, opt_g, opt_d)
+
+    @property
+    def T_g(self) -> float:
+        r""":math:`\mathcal{T}^g`: the mean of G's three parts (the paper's single time)."""
+        return (self.g_fwd + self.g_back + self.g_para) / 3
+
+    @property
+    def T_d(self) -> float:
+        r""":math:`\mathcal{T}^d`: the mean of D's three parts on B samples."""
+        return (self.d_fwd + self.d_back + self.d_para) / 3
+
+
+def predict(costs: Costs, scheme: str, *, optimizer: bool = True) -> float:
+    """Predicted seconds per training round of ``scheme`` (one of :data:`SCHEMES`): the pass
+    counts of :data:`COUNTS` times the measured parts, plus both optimizer steps if asked."""
+    if scheme not in COUNTS:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of: {', '.join(SCHEMES)}")
+    parts = asdict(costs)
+    t = sum(n * parts[k] for k, n in COUNTS[scheme].items())
+    return t + (costs.opt_g + costs.opt_d if optimizer else 0.0)
+
+
+def speedup(costs: Costs, baseline: str = "two_stage_paper", *, optimizer: bool = True) -> float:
+    """Predicted per-round speedup of one stage over ``baseline``; 4/3 (Eq. 17) under Eq. 10-12
+    without optimizer steps."""
+    one = predict(costs, "one_stage", optimizer=optimizer)
+    return predict(costs, baseline, optimizer=optimizer) / one
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+class Timer:
+    """Seconds taken by ``fn()``: CUDA events on a GPU (device time, no host-side noise),
+    ``perf_counter`` on CPU. Either way the device is idle before the call starts."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = torch.device(device).type == "cuda"
+
+    def __call__(self, fn: Callable[[], object]) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()  # a sync point: nothing else may be queued before start
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+
+def round_robin(fns: dict[str, Callable[[], object]], device, repeats: int,
+                warmup: int) -> dict[str, list[float]]:
+    """Time every callable ``repeats`` times after ``warmup`` untimed calls, interleaved: one
+    call of each in turn, ``repeats`` rounds. Returns name -> list of seconds."""
+    timer = Timer(device)
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            times[k].append(timer(fn))
+    return times
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module):
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(f)
+
+
+def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tensor,
+                  y: Tensor | None = None, *, fused: bool = True,
+                  context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                  ) -> dict[str, Callable[[], object]]:
+    """Callables whose times give the parts of :class:`Costs` by difference:
+    ``*_f`` forward only, ``*_fb`` forward + input-gradient backward (parameters frozen),
+    ``*_fbp`` forward + full backward. ``dd`` is D over ``[x; x]`` (2B) when fused.
+    ``context`` wraps every call (e.g. bf16 autocast)."""
+    cond = objective.conditional
+    g_seed = None  # d loss / d x_hat: any fixed tensor of x_hat's shape
+
+    def run_g(mode: str):
+        nonlocal g_seed
+        z_ = z.detach().requires_grad_(mode != "f")
+        G.zero_grad(set_to_none=True)  # assign, not accumulate, as a training step does
+        with context(), (_frozen(G) if mode == "fb" else contextlib.nullcontext()):
+            x_hat = G(z_, y) if cond else G(z_)
+            if g_seed is None:
+                g_seed = torch.randn_like(x_hat)
+            if mode != "f":
+                x_hat.backward(g_seed)
+
+    def run_d(mode: str, pair: bool):
+        if pair and fused:
+            xs = [torch.cat([x, x])]
+            ys = [torch.cat([y, y])] if cond else [None]
+        else:
+            xs = [x, x] if pair else [x]
+            ys = [y] * len(xs)
+        D.zero_grad(set_to_none=True)
+        for x_, y_ in zip(xs, ys, strict=True):
+            x_ = x_.detach().requires_grad_(mode != "f")
+            with context(), (_frozen(D) if mode == "fb" else contextlib.nullcontext()):
+                p = D(x_, y_) if cond else D(x_)
+                if mode != "f":
+                    p.sum().backward()
+
+    G.zero_grad(set_to_none=True)
+    D.zero_grad(set_to_none=True)
+    fns: dict[str, Callable[[], object]] = {}
+    for mode in ("f", "fb", "fbp"):
+        fns[f"g_{mode}"] = lambda m=mode: run_g(m)
+        fns[f"d_{mode}"] = lambda m=mode: run_d(m, False)
+        fns[f"dd_{mode}"] = lambda m=mode: run_d(m, True)
+    return fns
+
+
+def costs_from_times(times: dict[str, list[float]]) -> Costs:
+    """Medians of :func:`part_closures`' timings -> :class:`Costs` (back = fb - f,
+    para = fbp - fb)."""
+    med = {k: float(statistics.median(v)) for k, v in times.items()}
+    out = {}
+    for net in ("g", "d", "dd"):
+        out[f"{net}_fwd"] = med[f"{net}_f"]
+        out[f"{net}_back"] = med[f"{net}_fb"] - med[f"{net}_f"]
+        out[f"{net}_para"] = med[f"{net}_fbp"] - med[f"{net}_fb"]
+    return Costs(**out, opt_g=med.get("opt_g", 0.0), opt_d=med.get("opt_d", 0.0))
+
+
+def step_closures(G: nn.Module, D: nn.Module, opt_g, opt_d, objective: Objective, x: Tensor,
+                  z: Tensor, y: Tensor | None = None, *, fused: bool | None = None,
+                  as_float: bool = False,
+                  context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                  ) -> dict[str, Callable[[], object]]:
+    """One callable per scheme of :data:`SCHEMES`, each a full training round of
+    :mod:`osgan.steps` (optimizer steps included). ``as_float=False`` keeps the statistics on the
+    device, so the step never waits for the host."""
+    kw = dict(fused=fused, as_float=as_float)
+
+    def one():
+        with context():
+            steps.one_stage_step(G, D, opt_g, opt_d, objective, x, z, y, **kw)
+
+    def two(variant):
+        with context():
+            steps.two_stage_step(G, D, opt_g, opt_d, objective, x, z, y, variant=variant, **kw)
+
+    return {"one_stage": one, "two_stage_paper": lambda: two("paper"),
+            "two_stage_reuse": lambda: two("reuse")}
+
+
+def optimizer_closures(G: nn.Module, D: nn.Module, opt_g, opt_d) -> dict[str, Callable[[], object]]:
+    """One Adam step of G and of D on fixed random gradients (``opt_g``, ``opt_d``)."""
+
+    def step(module, opt):
+        grads = [(p, torch.randn_like(p) * 1e-3) for p in module.parameters() if p.requires_grad]
+
+        def fn():
+            for p, g in grads:
+                p.grad = g  # an assignment: only the step itself is timed
+            opt.step()
+        return fn
+
+    return {"opt_g": step(G, opt_g), "opt_d": step(D, opt_d)}
+
+
+@dataclass
+class Measurement:
+    """What :func:`measure` returns: the parts, the measured rounds and the model's predictions."""
+
+    costs: Costs  # medians of the parts
+    measured: dict[str, float]  # scheme -> median seconds per round
+    spread: dict[str, tuple[float, float]]  # scheme -> (25th, 75th percentile) seconds
+    predicted: dict[str, float]  # scheme -> predict(costs, scheme)
+    times: dict[str, list[float]]  # every raw timing, by quantity
+
+    def speedups(self, baseline: str) -> dict[str, float]:
+        """Measured and predicted speedup of one stage over ``baseline``."""
+        return {
+            "measured": self.measured[baseline] / self.measured["one_stage"],
+            "predicted": self.predicted[baseline] / self.predicted["one_stage"],
+            "eq17": 4 / 3 if baseline == "two_stage_paper" else float("nan"),
+        }
+
+
+def _quartiles(v: list[float]) -> tuple[float, float]:
+    if len(v) < 2:
+        return (v[0], v[0])
+    q = statistics.quantiles(v, n=4, method="inclusive")
+    return (q[0], q[2])
+
+
+def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tensor,
+            y: Tensor | None = None, *, fused: bool | None = None, as_float: bool = False,
+            cfg: TimingConfig | None = None,
+            context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+            ) -> Measurement:
+    """Measure the parts of G and D and the three real training rounds, all interleaved in one
+    round-robin, and predict each round from the parts.
+
+    ``x`` (B, C, S, S), ``z`` (B, nz) and ``y`` live on the models' device. ``fused`` is passed
+    to the steps (``None``: fused when D is per-sample) and decides how ``dd_*`` is measured.
+    The models' parameters and buffers are restored afterwards (the steps update them).
+    """
+    cfg = cfg or TimingConfig()
+    fused_ = steps._resolve_fused(D, fused)
+    device = x.device
+    saved = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in (G, D)]
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    fns = part_closures(G, D, objective, x, z, y, fused=fused_, context=context)
+    fns |= optimizer_closures(G, D, opt_g, opt_d)
+    fns |= step_closures(G, D, opt_g, opt_d, objective, x, z, y, fused=fused, as_float=as_float,
+                         context=context)
+    try:
+        times = round_robin(fns, device, cfg.repeats, cfg.warmup)
+    finally:
+        for m, s in zip((G, D), saved, strict=True):
+            m.load_state_dict(s)
+            m.zero_grad(set_to_none=True)
+    costs = costs_from_times(times)
+    return Measurement(
+        costs=costs,
+        measured={s: statistics.median(times[s]) for s in SCHEMES},
+        spread={s: _quartiles(times[s]) for s in SCHEMES},
+        predicted={s: predict(costs, s) for s in SCHEMES},
+        times=times,
+    )

@@ -1,0 +1,178 @@
+"""The cost model's arithmetic against Eq. 13-17 written out by hand, the measuring machinery on
+fake callables, and the bench end to end in a tiny configuration. No timing is ever asserted."""
+
+import argparse
+import csv
+import json
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from osgan import bench, losses, models, timing
+
+EXACT = dict(rtol=1e-12, atol=0.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny models: one thread avoids OpenMP barriers stalling on a busy shared CPU
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("t_g, t_d", [(1.0, 1.0), (0.3, 2.0), (5.0, 0.01)])
+def test_equal_costs_give_eq17(t_g, t_d):
+    costs = timing.Costs.equal(t_g, t_d)
+    # Eq. 15 and Eq. 16 written out with T^g = t_g, T^d = t_d
+    assert_close(timing.predict(costs, "two_stage_paper"), 4 * t_g + 8 * t_d, **EXACT)
+    assert_close(timing.predict(costs, "one_stage"), 3 * t_g + 6 * t_d, **EXACT)
+    # Eq. 17: 4/3 whatever the ratio of G's cost to D's
+    assert_close(timing.speedup(costs), 4 / 3, **EXACT)
+    assert_close(costs.T_g, t_g, **EXACT)
+    assert_close(costs.T_d, t_d, **EXACT)
+
+
+@pytest.mark.parametrize("t_g, t_d", [(1.0, 1.0), (0.3, 2.0), (5.0, 0.01)])
+def test_reuse_variant_saves_one_g_forward(t_g, t_d):
+    costs = timing.Costs.equal(t_g, t_d)
+    assert_close(timing.predict(costs, "two_stage_reuse"), 3 * t_g + 8 * t_d, **EXACT)
+    assert_close(timing.speedup(costs, "two_stage_reuse"),
+                 (3 * t_g + 8 * t_d) / (3 * t_g + 6 * t_d), **EXACT)
+
+
+def test_stage_counts_sum_eq13_and_eq14():
+    # Eq. 13 (stage 1: T^g + 6 T^d) + Eq. 14 (stage 2: 3 T^g + 2 T^d) = the paper scheme's counts
+    counts = timing.COUNTS["two_stage_paper"]
+    n_g = sum(n for k, n in counts.items() if k.startswith("g_"))
+    n_d = sum(n for k, n in counts.items() if k.startswith("d_")) + 2 * sum(
+        n for k, n in counts.items() if k.startswith("dd_"))  # a dd pass is 2 D passes (Eq. 10)
+    assert (n_g, n_d) == (1 + 3, 6 + 2)
+
+
+def test_optimizer_steps_add_to_every_scheme():
+    costs = timing.Costs.equal(1.0, 2.0, opt_g=0.25, opt_d=0.5)
+    for s in timing.SCHEMES:
+        assert_close(timing.predict(costs, s) - timing.predict(costs, s, optimizer=False), 0.75,
+                     rtol=0, atol=1e-12)
+    assert_close(timing.speedup(costs), (4 + 16 + 0.75) / (3 + 12 + 0.75), **EXACT)
+
+
+def test_unequal_parts_weighted_by_pass_counts():
+    costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
+                         dd_fwd=15, dd_back=35, dd_para=50)
+    # one stage: G once in full, D once over real+fake in full
+    assert_close(timing.predict(costs, "one_stage"), 1 + 2 + 3 + 15 + 35 + 50.0, **EXACT)
+    # paper: + G forward again + D forward and backward over fake alone
+    assert_close(timing.predict(costs, "two_stage_paper"), 106 + 1 + 10 + 20.0, **EXACT)
+    assert_close(timing.predict(costs, "two_stage_reuse"), 106 + 10 + 20.0, **EXACT)
+
+
+def test_unknown_scheme_lists_valid_names():
+    with pytest.raises(ValueError, match="one_stage, two_stage_paper, two_stage_reuse"):
+        timing.predict(timing.Costs.equal(1, 1), "three_stage")
+
+
+def test_costs_from_times_takes_medians_and_differences():
+    times = {}
+    for net, (f, fb, fbp) in {"g": (1, 3, 6), "d": (2, 5, 9), "dd": (3, 7, 12)}.items():
+        # medians f, fb, fbp with outliers on either side
+        times[f"{net}_f"] = [f, 100.0, f, -5.0, f]
+        times[f"{net}_fb"] = [fb, fb, 50.0]
+        times[f"{net}_fbp"] = [fbp]
+    times["opt_g"], times["opt_d"] = [0.5, 0.5, 9.0], [0.25]
+    c = timing.costs_from_times(times)
+    got = [c.g_fwd, c.g_back, c.g_para, c.d_fwd, c.d_back, c.d_para, c.dd_fwd, c.dd_back,
+           c.dd_para, c.opt_g, c.opt_d]
+    assert_close(got, [1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 4.0, 5.0, 0.5, 0.25], **EXACT)
+
+
+def test_round_robin_interleaves_and_discards_warmup():
+    calls = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    times = timing.round_robin(fns, "cpu", repeats=3, warmup=2)
+    assert calls == list("abc") * 5
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def _tiny(objective="dcgan", B=2):
+    torch.manual_seed(0)
+    obj = losses.get(objective)
+    G, D = models.models_for(obj, image_size=32, width=4, channels=1, nz=8)
+    return obj, G, D, torch.rand(B, 1, 32, 32) * 2 - 1, torch.randn(B, 8)
+
+
+@pytest.mark.parametrize("fused, sizes", [(True, [4]), (False, [2, 2])])
+def test_pair_pass_is_one_2b_batch_when_fused(fused, sizes):
+    obj, G, D, x, z = _tiny()
+    seen = []
+    D.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    fns = timing.part_closures(G, D, obj, x, z, fused=fused)
+    for mode in ("f", "fb", "fbp"):
+        seen.clear()
+        fns[f"dd_{mode}"]()
+        assert seen == sizes
+        seen.clear()
+        fns[f"d_{mode}"]()
+        assert seen == [2]
+    assert all(p.requires_grad for p in D.parameters())  # _frozen restored the flags
+
+
+@pytest.mark.parametrize("objective", ["dcgan", "dcgan_ns"])
+def test_measure_restores_models_and_reports_every_scheme(objective):
+    obj, G, D, x, z = _tiny(objective)
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in (G, D)]
+    m = timing.measure(G, D, obj, x, z, cfg=timing.TimingConfig(repeats=1, warmup=1))
+    for mod, sd in zip((G, D), before, strict=True):
+        assert_close(mod.state_dict(), sd, rtol=0, atol=0)
+    assert set(m.measured) == set(m.predicted) == set(timing.SCHEMES)
+    assert all(math.isfinite(v) for v in m.measured.values())
+    assert set(m.speedups("two_stage_paper")) == {"measured", "predicted", "eq17"}
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser()
+    bench.configure_parser(p)
+    return p.parse_args(argv)
+
+
+def test_flags_override_profile_field_by_field():
+    cfg = bench.config_from_args(_parse(["--profile", "smoke", "--widths", "4", "16"]))
+    assert cfg.widths == (4, 16)
+    assert cfg.batch_sizes == bench.BenchConfig.for_profile("smoke").batch_sizes
+    assert bench.config_from_args(_parse([])) == bench.BenchConfig()
+
+
+def test_bad_option_is_a_usage_error():
+    from osgan.cli import UsageError
+
+    with pytest.raises(UsageError, match="channels_last"):
+        bench.run(_parse(["--options", "turbo", "--device", "cpu"]))
+
+
+def test_bench_runs_and_writes_its_files(tmp_path, capsys):
+    args = _parse(["--objectives", "dcgan", "dcgan_ns", "--image-sizes", "32", "--widths", "4",
+                   "--batch-sizes", "2", "--fused", "fused", "separate", "--options", "sync",
+                   "channels_last", "--channels", "1", "--nz", "8", "--repeats", "1",
+                   "--warmup", "0", "--threads", "1", "--device", "cpu",
+                   "--out-dir", str(tmp_path)])
+    assert bench.run(args) == 0
+    out = capsys.readouterr().out
+    assert "S meas" in out and "device: cpu" in out
+    with open(tmp_path / "bench.csv") as f:
+        rows = list(csv.DictReader(f))
+    # 2 objectives x 2 D passes, then sync and channels_last on the first point (sync is never
+    # combined with the others, so there is no combined row)
+    n_points = 2 * 2 + 2
+    assert len(rows) == 3 * n_points
+    assert {r["scheme"] for r in rows} == set(timing.SCHEMES)
+    assert {r["option"] for r in rows} == {"baseline", "sync", "channels_last"}
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    for key in ("device_name", "torch", "torchvision", "command", "config"):
+        assert key in doc["meta"]
+    loaded = bench.load(tmp_path / "bench.json")
+    assert loaded.rows == doc["rows"]
+    assert "S meas" in bench.ratio_table(loaded.rows)
