@@ -1,0 +1,518 @@
+r"""Data-free adversarial distillation (DFAD) in one stage or two (Sec. 4.4, Table 2).
+
+DFAD (Fang et al. 2019) distils a teacher :math:`T` into a student :math:`S` without data: a
+generator :math:`G` synthesises images :math:`\hat x = G(z)` on which the two disagree, and the
+student learns to agree with the teacher on them. Both play one loss, the mean absolute
+difference of the logits,
+
+.. math::
+   \mathcal{L}(\hat x) = \tfrac{1}{BK}\textstyle\sum_i \lVert S(\hat x_i) - T(\hat x_i)\rVert_1,
+   \qquad \min_S \max_G \mathcal{L}(G(z)),
+
+so the game is symmetric (Sec. 3.1.1): :math:`\mathcal{L}_G = -\mathcal{L}` and the ratio of
+Eq. 7 is :math:`\gamma_i = -1` for every sample, whatever the networks (a constant ratio needs no
+per-sample layers: BatchNorm in G, S or T does not break it).
+
+**Two stages** (DFAD): per round, ``student_steps`` (5) student updates on detached images, each
+with a new :math:`z`, then one generator update on :math:`-\mathcal{L}` with the student fixed.
+
+**One stage** (Sec. 4.4, the paper's method): per round, one forward of :math:`G`, :math:`S` and
+:math:`T`, one backward of :math:`\mathcal{L}`; the generator receives the reversed gradient
+through :func:`osgan.scale.scale_grad` with :math:`\gamma = -1` placed between G and the two
+classifiers (Algorithm 1 with D = (S, T)); one update of the student and one of the generator.
+The teacher's parameters are frozen (``requires_grad=False``, eval mode), but its input gradient
+reaches the generator.
+
+In this implementation we:
+
+* run the paper's setting (CIFAR-10/100, ResNet-34 teacher, ResNet-18 student, batch 256) when the
+  data and, optionally, a teacher checkpoint are given, and default to a setting a CPU can run:
+  Fashion-MNIST at 32x32 with a LeNet-5 teacher and a half-width LeNet-5 student (DFAD's MNIST
+  pair);
+* train the teacher ourselves on the training split (cached on disk with its test accuracy) when
+  no checkpoint is given;
+* use DFAD's generator (a linear layer to 8x8, two nearest-neighbour upsamplings with 3x3
+  convolutions, tanh, then BatchNorm without affine parameters) with a ``g_width`` argument;
+* default to Adam (1e-3) for both student and generator, the same for both schemes;
+  ``hparams="dfad"`` selects DFAD's published recipe (student SGD 0.1, momentum 0.9, weight decay
+  5e-4; generator Adam 1e-3; cosine decay of both over the run);
+* add the baseline "KD" (Hinton et al. 2015) of Table 2: the student trained on real training
+  images with the teacher's soft targets at temperature ``kd_temperature``, no labels;
+* measure the student's accuracy on the real test split every ``eval_every`` rounds, against
+  rounds and against a training clock that excludes the evaluations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from osgan import classifiers
+from osgan.resnet import resnet18, resnet34
+from osgan.scale import scale_grad
+from osgan.steps import to_floats
+
+SCHEMES = ("one", "two", "kd")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+class Generator(nn.Module):
+    """DFAD's generator: z (B, nz) -> (B, C, S, S), standardised by an affine-free BatchNorm."""
+
+    def __init__(self, nz: int = 256, width: int = 64, channels: int = 1, image_size: int = 32):
+        super().__init__()
+        self.nz, self.s0 = nz, image_size // 4  # two x2 upsamplings reach image_size
+        self.fc = nn.Linear(nz, 2 * width * self.s0**2)
+        self.bn0 = nn.BatchNorm2d(2 * width)
+        self.block1 = nn.Sequential(
+            nn.Conv2d(2 * width, 2 * width, 3, 1, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2)
+        )
+        self.block2 = nn.Sequential(
+            nn.Conv2d(2 * width, width, 3, 1, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh(),
+            nn.BatchNorm2d(channels, affine=False),  # the teacher sees standardised images
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        B = z.shape[0]
+        h = self.bn0(self.fc(z).view(B, -1, self.s0, self.s0))  # (B, 2w, S/4, S/4)
+        h = self.block1(F.interpolate(h, scale_factor=2))  # (B, 2w, S/2, S/2)
+        return self.block2(F.interpolate(h, scale_factor=2))  # (B, C, S, S)
+
+
+# name -> (num_classes, channels, width argument) -> classifier
+NETWORKS = {
+    "lenet5": lambda k, c, w: classifiers.build("lenet5", c, k, 32),
+    "lenet5_half": lambda k, c, w: classifiers.build("lenet5_half", c, k, 32),
+    "resnet18": lambda k, c, w: resnet18(k, c, w),
+    "resnet34": lambda k, c, w: resnet34(k, c, w),
+}
+# data set -> (teacher, student), as in DFAD and Table 2
+DEFAULT_PAIRS = {
+    "fashion_mnist": ("lenet5", "lenet5_half"),
+    "cifar10": ("resnet34", "resnet18"),
+    "cifar100": ("resnet34", "resnet18"),
+}
+
+
+def network(name: str, num_classes: int, channels: int, width: int = 64) -> nn.Module:
+    """A classifier by name (``NETWORKS``); ``width`` is the ResNets' first-stage channels."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
+    return NETWORKS[name](num_classes, channels, width)
+
+
+# --------------------------------------------------------------------------- optimisers
+
+
+def _adam(params, lr):
+    return torch.optim.Adam(params, lr=lr)
+
+
+# name -> (student optimiser, generator optimiser, cosine decay over the run)
+HPARAMS = {
+    "adam": (lambda p: _adam(p, 1e-3), lambda p: _adam(p, 1e-3), False),
+    "dfad": (
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4),
+        lambda p: _adam(p, 1e-3),
+        True,
+    ),
+}
+
+
+def optimizers(hparams: str, student: nn.Module, generator: nn.Module, rounds: int):
+    """(opt_s, opt_g, schedulers) of a recipe in ``HPARAMS``; the schedulers step once a round."""
+    if hparams not in HPARAMS:
+        raise ValueError(f"unknown hparams {hparams!r}; valid: {', '.join(HPARAMS)}")
+    make_s, make_g, cosine = HPARAMS[hparams]
+    opt_s, opt_g = make_s(student.parameters()), make_g(generator.parameters())
+    scheds = []
+    if cosine:
+        cos = torch.optim.lr_scheduler.CosineAnnealingLR
+        scheds = [cos(o, max(1, rounds)) for o in (opt_s, opt_g)]
+    return opt_s, opt_g, scheds
+
+
+# --------------------------------------------------------------------------- one round
+
+
+def distill_loss(s: Tensor, t: Tensor) -> Tensor:
+    r"""DFAD's loss, :math:`\frac{1}{BK}\sum_i \lVert s_i - t_i\rVert_1`, on logits ``(B, K)``."""
+    return (s - t).abs().mean()
+
+
+def freeze(teacher: nn.Module) -> nn.Module:
+    """Eval mode and no parameter gradients; gradients still flow through it to its input."""
+    return teacher.eval().requires_grad_(False)
+
+
+def one_stage_round(G, S, T, opt_g, opt_s, z: Tensor, *, as_float: bool = True) -> dict:
+    """One forward and one backward: the student descends :math:`\\mathcal{L}`, the generator
+    ascends it through the reversed gradient (:math:`\\gamma = -1`). ``z``: ``(B, nz)``."""
+    opt_s.zero_grad(set_to_none=True)
+    opt_g.zero_grad(set_to_none=True)
+    x_hat = G(z)
+    # gamma = -1: grad_{x_hat} L_G = -grad_{x_hat} L (Eq. 7 for a symmetric game)
+    x_hat_r = scale_grad(x_hat, -1.0)
+    # L = mean |S(x_hat) - T(x_hat)|
+    loss = distill_loss(S(x_hat_r), T(x_hat_r))
+    loss.backward()  # S: grad of L; G: grad of -L; T: input gradient only
+    opt_s.step()
+    opt_g.step()
+    stats = {"Loss/S": loss.detach(), "Loss/G": -loss.detach()}
+    return to_floats(stats) if as_float else stats
+
+
+def two_stage_round(
+    G, S, T, opt_g, opt_s, z: Tensor, *, student_steps: int = 5, as_float: bool = True
+) -> dict:
+    """DFAD's round: ``student_steps`` student updates on detached images (the first with ``z``,
+    then a new z each), then one generator update on :math:`-\\mathcal{L}` with S fixed."""
+    # Stage 1: imitation, G fixed
+    for k in range(student_steps):
+        with torch.no_grad():
+            x_hat = G(z if k == 0 else torch.randn_like(z))
+            t = T(x_hat)
+        loss_s = distill_loss(S(x_hat), t)
+        opt_s.zero_grad(set_to_none=True)
+        loss_s.backward()
+        opt_s.step()
+
+    # Stage 2: generation, S fixed: L_G = -L on a new z
+    opt_g.zero_grad(set_to_none=True)
+    S.requires_grad_(False)  # no parameter gradients for the fixed student
+    try:
+        x_hat = G(torch.randn_like(z))
+        loss_g = -distill_loss(S(x_hat), T(x_hat))
+        loss_g.backward()
+    finally:
+        S.requires_grad_(True)
+    opt_g.step()
+    stats = {"Loss/S": loss_s.detach(), "Loss/G": loss_g.detach()}
+    return to_floats(stats) if as_float else stats
+
+
+def kd_loss(s: Tensor, t: Tensor, temperature: float) -> Tensor:
+    r"""Hinton's KD loss,
+    :math:`\tau^2\,\mathrm{KL}(\mathrm{softmax}(t/\tau)\,\|\,\mathrm{softmax}(s/\tau))`."""
+    log_p_s = F.log_softmax(s / temperature, dim=1)
+    log_p_t = F.log_softmax(t / temperature, dim=1)
+    return temperature**2 * F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
+
+
+def kd_round(S, T, opt_s, x: Tensor, *, temperature: float = 4.0, as_float: bool = True) -> dict:
+    """The real-data baseline: one student step on real images ``x`` with the teacher's targets."""
+    with torch.no_grad():
+        t = T(x)
+    loss = kd_loss(S(x), t, temperature)
+    opt_s.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_s.step()
+    stats = {"Loss/S": loss.detach()}
+    return to_floats(stats) if as_float else stats
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _f(default, help_: str):
+    # a config field whose comment is also its --help text
+    return field(default=default, metadata={"help": help_})
+
+
+@dataclass
+class DFADConfig:
+    dataset: str = _f("fashion_mnist", "fashion_mnist (LeNet-5 pair) or cifar10/cifar100 (ResNets)")
+    data_root: str | None = _f(None, "where osgan.data finds the data set (None: its defaults)")
+    scheme: str = _f("one", "one (this paper), two (DFAD) or kd (student on real data)")
+    rounds: int = _f(4000, "adversarial rounds (kd: student steps)")
+    batch_size: int = _f(256, "images per step (DFAD and Table 2: 256)")
+    student_steps: int = _f(5, "two-stage only: student updates per round (DFAD: 5)")
+    nz: int = _f(256, "latent dimension of the generator (DFAD: 256)")
+    g_width: int = _f(64, "generator width ngf (DFAD: 64)")
+    hparams: str = _f("adam", "optimiser recipe: adam (Adam 1e-3 both) or dfad (SGD 0.1, Adam)")
+    kd_temperature: float = _f(4.0, "kd only: softmax temperature of the soft targets")
+    teacher: str | None = _f(None, "teacher checkpoint (state_dict .pt); None: train it and cache")
+    teacher_arch: str | None = _f(None, "teacher network (None: lenet5 / resnet34 by data set)")
+    student_arch: str | None = _f(None, "student network (None: lenet5_half / resnet18)")
+    resnet_width: int = _f(64, "channels of the ResNets' first stage (paper: 64)")
+    teacher_epochs: float = _f(2.0, "passes over the training split when training the teacher")
+    eval_every: int = _f(200, "rounds between test-accuracy evaluations (also at 0 and the end)")
+    eval_n: int | None = _f(None, "test images per evaluation in the run (None: all; last: all)")
+    seed: int = _f(0, "seed of the student, generator and z (the teacher always uses seed 0)")
+    device: str = _f("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    out_dir: str | None = _f(None, "write config.json, metrics.jsonl, checkpoint.pt here")
+    checkpoint_every: int = _f(0, "rounds between checkpoints (0: only at the end)")
+    cache_dir: str | None = _f(None, "cache of trained teachers (None: $OSGAN_CACHE or ~/.cache)")
+    progress: bool = _f(True, "show a progress bar")
+
+    def validate(self) -> DFADConfig:
+        if self.dataset not in DEFAULT_PAIRS:
+            raise ValueError(f"dataset must be one of {', '.join(DEFAULT_PAIRS)}; "
+                             f"got {self.dataset!r}")
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
+        if self.hparams not in HPARAMS:
+            raise ValueError(f"hparams must be one of {', '.join(HPARAMS)}; got {self.hparams!r}")
+        for name in (self.teacher_arch, self.student_arch):
+            if name is not None and name not in NETWORKS:
+                raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
+        for name in ("rounds", "batch_size", "student_steps", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.teacher is not None and not Path(self.teacher).is_file():
+            raise ValueError(f"teacher checkpoint {self.teacher!r} not found; give a state_dict "
+                             "file, or leave --teacher out to train the teacher")
+        return self
+
+    @property
+    def archs(self) -> tuple[str, str]:
+        t, s = DEFAULT_PAIRS[self.dataset]
+        return self.teacher_arch or t, self.student_arch or s
+
+    @classmethod
+    def for_profile(cls, profile: str = "auto", device: str = "auto", **overrides) -> DFADConfig:
+        """The defaults of a profile (``osgan.profiles``), then ``overrides``."""
+        from osgan import profiles
+
+        settings = dict(PROFILES[profiles.resolve(profile, device)])
+        return cls(**(settings | {"device": device} | overrides))
+
+
+# profile -> settings that differ from DFADConfig's defaults (which are "full")
+PROFILES = {
+    "full": {},
+    "quick": dict(rounds=300, batch_size=128, g_width=16, nz=64, eval_every=20, teacher_epochs=2.0),
+    "smoke": dict(rounds=3, batch_size=16, g_width=4, nz=8, eval_every=2, eval_n=200,
+                  teacher_epochs=0.02, progress=False),
+}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class DistillResult:
+    config: DFADConfig  # what ran
+    records: list[dict]  # one per evaluation: round, Time/train, Accuracy/student, losses
+    accuracy: float  # the student's final top-1 accuracy on the whole test split
+    teacher_accuracy: float  # the teacher's top-1 accuracy on the whole test split
+    seconds: float  # training clock at the end (evaluations excluded)
+    student: nn.Module
+    generator: nn.Module | None  # None for kd
+    teacher: nn.Module
+    out_dir: Path | None
+
+
+def _load_data(cfg: DFADConfig):
+    from osgan import data
+
+    kw = dict(data_root=cfg.data_root, image_size=32)
+    return data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw)
+
+
+def _resolve_device(device: str) -> torch.device:
+    from osgan import profiles
+
+    return profiles.resolve_device(device)
+
+
+def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]:
+    """The frozen teacher and its test accuracy: from ``cfg.teacher`` or trained and cached."""
+    arch = cfg.archs[0]
+    T = network(arch, test.num_classes, test.channels, cfg.resnet_width)
+    if cfg.teacher is not None:
+        blob = torch.load(cfg.teacher, map_location="cpu", weights_only=True)
+        state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
+        try:
+            T.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"teacher checkpoint {cfg.teacher} does not fit {arch} "
+                             f"(width {cfg.resnet_width}): {str(e).splitlines()[0]}") from e
+        T.to(device)
+        acc = classifiers.accuracy(T, test, device=device)
+    else:
+        fit_cfg = classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0)
+        res = classifiers.fit(T, train, test, fit_cfg, device=device, cache_dir=cfg.cache_dir,
+                              name=f"teacher-{cfg.dataset}-{arch}")
+        T, acc = res.model, res.accuracy
+    return freeze(T), acc
+
+
+class _Subset:
+    # the first n test images, for cheap evaluations during the run
+    def __init__(self, d, n):
+        self.images, self.labels = d.images[:n], d.labels[:n]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # the clock must see the queued GPU work
+
+
+def distill(cfg: DFADConfig) -> DistillResult:
+    """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
+    from tqdm.auto import tqdm
+
+    cfg.validate()
+    device = _resolve_device(cfg.device)
+    train, test = _load_data(cfg)
+    T, teacher_acc = teacher_for(cfg, train, test, device)
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # real batches for kd
+    S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
+    G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
+    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds)
+    S.train()
+    G.train()
+
+    out = Path(cfg.out_dir) if cfg.out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        (out / "metrics.jsonl").write_text("")
+    eval_set = test if cfg.eval_n is None else _Subset(test, cfg.eval_n)
+    records: list[dict] = []
+    clock = 0.0
+
+    def evaluate(r: int, stats: dict) -> None:
+        acc = classifiers.accuracy(S, eval_set, device=device)
+        rec = {"round": r, "Time/train": clock, "Accuracy/student": acc} | to_floats(stats)
+        records.append(rec)
+        if out:
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        bar.set_postfix(acc=f"{acc:.3f}", refresh=False)
+
+    def checkpoint(r: int) -> None:
+        torch.save({"config": dataclasses.asdict(cfg), "round": r, "student": S.state_dict(),
+                    "generator": G.state_dict(), "opt_s": opt_s.state_dict(),
+                    "opt_g": opt_g.state_dict(), "teacher_accuracy": teacher_acc,
+                    "records": records}, out / "checkpoint.pt")
+
+    bar = tqdm(range(1, cfg.rounds + 1), desc=f"dfad {cfg.scheme}", disable=not cfg.progress)
+    evaluate(0, {})
+    t0 = time.perf_counter()
+    for r in bar:
+        if cfg.scheme == "kd":
+            x, _ = train.sample(cfg.batch_size, generator=gen)
+            stats = kd_round(S, T, opt_s, x.to(device), temperature=cfg.kd_temperature,
+                             as_float=False)
+        else:
+            z = torch.randn(cfg.batch_size, cfg.nz, device=device)
+            if cfg.scheme == "one":
+                stats = one_stage_round(G, S, T, opt_g, opt_s, z, as_float=False)
+            else:
+                stats = two_stage_round(G, S, T, opt_g, opt_s, z,
+                                        student_steps=cfg.student_steps, as_float=False)
+        for sched in scheds:
+            sched.step()
+        if r % cfg.eval_every == 0 or r == cfg.rounds:
+            _sync(device)
+            clock += time.perf_counter() - t0  # the evaluation is not on the clock
+            evaluate(r, stats)
+            t0 = time.perf_counter()
+        if out and cfg.checkpoint_every and r % cfg.checkpoint_every == 0:
+            checkpoint(r)
+    bar.close()
+    if out:
+        checkpoint(cfg.rounds)
+    final = records[-1]["Accuracy/student"]
+    if cfg.eval_n is not None:
+        final = classifiers.accuracy(S, test, device=device)
+    return DistillResult(cfg, records, final, teacher_acc, clock, S,
+                         None if cfg.scheme == "kd" else G, T, out)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def accuracy_at(records: list[dict], *, round: int | None = None, seconds: float | None = None):
+    """The student's accuracy at the last evaluation at or before ``round`` rounds, or at or
+    before ``seconds`` on the training clock (give exactly one)."""
+    if (round is None) == (seconds is None):
+        raise ValueError("give exactly one of round= or seconds=")
+    key, limit = ("round", round) if round is not None else ("Time/train", seconds)
+    seen = [r["Accuracy/student"] for r in records if r[key] <= limit]
+    return seen[-1] if seen else float("nan")
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    xs = torch.tensor(xs, dtype=torch.float64)
+    std = xs.std().item() if len(xs) > 1 else float("nan")  # sample std (n - 1)
+    return xs.mean().item(), std
+
+
+def summarise(runs: dict[str, list[DistillResult]], *, rounds: int, seconds: float) -> list[dict]:
+    """One row per method (``runs`` maps a label to its runs over seeds): mean and std of the
+    final accuracy, of the accuracy after ``rounds`` rounds and after ``seconds`` of training
+    clock, and the mean training clock."""
+    rows = []
+    for label, results in runs.items():
+        acc = _mean_std([r.accuracy for r in results])
+        at_r = _mean_std([accuracy_at(r.records, round=rounds) for r in results])
+        at_t = _mean_std([accuracy_at(r.records, seconds=seconds) for r in results])
+        rows.append({
+            "method": label, "seeds": len(results), "rounds": results[0].config.rounds,
+            "params": n_params(results[0].student),
+            "acc": acc[0], "acc_std": acc[1], "acc_at_rounds": at_r[0], "acc_at_rounds_std": at_r[1],
+            "acc_at_time": at_t[0], "acc_at_time_std": at_t[1],
+            "seconds": _mean_std([r.seconds for r in results])[0],
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def configure_parser(parser) -> None:
+    """``python -m osgan dfad``: one option per ``DFADConfig`` field, plus ``--profile``."""
+    import argparse
+
+    parser.add_argument("--profile", default=argparse.SUPPRESS,
+                        help="start from a profile's settings: auto, full, quick or smoke "
+                             "(default: DFADConfig's, the full setting)")
+    for f in dataclasses.fields(DFADConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=f"{f.metadata['help']} "
+                                f"(default: {f.default})")
+            continue
+        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(),
+                            help=f"{f.metadata['help']} (default: {f.default})")
+
+
+def run(args) -> int:
+    from osgan.cli import UsageError
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(DFADConfig)
+             if hasattr(args, f.name)}
+    try:
+        if hasattr(args, "profile"):
+            cfg = DFADConfig.for_profile(args.profile, given.get("device", "auto"), **given)
+        else:
+            cfg = DFADConfig(**given)
+        if cfg.out_dir is None:
+            cfg.out_dir = f"runs/dfad-{cfg.dataset}-{cfg.scheme}-seed{cfg.seed}"
+        res = distill(cfg.validate())
+    except ValueError as e:  # bad values, missing data (osgan.data.DataNotFound), bad checkpoint
+        raise UsageError(str(e)) from e
+    print(f"teacher {res.teacher_accuracy:.4f}  student ({cfg.scheme}) {res.accuracy:.4f}  "
+          f"after {cfg.rounds} rounds, {res.seconds:.1f} s of training; wrote {res.out_dir}")
+    return 0

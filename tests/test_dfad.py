@@ -1,0 +1,169 @@
+"""osgan.dfad: one-stage DFAD against two autograd passes, two-stage DFAD against a hand-written
+round, the KD loss against its closed form, the ResNets' parameter counts against Table 2, and the
+run and the command line end to end on tiny settings."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from osgan import dfad
+from osgan.resnet import resnet18, resnet34
+
+TOL = dict(rtol=1e-10, atol=1e-12)  # float64: the same sums in a different order
+
+
+def tiny_nets(dtype=torch.float64):
+    """A DFAD generator and a LeNet-5 teacher / half-width student, small enough for float64."""
+    G = dfad.Generator(nz=8, width=4, channels=1, image_size=32).to(dtype)
+    S = dfad.network("lenet5_half", 10, 1).to(dtype)
+    T = dfad.freeze(dfad.network("lenet5", 10, 1).to(dtype))
+    return G, S, T
+
+
+def sgd(module, lr):
+    return torch.optim.SGD(module.parameters(), lr=lr)
+
+
+def test_one_stage_gradients_equal_two_autograd_passes():
+    G, S, T = tiny_nets()
+    z = torch.randn(6, 8, dtype=torch.float64)
+
+    # reference: dL/d(theta_S) and d(-L)/d(theta_G), each by its own autograd pass
+    G_ref, S_ref = copy.deepcopy(G), copy.deepcopy(S)
+    x_hat = G_ref(z)
+    loss = (S_ref(x_hat) - T(x_hat)).abs().mean()
+    grad_s = torch.autograd.grad(loss, list(S_ref.parameters()), retain_graph=True)
+    grad_g = torch.autograd.grad(-loss, list(G_ref.parameters()))
+
+    # one stage, with optimizers that do not move anything so that .grad can be read after
+    stats = dfad.one_stage_round(G, S, T, sgd(G, 0.0), sgd(S, 0.0), z)
+    for p, ref in zip(S.parameters(), grad_s):
+        torch.testing.assert_close(p.grad, ref, **TOL)
+    for p, ref in zip(G.parameters(), grad_g):
+        torch.testing.assert_close(p.grad, ref, **TOL)
+    torch.testing.assert_close(stats["Loss/S"], loss.item(), rtol=1e-6, atol=0.0)  # float32 stats
+    torch.testing.assert_close(stats["Loss/G"], -loss.item(), rtol=1e-6, atol=0.0)
+
+
+def test_teacher_is_frozen_but_passes_its_input_gradient():
+    G, S, T = tiny_nets()
+    before = copy.deepcopy(T.state_dict())
+    z = torch.randn(6, 8, dtype=torch.float64)
+    # G's gradient with the teacher's input gradient cut: what a detached teacher would give
+    G_cut = copy.deepcopy(G)
+    x_hat = G_cut(z)
+    loss_cut = (S(x_hat) - T(x_hat.detach())).abs().mean()
+    grad_cut = torch.autograd.grad(-loss_cut, list(G_cut.parameters()))
+
+    dfad.one_stage_round(G, S, T, sgd(G, 0.0), sgd(S, 0.0), z)
+    assert all(p.grad is None and not p.requires_grad for p in T.parameters())
+    assert not T.training
+    for k, v in T.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0.0, atol=0.0)
+    # the teacher's path contributes: G's gradient differs from the cut one by a visible amount
+    diff = max((p.grad - g).abs().max().item() for p, g in zip(G.parameters(), grad_cut))
+    scale = max(g.abs().max().item() for g in grad_cut)
+    assert diff > 1e-3 * scale, (diff, scale)
+
+
+def test_two_stage_round_equals_hand_written_dfad_round():
+    G, S, T = tiny_nets()
+    z = torch.randn(6, 8, dtype=torch.float64)
+    lr_s, lr_g, steps = 0.05, 0.01, 3
+    G_ref, S_ref = copy.deepcopy(G), copy.deepcopy(S)
+
+    torch.manual_seed(1)
+    dfad.two_stage_round(G, S, T, sgd(G, lr_g), sgd(S, lr_s), z, student_steps=steps)
+
+    # reference: plain SGD written out, drawing z in the same order
+    torch.manual_seed(1)
+    zs = [z] + [torch.randn_like(z) for _ in range(steps - 1)]
+    for z_k in zs:  # stage 1: student steps on detached generated images
+        x_hat = G_ref(z_k).detach()
+        loss = (S_ref(x_hat) - T(x_hat)).abs().mean()
+        grads = torch.autograd.grad(loss, list(S_ref.parameters()))
+        with torch.no_grad():
+            for p, g in zip(S_ref.parameters(), grads):
+                p -= lr_s * g
+    x_hat = G_ref(torch.randn_like(z))  # stage 2: one generator step on -L
+    loss_g = -(S_ref(x_hat) - T(x_hat)).abs().mean()
+    grads = torch.autograd.grad(loss_g, list(G_ref.parameters()))
+    with torch.no_grad():
+        for p, g in zip(G_ref.parameters(), grads):
+            p -= lr_g * g
+
+    for a, b in zip(S.parameters(), S_ref.parameters()):
+        torch.testing.assert_close(a, b, **TOL)
+    for a, b in zip(G.parameters(), G_ref.parameters()):
+        torch.testing.assert_close(a, b, **TOL)
+    assert all(p.requires_grad for p in S.parameters())  # the student is unfrozen again
+
+
+class CountingSGD(torch.optim.SGD):
+    def __init__(self, params):
+        super().__init__(params, lr=0.0)
+        self.steps = 0
+
+    def step(self, closure=None):
+        self.steps += 1
+        return super().step(closure)
+
+
+@pytest.mark.parametrize("scheme, expected", [("one", (1, 1)), ("two", (5, 1))])
+def test_updates_per_round(scheme, expected):
+    G, S, T = tiny_nets(torch.float32)
+    opt_g, opt_s = CountingSGD(G.parameters()), CountingSGD(S.parameters())
+    z = torch.randn(4, 8)
+    if scheme == "one":
+        dfad.one_stage_round(G, S, T, opt_g, opt_s, z)
+    else:
+        dfad.two_stage_round(G, S, T, opt_g, opt_s, z, student_steps=5)
+    assert (opt_s.steps, opt_g.steps) == expected
+
+
+def test_kd_loss_closed_form():
+    s, t, tau = torch.randn(5, 10, dtype=torch.float64), torch.randn(5, 10, dtype=torch.float64), 3.0
+    p_t, p_s = F.softmax(t / tau, 1), F.softmax(s / tau, 1)
+    # tau^2 * (1/B) sum_i sum_k p_t log(p_t / p_s)
+    expected = tau**2 * (p_t * (p_t.log() - p_s.log())).sum() / 5
+    torch.testing.assert_close(dfad.kd_loss(s, t, tau), expected, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(dfad.kd_loss(t, t, tau).item(), 0.0, rtol=0.0, atol=1e-14)
+
+
+def test_generator_output_is_standardised():
+    G = dfad.Generator(nz=8, width=4, channels=3, image_size=32)
+    x_hat = G(torch.randn(16, 8))
+    assert x_hat.shape == (16, 3, 32, 32)
+    # the final affine-free BatchNorm: per-channel batch mean 0 and variance 1 (biased estimate)
+    mean = x_hat.mean(dim=(0, 2, 3))
+    var = x_hat.var(dim=(0, 2, 3), unbiased=False)
+    torch.testing.assert_close(mean, torch.zeros(3), rtol=0.0, atol=1e-5)
+    torch.testing.assert_close(var, torch.ones(3), rtol=0.0, atol=1e-3)  # eps = 1e-5 in BN
+
+
+def test_resnet_parameter_counts_match_table2():
+    # Table 2: ResNet-34 teacher 21.3M, ResNet-18 student 11.2M parameters (CIFAR-10)
+    assert round(dfad.n_params(resnet34()) / 1e5) == 213
+    assert round(dfad.n_params(resnet18()) / 1e5) == 112
+    assert resnet18(num_classes=100, width=4)(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="one, two, kd"):
+        dfad.DFADConfig(scheme="three").validate()
+    with pytest.raises(ValueError, match="adam, dfad"):
+        dfad.DFADConfig(hparams="sgd").validate()
+    with pytest.raises(ValueError, match="lenet5, lenet5_half, resnet18, resnet34"):
+        dfad.network("vgg", 10, 3)
+
+
+def test_accuracy_at_reads_the_last_evaluation_before():
+    records = [{"round": r, "Time/train": 0.5 * r, "Accuracy/student": a}
+               for r, a in [(0, 0.1), (10, 0.5), (20, 0.7)]]
+    assert dfad.accuracy_at(records, round=15) == 0.5
+    assert dfad.accuracy_at(records, round=20) == 0.7
+    assert dfad.accuracy_at(records, seconds=4.9) == 0.1
+    assert math.isnan(dfad.accuracy_at(records, round=-1))
