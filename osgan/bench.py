@@ -44,6 +44,7 @@ import torch
 
 from osgan import losses, models, timing
 
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (GPU) live here
 OPTIONS = ("channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
 FUSED = ("fused", "separate")
 _CUDA_ONLY = ("bf16", "cudnn_benchmark")
@@ -73,7 +74,7 @@ class BenchConfig:
         presets = {
             "smoke": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
                           batch_sizes=(4,), fused=FUSED, options=("channels_last", "sync"),
-                          channels=1, repeats=2, warmup=1),
+                          channels=1, repeats=2, warmup=1, threads=1),
             "quick": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
                           batch_sizes=(32,), fused=FUSED, options=("channels_last", "sync"),
                           channels=1, repeats=5, warmup=1),
@@ -273,6 +274,33 @@ def load(path: str | Path) -> BenchResult:
     """A ``bench.json`` written by :func:`write` (e.g. a recorded GPU run in ``results/``)."""
     doc = json.loads(Path(path).read_text())
     return BenchResult(doc["rows"], doc["meta"], doc.get("points", []), Path(path).parent)
+
+
+def recorded(results_dir: str | Path = RESULTS_DIR, device_type: str = "cuda") -> list[BenchResult]:
+    """The recorded runs (``bench*.json`` under ``results_dir``) made on ``device_type``."""
+    runs = [load(p) for p in sorted(Path(results_dir).glob("**/bench*.json"))]
+    return [r for r in runs if r.meta.get("device_type") == device_type]
+
+
+def plot_speedups(rows: list[dict], ax, title: str = "") -> None:
+    """Measured against predicted one-stage speedup over the paper's two-stage round, one marker
+    per point and option, with the diagonal and Eq. 17's 4/3."""
+    pts = [r for r in rows if r["scheme"] == "one_stage"]
+    for sym, marker in ((True, "o"), (False, "s")):
+        sel = [r for r in pts if bool(r["symmetric"]) == sym]
+        ax.scatter([r["speedup_paper_predicted"] for r in sel],
+                   [r["speedup_paper_measured"] for r in sel], marker=marker,
+                   label="symmetric" if sym else "asymmetric (gamma by autograd)")
+    lo = min([1.0] + [min(r["speedup_paper_predicted"], r["speedup_paper_measured"]) for r in pts])
+    hi = max([1.5] + [max(r["speedup_paper_predicted"], r["speedup_paper_measured"]) for r in pts])
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, label="measured = predicted")
+    ax.plot([lo, hi], [lo * 1.1, hi * 1.1], color="grey", lw=0.5, ls=":", label="±10%")
+    ax.plot([lo, hi], [lo / 1.1, hi / 1.1], color="grey", lw=0.5, ls=":")
+    ax.axhline(4 / 3, color="C3", ls="--", lw=1, label="Eq. 17: 4/3")
+    ax.set_xlabel("predicted speedup (Eq. 13-16, measured parts)")
+    ax.set_ylabel("measured speedup (two-stage paper / one-stage)")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
 
 
 def ratio_table(rows: list[dict]) -> str:

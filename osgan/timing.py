@@ -126,6 +126,17 @@ def predict(costs: Costs, scheme: str, *, optimizer: bool = True) -> float:
     return t + (costs.opt_g + costs.opt_d if optimizer else 0.0)
 
 
+def breakdown(costs: Costs, scheme: str) -> dict[str, float]:
+    """Where ``scheme``'s predicted time goes: seconds per part (``g_fwd``, ..., ``dd_para``,
+    ``opt``), each part's cost times its pass count. Sums to :func:`predict`."""
+    if scheme not in COUNTS:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of: {', '.join(SCHEMES)}")
+    parts = asdict(costs)
+    out = {k: COUNTS[scheme].get(k, 0) * parts[k] for k in PARTS}
+    out["opt"] = costs.opt_g + costs.opt_d
+    return out
+
+
 def speedup(costs: Costs, baseline: str = "two_stage_paper", *, optimizer: bool = True) -> float:
     """Predicted per-round speedup of one stage over ``baseline``; 4/3 (Eq. 17) under Eq. 10-12
     without optimizer steps."""
