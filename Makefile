@@ -29,3 +29,19 @@ lint: setup
 
 clean:
 	rm -rf _build .pytest_cache
+
+# The book. `make book` executes every chapter with papermill into _build/book (a chapter whose
+# notebook, osgan/ sources and parameters are unchanged is not re-run), installs MathJax with npm
+# on first use (no CDN), and renders _build/book/_build/html with jupyter-book, warnings as errors.
+# PROFILE=auto is full on CUDA, quick on CPU; smoke is what CI builds. `make book-check` opens
+# every page in headless Chromium and saves screenshots under _build/screenshots.
+PROFILE ?= auto
+DEVICE  ?= auto
+
+.PHONY: book book-check
+
+book: setup data
+	$(BIN)/python scripts/build_book.py --profile $(PROFILE) --device $(DEVICE)
+
+book-check: setup
+	$(BIN)/python scripts/check_book.py

@@ -1,0 +1,151 @@
+"""Small helpers the book's chapters share: Markdown tables, image grids, the paper's tables.
+
+Nothing here computes a result of the paper; it only formats what the chapters computed, so that
+every chapter prints its tables and grids the same way.
+
+In this implementation we read the paper's published numbers from ``book/paper/*.csv`` in the
+repository (copied unchanged from the paper, see ``book/paper/README.md``); they are only ever
+shown beside our own numbers, labelled as the paper's.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+PAPER_DIR = Path(__file__).resolve().parents[1] / "book" / "paper"
+
+
+def _cell(v, fmt: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        return fmt.format(float(v))
+    return str(v).replace("|", r"\|")
+
+
+def markdown_table(
+    rows: Iterable[Mapping[str, object]],
+    columns: Sequence[str] | None = None,
+    fmt: str = "{:.3g}",
+    formats: Mapping[str, str] | None = None,
+) -> str:
+    """A GitHub-flavoured Markdown table of ``rows`` (dicts). ``columns`` picks and orders the
+    keys (default: the first row's); floats use ``formats[column]`` or ``fmt``; ``None`` and NaN
+    print as a dash. Display it in a notebook with ``IPython.display.Markdown``."""
+    rows = list(rows)
+    if columns is None:
+        if not rows:
+            raise ValueError("markdown_table needs rows, or columns to print an empty table")
+        columns = list(rows[0])
+    formats = dict(formats or {})
+    head = "| " + " | ".join(str(c).replace("|", r"\|") for c in columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = [
+        "| " + " | ".join(_cell(r.get(c), formats.get(c, fmt)) for c in columns) + " |"
+        for r in rows
+    ]
+    return "\n".join([head, rule, *body])
+
+
+def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
+    """Images ``(B, C, H, W)`` in [-1, 1] -> one ``(rows*(H+p)+p, nrow*(W+p)+p[, 3])`` array in
+    [0, 1] for ``plt.imshow`` (grey images come back 2-D: use ``cmap="gray"``)."""
+    if images.dim() != 4:
+        raise ValueError(f"image_grid expects (B, C, H, W); got shape {tuple(images.shape)}")
+    B, C, H, W = images.shape
+    if C not in (1, 3):
+        raise ValueError(f"image_grid shows 1- or 3-channel images; got {C} channels")
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).numpy()
+    n_rows = math.ceil(B / nrow)
+    grid = np.ones(
+        (C, n_rows * (H + padding) + padding, nrow * (W + padding) + padding), np.float32
+    )
+    for k in range(B):
+        r, c = divmod(k, nrow)
+        top, left = padding + r * (H + padding), padding + c * (W + padding)
+        grid[:, top : top + H, left : left + W] = x[k]
+    return grid[0] if C == 1 else grid.transpose(1, 2, 0)
+
+
+def paper_table(name: str = "table1") -> list[dict[str, object]]:
+    """The paper's table ``name`` (``table1``, ``table2``, ``figure4_speedups``) as a list of
+    dicts; numeric fields become floats, empty fields ``None``."""
+    path = PAPER_DIR / f"{name}.csv"
+    if not path.exists():
+        valid = sorted(p.stem for p in PAPER_DIR.glob("*.csv"))
+        raise ValueError(
+            f"no paper table {name!r} in {PAPER_DIR}; choose one of: {', '.join(valid)}"
+        )
+    with path.open(newline="") as f:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(v: str):
+    if v == "":
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+# Table 1 names the objectives like this; osgan.losses uses the lower-case keys
+PAPER_NAMES = {
+    "dcgan": "DCGAN",
+    "cgan": "CGAN",
+    "wgan": "WGAN",
+    "dcgan_ns": "DCGAN-NS",
+    "lsgan": "LSGAN",
+    "geogan": "GeoGAN",
+    "relgan": "RelGAN",
+    "fishergan": "FisherGAN",
+    "bgan": "BGAN",
+    "sngan": "SNGAN",
+}
+
+
+def paper_table1(names: Iterable[str], dataset: str = "celeba") -> list[dict[str, object]]:
+    """Table 1 rows for the objectives ``names`` (``osgan.losses`` keys) on one of the paper's
+    data sets (``celeba``, ``lsun_churches``, ``ffhq``), with columns ``gan``, ``stages``,
+    ``FID (paper)``, ``KID (paper)``: the paper's numbers, to print beside ours."""
+    rows = paper_table("table1")
+    if f"{dataset}_fid" not in rows[0]:
+        raise ValueError(
+            f"Table 1 has no data set {dataset!r}; choose celeba, lsun_churches or ffhq"
+        )
+    out = []
+    for name in names:
+        if name not in PAPER_NAMES:
+            raise ValueError(f"unknown GAN {name!r}; choose one of: {', '.join(PAPER_NAMES)}")
+        for r in rows:
+            if r["gan"] == PAPER_NAMES[name]:
+                fid, kid = r[f"{dataset}_fid"], r[f"{dataset}_kid"]
+                out.append(
+                    {
+                        "gan": name,
+                        "stages": r["stages"],
+                        "FID (paper)": None
+                        if fid is None
+                        else f"{fid:.2f} ± {r[f'{dataset}_fid_std']:.2f}",
+                        "KID (paper)": None
+                        if kid is None
+                        else f"{kid:.3f} ± {r[f'{dataset}_kid_std']:.3f}",
+                    }
+                )
+    return out
+
+
+def to_numpy(t: Tensor | Sequence[float]) -> np.ndarray:
+    """A tensor on any device (or a list) as a float64 NumPy array, for plotting."""
+    if torch.is_tensor(t):
+        return t.detach().double().cpu().numpy()
+    return np.asarray(t, dtype=np.float64)

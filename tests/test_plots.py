@@ -1,0 +1,63 @@
+"""osgan.plots: Markdown tables, image grids and the paper's tables, against hand-written expectations."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from osgan import plots
+
+
+def test_markdown_table_formats_and_escapes():
+    rows = [{"a": 1.23456, "b|c": "x|y", "d": None}, {"a": float("nan"), "b|c": True, "d": 2}]
+    text = plots.markdown_table(rows, formats={"a": "{:.2f}"})
+    assert text.splitlines() == [
+        r"| a | b\|c | d |",
+        "| --- | --- | --- |",
+        r"| 1.23 | x\|y | – |",
+        "| – | yes | 2 |",
+    ]
+
+
+def test_markdown_table_column_choice_and_empty():
+    assert plots.markdown_table([{"a": 1, "b": 2}], columns=["b"]) == "| b |\n| --- |\n| 2 |"
+    assert plots.markdown_table([], columns=["a"]) == "| a |\n| --- |"
+    with pytest.raises(ValueError, match="columns"):
+        plots.markdown_table([])
+
+
+def test_image_grid_places_images_in_unit_range():
+    # two grey 2x2 images: all -1 (black) and all +1 (white), one row, padding 1 of white
+    images = torch.stack([torch.full((1, 2, 2), -1.0), torch.full((1, 2, 2), 1.0)])
+    grid = plots.image_grid(images, nrow=2, padding=1)
+    expected = np.ones((4, 7), np.float32)
+    expected[1:3, 1:3] = 0.0
+    np.testing.assert_array_equal(grid, expected)
+    rgb = plots.image_grid(torch.zeros(3, 3, 4, 4), nrow=2, padding=0)
+    assert rgb.shape == (8, 8, 3)
+    np.testing.assert_allclose(rgb[:4, :8], 0.5)  # first row: two mid-grey images
+    np.testing.assert_allclose(rgb[4:, 4:], 1.0)  # the empty slot stays white
+    with pytest.raises(ValueError, match="channels"):
+        plots.image_grid(torch.zeros(1, 2, 4, 4))
+
+
+def test_paper_table1_matches_the_csv():
+    with (plots.PAPER_DIR / "table1.csv").open() as f:
+        raw = [r for r in csv.DictReader(f) if r["gan"] == "LSGAN"]
+    rows = plots.paper_table1(["lsgan"], dataset="ffhq")
+    assert [r["stages"] for r in rows] == [r["stages"] for r in raw]
+    assert [r["FID (paper)"] for r in rows] == [
+        f"{float(r['ffhq_fid']):.2f} ± {float(r['ffhq_fid_std']):.2f}" for r in raw
+    ]
+    cgan = plots.paper_table1(["cgan"], dataset="lsun_churches")
+    assert [r["FID (paper)"] for r in cgan] == [None, None]  # "/" in the paper
+
+
+def test_paper_tables_reject_unknown_names():
+    with pytest.raises(ValueError, match="dcgan, cgan, wgan"):
+        plots.paper_table1(["nogan"])
+    with pytest.raises(ValueError, match="celeba"):
+        plots.paper_table1(["dcgan"], dataset="mnist")
+    with pytest.raises(ValueError, match="table1"):
+        plots.paper_table("table9")
