@@ -1,0 +1,108 @@
+"""``python -m osgan fid``: FID/KID of the data's own test split (the floor) or of a trained run.
+
+    python -m osgan fid --reference                  # test split vs train split: the floor
+    python -m osgan fid --run RUN_DIR                # a finished run's generator vs the test split
+    python -m osgan fid --reference --run RUN_DIR    # both, in one table
+
+Every row of the table names its feature space, sample sizes and reference split. The floor
+compares ``n_gen`` test images with ``n_real`` training images, the same sample sizes as a run's
+evaluation, because FID's bias depends on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+
+from osgan.metrics.fid import FEATURE_SPACES, FIDConfig, fid_kid, format_table
+
+_HELP = {
+    "dataset": "data set (osgan.data.DATASETS)",
+    "split": "reference split for a run's generator",
+    "feature_space": "feature space",
+    "n_real": "reference images (default: the whole split)",
+    "n_gen": "generated (or, for --reference, test) images",
+    "data_root": "where the data set lives",
+    "image_size": "image side",
+    "device": "device for the features",
+    "batch_size": "images per feature batch",
+    "inception_path": "Inception weights file (inception feature space only; never downloaded)",
+    "cache_dir": "cache of classifiers and reference statistics (default $OSGAN_CACHE or "
+                 "~/.cache/osgan)",
+    "kid_subsets": "KID subsets",
+    "kid_subset_size": "largest KID subset",
+    "seed": "seed of subsets and latent draws",
+}
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", action="store_true",
+                        help="evaluate the test split against the train split (the floor)")
+    parser.add_argument("--run", metavar="RUN_DIR", action="append", default=[],
+                        help="evaluate the generator of this finished training run (repeatable)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    defaults = FIDConfig()
+    for f in fields(FIDConfig):
+        default = getattr(defaults, f.name)
+        kw = {"default": default, "help": _HELP[f.name]}
+        if f.name == "feature_space":
+            kw["choices"] = sorted(FEATURE_SPACES)
+        elif isinstance(default, int):
+            kw["type"] = int
+        elif f.name == "n_real":
+            kw["type"] = int
+        parser.add_argument("--" + f.name.replace("_", "-"), **kw)
+
+
+def _config(args) -> FIDConfig:
+    return FIDConfig(**{f.name: getattr(args, f.name) for f in fields(FIDConfig)})
+
+
+def _run_row(run_dir: str, cfg: FIDConfig) -> dict:
+    from osgan import training
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        from osgan.cli import UsageError
+        raise UsageError(f"--run {run_dir}: no such directory; give the out_dir of a training run")
+    loaded = training.load_generator(path)
+    G = loaded[0] if isinstance(loaded, tuple) else loaded
+    G.eval()
+    # the run decides the data set and image size it must be compared on
+    run_cfg = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() \
+        else {}
+    cfg = replace(cfg, dataset=run_cfg.get("dataset", cfg.dataset),
+                  image_size=getattr(G.cfg, "image_size", cfg.image_size),
+                  data_root=run_cfg.get("data_root") or cfg.data_root)
+    G.to(cfg.device)
+    return {"name": f"run {path.name}", **fid_kid(G, **vars(cfg))}
+
+
+def run(args) -> int:
+    from osgan.cli import UsageError
+    from osgan.data import DataNotFound
+    from osgan.metrics.inception import InceptionWeightsNotFound
+
+    if not args.reference and not args.run:
+        raise UsageError("nothing to evaluate; give --reference and/or --run RUN_DIR")
+    cfg = _config(args)
+    rows = []
+    try:
+        if args.reference:
+            from osgan import data
+
+            test = data.load(cfg.dataset, "test", data_root=cfg.data_root,
+                             image_size=cfg.image_size)
+            n = min(cfg.n_gen, test.images.shape[0])
+            rows.append({"name": "test split (floor)",
+                         **fid_kid(test.images, **vars(replace(cfg, split="train", n_gen=n)))})
+        for run_dir in args.run:
+            rows.append(_run_row(run_dir, cfg))
+    except (InceptionWeightsNotFound, DataNotFound) as e:
+        raise UsageError(str(e)) from e
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0

@@ -1,0 +1,85 @@
+"""Classifiers: shapes, the registry, accuracy against a direct count, and the on-disk cache
+(loaded when the settings match, retrained when one changes)."""
+
+import pytest
+import torch
+
+from osgan import classifiers
+from osgan.data import ImageData
+
+
+def quadrants(n: int, split: str, seed: int) -> ImageData:
+    """Class k: a bright 16x16 square in quadrant k of a noisy 32x32 grey image."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 4, (n,), generator=gen)
+    x = 0.3 * torch.randn(n, 1, 32, 32, generator=gen) - 0.5
+    for k in range(4):
+        r, c = divmod(k, 2)
+        x[y == k, :, 16 * r:16 * r + 16, 16 * c:16 * c + 16] += 1.0
+    return ImageData(x.clamp(-1, 1), y, 4, "quadrants", split)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return quadrants(256, "train", 0), quadrants(256, "test", 1)
+
+
+FAST = classifiers.FitConfig(epochs=2.0, lr=3e-3, batch_size=32)
+
+
+@pytest.mark.parametrize("arch,F", [("cnn", 128), ("cnn_smoke", 32), ("lenet5", 84),
+                                    ("lenet5_half", 42)])
+def test_shapes(arch, F):
+    model = classifiers.build(arch, channels=1, num_classes=4, image_size=32)
+    x = torch.zeros(3, 1, 32, 32)
+    assert model.features(x).shape == (3, F)
+    assert model(x).shape == (3, 4)
+
+
+def test_unknown_arch_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="cnn.*cnn_smoke.*lenet5.*lenet5_half"):
+        classifiers.build("resnet", 1, 10, 32)
+
+
+def test_accuracy_matches_a_direct_count(data):
+    _, test = data
+    model = classifiers.build("cnn_smoke", 1, 4, 32).eval()
+    with torch.no_grad():
+        expected = (model(test.images).argmax(1) == test.labels).float().mean().item()
+    torch.testing.assert_close(classifiers.accuracy(model, test, batch_size=100), expected,
+                               rtol=0, atol=1e-9)
+
+
+def test_fit_learns_and_caches(data, tmp_path):
+    train, test = data
+    first = classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                            cache_dir=tmp_path, name="q")
+    assert not first.from_cache and first.path.exists()
+    assert first.accuracy >= 0.9  # an easy task: chance is 0.25
+    again = classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                            cache_dir=tmp_path, name="q")
+    assert again.from_cache and again.path == first.path
+    torch.testing.assert_close(again.accuracy, first.accuracy, rtol=0, atol=0)
+    for (k, a), (_, b) in zip(first.model.state_dict().items(), again.model.state_dict().items(),
+                              strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    # a changed setting trains afresh, under another file
+    other = classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test,
+                            classifiers.FitConfig(epochs=1.0, lr=1e-3, batch_size=32),
+                            cache_dir=tmp_path, name="q")
+    assert not other.from_cache and other.path != first.path
+    assert len(list((tmp_path / "classifiers").glob("q-*.pt"))) == 2
+
+
+def test_fit_is_reproducible_from_its_seed(data):
+    train, test = data
+    runs = [classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                            use_cache=False) for _ in range(2)]
+    for a, b in zip(runs[0].model.parameters(), runs[1].model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("OSGAN_CACHE", str(tmp_path))
+    assert classifiers.cache_root() == tmp_path
+    assert classifiers.cache_root(tmp_path / "x") == tmp_path / "x"
