@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from osgan import checkpoint as ckpt
 from osgan import classifiers
 from osgan.resnet import resnet18, resnet34
 from osgan.scale import scale_grad
@@ -369,7 +370,9 @@ def distill(cfg: DFADConfig) -> DistillResult:
     T, teacher_acc = teacher_for(cfg, train, test, device)
 
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)  # real batches for kd
+    if cfg.scheme == "kd":  # real batches, drawn on the device
+        train = train.to(device)
+        gen = torch.Generator(device=device).manual_seed(cfg.seed)
     S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
     G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
     opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds)
@@ -395,10 +398,10 @@ def distill(cfg: DFADConfig) -> DistillResult:
         bar.set_postfix(acc=f"{acc:.3f}", refresh=False)
 
     def checkpoint(r: int) -> None:
-        torch.save({"config": dataclasses.asdict(cfg), "round": r, "student": S.state_dict(),
-                    "generator": G.state_dict(), "opt_s": opt_s.state_dict(),
-                    "opt_g": opt_g.state_dict(), "teacher_accuracy": teacher_acc,
-                    "records": records}, out / "checkpoint.pt")
+        ckpt.save(out / "checkpoint.pt", {
+            "config": dataclasses.asdict(cfg), "round": r, "student": S.state_dict(),
+            "generator": G.state_dict(), "opt_s": opt_s.state_dict(), "opt_g": opt_g.state_dict(),
+            "teacher_accuracy": teacher_acc, "records": records})
 
     bar = tqdm(range(1, cfg.rounds + 1), desc=f"dfad {cfg.scheme}", disable=not cfg.progress)
     evaluate(0, {})

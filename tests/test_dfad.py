@@ -3,6 +3,7 @@ round, the KD loss against its closed form, the ResNets' parameter counts agains
 run and the command line end to end on tiny settings."""
 
 import copy
+import json
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from osgan import dfad
-from osgan.resnet import resnet18, resnet34
+from osgan.resnet import ResNet, resnet18, resnet34
 
 TOL = dict(rtol=1e-10, atol=1e-12)  # float64: the same sums in a different order
 
@@ -167,3 +168,82 @@ def test_accuracy_at_reads_the_last_evaluation_before():
     assert dfad.accuracy_at(records, round=20) == 0.7
     assert dfad.accuracy_at(records, seconds=4.9) == 0.1
     assert math.isnan(dfad.accuracy_at(records, round=-1))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    from osgan import data
+
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    monkeypatch.setattr(data, "SYSTEM_DIRS", ())  # only the fixture, never the real data set
+    return tmp_path
+
+
+def tiny_config(root, **kw):
+    return dfad.DFADConfig(**(dict(
+        data_root=str(root / "data"), cache_dir=str(root / "cache"), rounds=3, batch_size=8,
+        nz=8, g_width=4, eval_every=2, teacher_epochs=0.2, progress=False, device="cpu",
+        student_steps=2) | kw))
+
+
+@pytest.mark.parametrize("scheme", dfad.SCHEMES)
+def test_distill_fashion_mnist_fixture(offline, scheme):
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    cfg = tiny_config(offline, scheme=scheme, out_dir=str(offline / "run"))
+    res = dfad.distill(cfg)
+    assert [r["round"] for r in res.records] == [0, 2, 3]
+    clocks = [r["Time/train"] for r in res.records]
+    assert clocks[0] == 0.0 and clocks == sorted(clocks)
+    assert res.accuracy == res.records[-1]["Accuracy/student"]
+    assert 0.0 <= res.accuracy <= 1.0 and 0.0 <= res.teacher_accuracy <= 1.0
+    lines = (offline / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    state = torch.load(offline / "run" / "checkpoint.pt", weights_only=True)
+    assert state["round"] == 3
+    # the teacher is cached: a second run loads it and measures the same accuracy
+    again = dfad.teacher_for(cfg, *dfad._load_data(cfg), torch.device("cpu"))[1]
+    assert again == res.teacher_accuracy
+
+
+@pytest.mark.slow
+def test_cifar_configuration_trains_then_reuses_a_teacher_checkpoint(offline):
+    from fixtures_data import write_cifar
+
+    from osgan.cli import main
+
+    write_cifar(offline / "data", "cifar10", n=4)
+    cfg = tiny_config(offline, dataset="cifar10", resnet_width=2, rounds=2, batch_size=4)
+    res = dfad.distill(cfg)
+    assert cfg.archs == ("resnet34", "resnet18")
+    assert isinstance(res.teacher, ResNet) and res.teacher.depth == 34
+    assert isinstance(res.student, ResNet) and res.student.depth == 18
+
+    # the same teacher given as a checkpoint, through the command line
+    path = offline / "teacher.pt"
+    torch.save(res.teacher.state_dict(), path)
+    rc = main(["dfad", "--dataset", "cifar10", "--data-root", str(offline / "data"),
+               "--teacher", str(path), "--resnet-width", "2", "--rounds", "1", "--batch-size", "4",
+               "--nz", "8", "--g-width", "4", "--eval-every", "1", "--device", "cpu",
+               "--out-dir", str(offline / "cli"), "--no-progress"])
+    assert rc == 0
+    records = [json.loads(x) for x in (offline / "cli" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in records] == [0, 1]
+
+
+def test_cli_errors_are_one_line_usage_errors(offline, capsys):
+    from osgan.cli import main
+
+    assert main(["dfad", "--scheme", "three"]) == 2
+    assert "one, two, kd" in capsys.readouterr().err
+    assert main(["dfad", "--teacher", str(offline / "missing.pt")]) == 2
+    assert "not found" in capsys.readouterr().err
+    rc = main(["dfad", "--dataset", "cifar10", "--data-root", str(offline / "nothing"),
+               "--cache-dir", str(offline / "cache"), "--device", "cpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cifar" in err.lower()
