@@ -63,6 +63,7 @@ class BenchConfig:
     repeats: int = 7  # timed repeats per quantity (medians reported)
     warmup: int = 2  # untimed runs per quantity first
     threads: int = 0  # torch.set_num_threads on CPU; 0 keeps torch's default
+    clock: str = "wall"  # "wall"; or "cpu": process CPU time, for a CPU shared with others
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     seed: int = 0  # seeds model initialisation and the random batches
     out_dir: str = "runs/bench"  # where bench.csv and bench.json go
@@ -98,6 +99,8 @@ class BenchConfig:
         for o in self.options:
             if o not in OPTIONS:
                 raise ValueError(f"unknown option {o!r}; choose among: {', '.join(OPTIONS)}")
+        if self.clock not in timing.CLOCKS:
+            raise ValueError(f"clock must be one of {timing.CLOCKS}; got {self.clock!r}")
         if min(self.widths + self.batch_sizes) < 1 or self.repeats < 1 or self.warmup < 0:
             raise ValueError("widths, batch sizes and repeats must be >= 1, warmup >= 0")
 
@@ -187,7 +190,8 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
     try:
         return timing.measure(
             G, D, obj, x, z, y, fused=fused == "fused", as_float="sync" in options,
-            cfg=timing.TimingConfig(repeats=cfg.repeats, warmup=cfg.warmup), context=context,
+            cfg=timing.TimingConfig(repeats=cfg.repeats, warmup=cfg.warmup, clock=cfg.clock),
+            context=context,
         )
     finally:
         torch.backends.cudnn.benchmark = bench_flag
@@ -238,6 +242,8 @@ def run_bench(cfg: BenchConfig, *, command: str | None = None, progress=None) ->
     device = _resolve_device(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if cfg.clock == "cpu" and device.type != "cpu":
+        raise ValueError("clock 'cpu' times CPU work; use clock 'wall' on CUDA")
     meta = environment(device) | {
         "command": command or " ".join(sys.argv),
         "config": asdict(cfg),
@@ -371,6 +377,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = config_from_args(args)
         cfg.check()
+        if cfg.clock == "cpu" and _resolve_device(cfg.device).type != "cpu":
+            raise ValueError("--clock cpu times CPU work; use --clock wall on CUDA")
     except ValueError as e:
         raise UsageError(str(e)) from None
     command = "python -m osgan bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None
@@ -378,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
     m = result.meta
     print(f"device: {m['device']} ({m['device_name']}), torch {m['torch']}, "
           f"torchvision {m['torchvision']}, threads {m['torch_threads']}, "
-          f"cuda {m['cuda']}, cudnn {m['cudnn']}")
+          f"cuda {m['cuda']}, cudnn {m['cudnn']}, clock {cfg.clock}")
     if m["skipped_options"]:
         print(f"skipped (CUDA only): {', '.join(m['skipped_options'])}")
     print(ratio_table(result.rows))

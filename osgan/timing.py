@@ -81,6 +81,7 @@ class TimingConfig:
     warmup: int = 2  # untimed runs of every quantity first (allocator, cudnn autotuning, compile)
     lr: float = 2e-4  # Adam learning rate of the measured steps (DCGAN's)
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of the measured steps (DCGAN's)
+    clock: str = "wall"  # "wall" (CUDA events / perf_counter) or "cpu" (process CPU time, CPU only)
 
 
 @dataclass
@@ -147,12 +148,26 @@ def speedup(costs: Costs, baseline: str = "two_stage_paper", *, optimizer: bool 
 # --- measuring ---------------------------------------------------------------------------------
 
 
+CLOCKS = ("wall", "cpu")
+
+
 class Timer:
     """Seconds taken by ``fn()``: CUDA events on a GPU (device time, no host-side noise),
-    ``perf_counter`` on CPU. Either way the device is idle before the call starts."""
+    ``perf_counter`` on CPU. Either way the device is idle before the call starts.
 
-    def __init__(self, device: torch.device):
+    ``clock="cpu"`` (CPU only) counts the CPU time of this process instead
+    (:func:`time.process_time`): on a CPU shared with other processes it measures the work done,
+    not the time slices lost to them. With one thread it is the work's duration on a quiet core;
+    with more it also counts threads spinning at barriers.
+    """
+
+    def __init__(self, device: torch.device, clock: str = "wall"):
         self.cuda = torch.device(device).type == "cuda"
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}; got {clock!r}")
+        if clock == "cpu" and self.cuda:
+            raise ValueError("clock='cpu' times CPU work; on CUDA use clock='wall' (CUDA events)")
+        self.clock = time.process_time if clock == "cpu" else time.perf_counter
 
     def __call__(self, fn: Callable[[], object]) -> float:
         if self.cuda:
@@ -163,16 +178,16 @@ class Timer:
             end.record()
             end.synchronize()
             return start.elapsed_time(end) / 1e3
-        t0 = time.perf_counter()
+        t0 = self.clock()
         fn()
-        return time.perf_counter() - t0
+        return self.clock() - t0
 
 
 def round_robin(fns: dict[str, Callable[[], object]], device, repeats: int,
-                warmup: int) -> dict[str, list[float]]:
+                warmup: int, clock: str = "wall") -> dict[str, list[float]]:
     """Time every callable ``repeats`` times after ``warmup`` untimed calls, interleaved: one
     call of each in turn, ``repeats`` rounds. Returns name -> list of seconds."""
-    timer = Timer(device)
+    timer = Timer(device, clock)
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -339,7 +354,7 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
     fns |= step_closures(G, D, opt_g, opt_d, objective, x, z, y, fused=fused, as_float=as_float,
                          context=context)
     try:
-        times = round_robin(fns, device, cfg.repeats, cfg.warmup)
+        times = round_robin(fns, device, cfg.repeats, cfg.warmup, cfg.clock)
     finally:
         for m, s in zip((G, D), saved, strict=True):
             m.load_state_dict(s)

@@ -157,7 +157,7 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
     args = _parse(["--objectives", "dcgan", "dcgan_ns", "--image-sizes", "32", "--widths", "4",
                    "--batch-sizes", "2", "--fused", "fused", "separate", "--options", "sync",
                    "channels_last", "--channels", "1", "--nz", "8", "--repeats", "1",
-                   "--warmup", "0", "--threads", "1", "--device", "cpu",
+                   "--warmup", "0", "--threads", "1", "--clock", "cpu", "--device", "cpu",
                    "--out-dir", str(tmp_path)])
     assert bench.run(args) == 0
     out = capsys.readouterr().out
@@ -176,3 +176,19 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
     loaded = bench.load(tmp_path / "bench.json")
     assert loaded.rows == doc["rows"]
     assert "S meas" in bench.ratio_table(loaded.rows)
+
+
+def test_breakdown_sums_to_prediction():
+    costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
+                         dd_fwd=15, dd_back=35, dd_para=50, opt_g=0.5, opt_d=0.25)
+    for s in timing.SCHEMES:
+        parts = timing.breakdown(costs, s)
+        assert_close(sum(parts.values()), timing.predict(costs, s), **EXACT)
+        assert_close(parts["opt"], 0.75, **EXACT)
+
+
+def test_unknown_clock_lists_valid_names():
+    with pytest.raises(ValueError, match="wall"):
+        timing.Timer("cpu", clock="gpu")
+    with pytest.raises(ValueError, match="clock"):
+        bench.BenchConfig(clock="sundial").check()
