@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +293,7 @@ class DFADConfig:
 # profile -> settings that differ from DFADConfig's defaults (which are "full")
 PROFILES = {
     "full": {},
-    "quick": dict(rounds=300, batch_size=128, g_width=16, nz=64, eval_every=20, teacher_epochs=2.0),
+    "quick": dict(rounds=150, batch_size=128, g_width=8, nz=64, eval_every=10, eval_n=2000),
     "smoke": dict(rounds=3, batch_size=16, g_width=4, nz=8, eval_every=2, eval_n=200,
                   teacher_epochs=0.02, progress=False),
 }
@@ -362,7 +363,7 @@ def _sync(device: torch.device) -> None:
 
 def distill(cfg: DFADConfig) -> DistillResult:
     """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     cfg.validate()
     device = _resolve_device(cfg.device)
@@ -477,6 +478,31 @@ def summarise(runs: dict[str, list[DistillResult]], *, rounds: int, seconds: flo
             "seconds": _mean_std([r.seconds for r in results])[0],
         })
     return rows
+
+
+def compare(cfg: DFADConfig, seeds: list[int], rounds: dict[str, int]) -> dict[str, list]:
+    """Every scheme in ``rounds`` (scheme -> rounds) over ``seeds``, from the base ``cfg``;
+    the same hyperparameters for all. Returns scheme -> list of :class:`DistillResult`."""
+    return {scheme: [distill(dataclasses.replace(cfg, scheme=scheme, rounds=n, seed=seed))
+                     for seed in seeds] for scheme, n in rounds.items()}
+
+
+def plus_minus(mean: float, std: float) -> str:
+    """``"0.812 ± 0.004"``, or ``"0.812"`` where the std is undefined (one seed)."""
+    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def verdict(rows: list[dict], a: str = "one", b: str = "two") -> str:
+    """A plain sentence: which of schemes ``a`` and ``b`` has the higher mean accuracy at equal
+    rounds and at equal training clock, by how much."""
+    ra, rb = ({r["method"]: r for r in rows}[k] for k in (a, b))
+    parts = []
+    for key, what in (("acc_at_rounds", "at equal rounds"), ("acc_at_time", "at equal wall-clock")):
+        d = ra[key] - rb[key]
+        win = a if d > 0 else b if d < 0 else None
+        parts.append(f"{what}, {'neither wins' if win is None else win + '-stage wins'} "
+                     f"({ra[key]:.3f} vs {rb[key]:.3f}, difference {d:+.3f})")
+    return "; ".join(parts) + "."
 
 
 # --------------------------------------------------------------------------- command line

@@ -247,3 +247,31 @@ def test_cli_errors_are_one_line_usage_errors(offline, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cifar" in err.lower()
+
+
+def _result(scheme, seed, curve, seconds):
+    cfg = dfad.DFADConfig(scheme=scheme, seed=seed, rounds=curve[-1][0])
+    records = [{"round": r, "Time/train": t, "Accuracy/student": a} for r, t, a in curve]
+    S = torch.nn.Linear(3, 2)  # 8 parameters
+    return dfad.DistillResult(cfg, records, curve[-1][2], 0.9, seconds, S, None, S, None)
+
+
+def test_summarise_and_verdict_read_the_curves():
+    runs = {
+        "two": [_result("two", s, [(0, 0.0, 0.1), (10, 5.0, 0.6 + a)], 5.0)
+                for s, a in [(0, 0.0), (1, 0.1)]],
+        "one": [_result("one", s, [(0, 0.0, 0.1), (10, 2.0, 0.4 + a), (30, 6.0, 0.8)], 6.0)
+                for s, a in [(0, 0.0), (1, 0.2)]],
+    }
+    rows = {r["method"]: r for r in dfad.summarise(runs, rounds=10, seconds=5.0)}
+    torch.testing.assert_close(rows["two"]["acc"], 0.65, rtol=0, atol=1e-12)
+    torch.testing.assert_close(rows["two"]["acc_std"], math.sqrt(0.005), rtol=0, atol=1e-12)
+    torch.testing.assert_close(rows["one"]["acc_at_rounds"], 0.5, rtol=0, atol=1e-12)
+    torch.testing.assert_close(rows["one"]["acc_at_time"], 0.5, rtol=0, atol=1e-12)
+    torch.testing.assert_close(rows["one"]["acc"], 0.8, rtol=0, atol=1e-12)
+    assert rows["one"]["params"] == 8 and rows["one"]["seconds"] == 6.0
+    text = dfad.verdict(list(rows.values()))
+    assert text == ("at equal rounds, two-stage wins (0.500 vs 0.650, difference -0.150); "
+                    "at equal wall-clock, two-stage wins (0.500 vs 0.650, difference -0.150).")
+    assert dfad.plus_minus(0.5, float("nan")) == "0.500"
+    assert dfad.plus_minus(0.5, 0.01) == "0.500 ± 0.010"
