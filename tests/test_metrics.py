@@ -219,3 +219,34 @@ def test_inception_plumbing_with_a_stand_in_torchscript_file(tmp_path, no_networ
     expected = v[:, None].expand(3, 3).double() @ Layers().w.detach().double()
     torch.testing.assert_close(torch.from_numpy(space(x)), expected, rtol=1e-4, atol=1e-4)
     assert space.label == "inception:clean"
+
+
+def test_fid_command_prints_a_labelled_table(fm, capsys, tmp_path):
+    import argparse
+    import json
+
+    from osgan.metrics import cli
+
+    parser = argparse.ArgumentParser()
+    cli.configure_parser(parser)
+    _, kw = fm
+    args = parser.parse_args(["--reference", "--feature-space", "domain_smoke", "--n-gen", "500",
+                              "--n-real", "2000", "--kid-subsets", "10", "--cache-dir",
+                              kw["cache_dir"], "--json", str(tmp_path / "rows.json")])
+    assert cli.run(args) == 0
+    out = capsys.readouterr().out
+    assert "test split (floor)" in out and "domain:fashion_mnist@32/smoke-cnn" in out
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert (rows[0]["n_gen"], rows[0]["n_real"], rows[0]["ref_split"]) == (500, 2000, "train")
+
+
+def test_fid_command_without_a_target_is_a_usage_error():
+    import argparse
+
+    from osgan.cli import UsageError
+    from osgan.metrics import cli
+
+    parser = argparse.ArgumentParser()
+    cli.configure_parser(parser)
+    with pytest.raises(UsageError, match="--reference"):
+        cli.run(parser.parse_args([]))

@@ -62,22 +62,18 @@ def _config(args) -> FIDConfig:
 
 def _run_row(run_dir: str, cfg: FIDConfig) -> dict:
     from osgan import training
+    from osgan.cli import UsageError
 
-    path = Path(run_dir)
-    if not path.is_dir():
-        from osgan.cli import UsageError
-        raise UsageError(f"--run {run_dir}: no such directory; give the out_dir of a training run")
-    loaded = training.load_generator(path)
-    G = loaded[0] if isinstance(loaded, tuple) else loaded
-    G.eval()
-    # the run decides the data set and image size it must be compared on
-    run_cfg = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() \
-        else {}
-    cfg = replace(cfg, dataset=run_cfg.get("dataset", cfg.dataset),
-                  image_size=getattr(G.cfg, "image_size", cfg.image_size),
-                  data_root=run_cfg.get("data_root") or cfg.data_root)
-    G.to(cfg.device)
-    return {"name": f"run {path.name}", **fid_kid(G, **vars(cfg))}
+    try:
+        G, run_cfg = training.load_generator(run_dir, device=cfg.device)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"--run {run_dir}: {e}") from None
+    # the run decides the data set and image size it is compared on, and how G is sampled
+    cfg = replace(cfg, dataset=run_cfg.dataset, image_size=run_cfg.image_size,
+                  data_root=run_cfg.data_root or cfg.data_root)
+    sample = training.sampler(G, run_cfg, cfg.device)
+    return {"name": f"{run_cfg.gan} {run_cfg.stages}-stage ({Path(run_dir).name})",
+            **fid_kid(sample, **vars(cfg))}
 
 
 def run(args) -> int:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,9 @@ def stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet(mu1, sigma1, mu2, sigma2) -> float:
     r"""$\|\mu_1 - \mu_2\|^2 + \mathrm{Tr}(\Sigma_1 + \Sigma_2 - 2(\Sigma_1\Sigma_2)^{1/2})$."""
-    return float(cfid.frechet_distance(mu1, sigma1, mu2, sigma2))
+    with warnings.catch_warnings():  # clean-fid passes scipy's deprecated ``disp`` to sqrtm
+        warnings.filterwarnings("ignore", message=".*disp.*", category=DeprecationWarning)
+        return float(cfid.frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
 def kid(feats1: np.ndarray, feats2: np.ndarray, *, num_subsets: int = 100,
@@ -144,7 +147,7 @@ def kid(feats1: np.ndarray, feats2: np.ndarray, *, num_subsets: int = 100,
 # Images in, features out
 
 
-def draw(fake, n: int, *, batch_size: int, seed: int = 0, device="cpu") -> Tensor:
+def draw(fake, n: int, *, batch_size: int, seed: int = 0) -> Tensor:
     """``n`` images from ``fake``: a tensor (its first ``n``), a callable ``fn(k) -> (k, C, S, S)``,
     or a generator module with ``cfg.nz`` (conditional ones get uniformly drawn labels). Modules
     are used in the mode they are in."""
