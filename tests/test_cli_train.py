@@ -40,7 +40,7 @@ def test_help_lists_every_field_with_its_default():
         flag = "--" + f.name.replace("_", "-")
         assert flag in text, flag
         assert f"(default: {f.default})" in text, f.name
-    assert "--profile" in text and "quick: 1500" in text
+    assert "--profile" in text and "quick: 2000" in text
 
 
 def test_run_from_the_command_line(root, tmp_path, capsys):
