@@ -141,16 +141,18 @@ def test_eval_hook_logged_and_excluded_from_training_clock(root, tmp_path, monke
     monkeypatch.setattr(training.time, "perf_counter", lambda: clock["t"])
     calls = []
 
-    def fid_kid(fake, *, dataset, split, feature_space, n_real, data_root, image_size, device):
-        images = fake(5)
-        calls.append((images.shape, dataset, split, feature_space, n_real, image_size))
+    def fid_kid(fake, *, dataset, split, feature_space, n_real, n_gen, data_root, image_size,
+                device, seed):
+        images = fake(n_gen)
+        calls.append((images.shape, dataset, split, feature_space, n_real, image_size, device))
         clock["t"] += 1000.0
         return {"FID": 12.5, "KID": 0.01, "KID_std": 0.001, "feature_space": feature_space,
                 "n_real": n_real, "n_gen": 5, "ref_split": split, "dataset": dataset}
 
     monkeypatch.setitem(sys.modules, "osgan.metrics", types.SimpleNamespace(fid_kid=fid_kid))
-    r = train(tiny(root, tmp_path / "run", eval_every=4, eval_n_real=16))
-    assert calls == [((5, 1, 32, 32), "fashion_mnist", "test", "domain", 16, 32)] * 2
+    r = train(tiny(root, tmp_path / "run", eval_every=4, eval_n_real=16, eval_n_gen=5,
+                   eval_feature_space="domain"))
+    assert calls == [((5, 1, 32, 32), "fashion_mnist", "test", "domain", 16, 32, "cpu")] * 2
     evals = [row for row in r.records if "Eval/FID" in row]
     assert [row["step"] for row in evals] == [4, 8]
     assert evals[0]["Eval/feature_space"] == "domain" and evals[0]["Eval/n_real"] == 16
