@@ -22,7 +22,13 @@ In this implementation we:
   synchronise at log, sample, evaluation and checkpoint steps only;
 * draw real batches uniformly with replacement (not epoch by epoch);
 * sample the grids and evaluate with G in eval mode (BatchNorm's running statistics);
-* use the same GroupNorm D for one- and two-stage runs, so they differ in the schedule only.
+* use the same GroupNorm D for one- and two-stage runs, so they differ in the schedule only;
+* let ``threads`` set torch's CPU threads for the whole process (the quick profile uses one:
+  on a shared CPU, more threads stall each other).
+
+Evaluation: every ``eval_every`` steps the loop calls ``osgan.metrics.fid_kid`` on
+:func:`sampler` (``eval_n_gen`` images against ``eval_n_real`` test images in
+``eval_feature_space``) and logs what it returns under ``Eval/``.
 """
 
 from __future__ import annotations
