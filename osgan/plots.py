@@ -149,3 +149,77 @@ def to_numpy(t: Tensor | Sequence[float]) -> np.ndarray:
     if torch.is_tensor(t):
         return t.detach().double().cpu().numpy()
     return np.asarray(t, dtype=np.float64)
+
+
+def plot_curves(results: Sequence[Mapping], metric: str = "FID", ax=None, x: str = "time"):
+    """FID or KID of each run (``osgan.compare.run_with_evals`` results) against its training
+    time (``x="time"``, seconds) or step (``x="step"``); one-stage runs solid, two-stage dashed.
+    The y label names the feature space."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    colours = {}
+    spaces = set()
+    for r in results:
+        c = colours.setdefault(r["gan"], f"C{len(colours) % 10}")
+        xs = [e[x] for e in r["evals"]]
+        ys = [e[metric] for e in r["evals"]]
+        spaces.update(e["feature_space"] for e in r["evals"])
+        style = "o-" if r["stages"] == "one" else "s--"
+        ax.plot(xs, ys, style, color=c, ms=4, label=f"{r['gan']}, {r['stages']} stage")
+    ax.set_xlabel("training time (s, evaluation excluded)" if x == "time" else "step")
+    ax.set_ylabel(f"{metric} in {', '.join(sorted(spaces))}")
+    return ax
+
+
+def show_grids(results: Sequence[Mapping], ncols: int = 2, size: float = 3.2):
+    """The last sample grid of each run, titled with its GAN and number of stages."""
+    import matplotlib.pyplot as plt
+
+    results = [r for r in results if r.get("samples")]
+    nrows = max(1, math.ceil(len(results) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, results, strict=False):
+        ax.imshow(plt.imread(r["samples"]), cmap="gray")
+        ax.set_title(f"{r['gan']}, {r['stages']} stage", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def side_by_side(rows: Sequence[Mapping], paper_dataset: str = "celeba") -> list[dict[str, object]]:
+    """Our final FID/KID per (gan, stages) (``osgan.compare.final_rows``) beside the paper's
+    Table 1 on ``paper_dataset``, in columns that name the data set and feature space of each."""
+    paper = {(p["gan"], p["stages"]): p for p in paper_table1(sorted({r["gan"] for r in rows}),
+                                                              dataset=paper_dataset)}
+    out = []
+    for r in rows:
+        p = paper.get((r["gan"], r["stages"]), {})
+        out.append({"gan": r["gan"], "stages": r["stages"],
+                    f"FID ours ({r['feature space']})": r["FID"],
+                    "KID ours": r["KID"],
+                    f"FID paper ({paper_dataset}, Inception)": p.get("FID (paper)"),
+                    "KID paper": p.get("KID (paper)")})
+    return out
+
+
+def stage_verdicts(rows: Sequence[Mapping], paper_dataset: str = "celeba") -> list[dict[str, object]]:
+    """Per GAN: is one stage better (lower FID) than two, in our runs and in the paper's Table 1
+    on ``paper_dataset``, and do the two agree?"""
+    table = {(p["gan"], p["stages"]): p for p in paper_table("table1")}
+    ours = {(r["gan"], r["stages"]): r["FID"] for r in rows}
+    out = []
+    for gan in dict.fromkeys(r["gan"] for r in rows):
+        if (gan, "one") not in ours or (gan, "two") not in ours:
+            continue
+        one, two = table.get((PAPER_NAMES[gan], "one")), table.get((PAPER_NAMES[gan], "two"))
+        p_one = one and one[f"{paper_dataset}_fid"]
+        p_two = two and two[f"{paper_dataset}_fid"]
+        paper_better = None if p_one is None or p_two is None else p_one < p_two
+        ours_better = ours[(gan, "one")] < ours[(gan, "two")]
+        out.append({"gan": gan, "FID one - two (ours)": ours[(gan, "one")] - ours[(gan, "two")],
+                    "one stage better (ours)": ours_better,
+                    f"one stage better (paper, {paper_dataset})": paper_better,
+                    "agree": None if paper_better is None else ours_better == paper_better})
+    return out
