@@ -101,13 +101,25 @@ print(bench.ratio_table(result.rows))
 
 # %% [markdown]
 # Medians of interleaved repeats; the book recomputes them at every build, so these numbers are
-# this machine's, today. On a shared CPU they move from build to build; the ratios move less
-# than the times.
+# this machine's, today. On a CPU the `quick` profile times one thread by the CPU time it uses
+# (`clock="cpu"`), so that other load on the machine changes them little; the wall-clock time
+# of a multi-threaded run is what `python -m osgan bench --device cpu` measures. A part
+# measured as a difference of two medians can come out slightly negative when it is smaller
+# than the noise.
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 bench.plot_speedups(result.rows, ax, title=f"{meta['device_name']} ({meta['device_type']})")
 plt.show()
+
+# %% [markdown]
+# What each speed option buys on the sweep's first point, for each scheme: the baseline's time
+# over the option's (above 1: faster). `sync` reads the step's statistics on the host every round.
+# Options that need CUDA (bf16 autocast, cuDNN autotuning) are skipped on a CPU.
+
+# %%
+display(Markdown(plots.markdown_table(bench.option_effects(result.rows),
+                                      formats={"ms": "{:.1f}", "speedup_over_baseline": "{:.3f}"})))
 
 # %% [markdown]
 # ## Where the time goes
@@ -124,13 +136,13 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 for i, scheme in enumerate(timing.SCHEMES):
     left = 0.0
     for j, (part, t) in enumerate(timing.breakdown(costs, scheme).items()):
-        ax.barh(i, 1e3 * t, left=left, color=f"C{j}", label=part if i == 0 else None)
+        ax.barh(i, 1e3 * t, left=left, color=plt.cm.tab20(j), label=part if i == 0 else None)
         left += 1e3 * t
     measured = next(r["measured_s"] for r in result.rows if r["scheme"] == scheme)
     ax.plot(1e3 * measured, i, "k|", markersize=20, mew=2)
 ax.set_yticks(range(len(timing.SCHEMES)), timing.SCHEMES)
 ax.set_xlabel("ms per round")
-ax.legend(ncol=5, fontsize="x-small", loc="lower right")
+ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
 plt.show()
 display(Markdown(plots.markdown_table(
     [{"part": k, "ms": 1e3 * v} for k, v in first["costs"].items()], formats={"ms": "{:.2f}"})))
@@ -164,6 +176,8 @@ for run in runs:
     display(Markdown(f"**{m['device_name']}**, torch {m['torch']}, CUDA {m['cuda']}, cuDNN "
                      f"{m['cudnn']}, recorded {m['date']}: `{m['command']}`"))
     print(bench.ratio_table(run.rows))
+    display(Markdown(plots.markdown_table(
+        bench.option_effects(run.rows), formats={"ms": "{:.2f}", "speedup_over_baseline": "{:.3f}"})))
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     bench.plot_speedups(run.rows, ax, title=f"{m['device_name']} (recorded)")
     plt.show()

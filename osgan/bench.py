@@ -71,14 +71,15 @@ class BenchConfig:
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> BenchConfig:
         """``smoke``: seconds on a CPU (tests, book smoke build); ``quick``: a CPU sweep of a few
-        minutes; ``full``: the GPU sweep recorded in ``results/``."""
+        minutes, one thread, CPU time; ``full``: the GPU sweep recorded in ``results/``."""
         presets = {
             "smoke": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
                           batch_sizes=(4,), fused=FUSED, options=("channels_last", "sync"),
                           channels=1, repeats=2, warmup=1, threads=1),
+            # one thread and CPU time: figures that do not move with other load on the machine
             "quick": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
                           batch_sizes=(32,), fused=FUSED, options=("channels_last", "sync"),
-                          channels=1, repeats=5, warmup=1),
+                          channels=1, repeats=5, warmup=1, threads=1, clock="cpu"),
             "full": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32, 64),
                          widths=(32, 64, 128), batch_sizes=(64, 128), fused=FUSED,
                          options=OPTIONS, repeats=20, warmup=5),
@@ -307,6 +308,20 @@ def plot_speedups(rows: list[dict], ax, title: str = "") -> None:
     ax.set_ylabel("measured speedup (two-stage paper / one-stage)")
     ax.set_title(title)
     ax.legend(fontsize="small")
+
+
+def option_effects(rows: list[dict]) -> list[dict]:
+    """What each speed option buys: per option measured on the sweep's first point, its time per
+    round and the baseline's time over it (> 1: faster) for every scheme."""
+    first = rows[0]
+    key = ("objective", "image_size", "width", "batch_size", "fused")
+    same = [r for r in rows if all(r[k] == first[k] for k in key)]
+    base = {r["scheme"]: r["measured_s"] for r in same if r["option"] == "baseline"}
+    out = []
+    for r in same:
+        out.append({"option": r["option"], "scheme": r["scheme"], "ms": 1e3 * r["measured_s"],
+                    "speedup_over_baseline": base[r["scheme"]] / r["measured_s"]})
+    return out
 
 
 def ratio_table(rows: list[dict]) -> str:

@@ -176,6 +176,12 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
     loaded = bench.load(tmp_path / "bench.json")
     assert loaded.rows == doc["rows"]
     assert "S meas" in bench.ratio_table(loaded.rows)
+    effects = bench.option_effects(loaded.rows)
+    assert {(e["option"], e["scheme"]) for e in effects} == {
+        (o, s) for o in ("baseline", "sync", "channels_last") for s in timing.SCHEMES}
+    for e in effects:
+        if e["option"] == "baseline":
+            assert_close(e["speedup_over_baseline"], 1.0, **EXACT)
 
 
 def test_breakdown_sums_to_prediction():
