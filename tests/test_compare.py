@@ -1,0 +1,31 @@
+"""osgan.compare: profile configs and runs with evaluations between resumed chunks."""
+
+from dataclasses import replace
+
+import pytest
+
+from osgan import compare
+
+
+def test_configs_for_splits_overrides():
+    cfg, ev = compare.configs_for("smoke", "cpu", gan="lsgan", steps=3, n_gen=32, evals=3)
+    assert (cfg.gan, cfg.steps, cfg.progress) == ("lsgan", 3, False)
+    assert (ev.n_gen, ev.evals, ev.feature_space) == (32, 3, "domain_smoke")
+    with pytest.raises(ValueError, match="nonsense"):
+        compare.configs_for("smoke", "cpu", nonsense=1)
+
+
+@pytest.mark.slow
+def test_run_with_evals_resumes_and_labels(tmp_path):
+    cfg, ev = compare.configs_for("smoke", "cpu", steps=4, evals=2, n_gen=32, n_real=64,
+                                  out_root=str(tmp_path))
+    r = compare.run_with_evals(replace(cfg, gan="dcgan_ns", stages="one"), ev)
+    assert [e["step"] for e in r["evals"]] == [2, 4]
+    times = [e["time"] for e in r["evals"]]
+    assert times[0] > 0 and times[1] > times[0]  # one clock across the resumed chunks
+    assert [x["step"] for x in r["records"]] == [2, 4]  # log_every=2: the rows of both chunks
+    assert {e["feature_space"] for e in r["evals"]} == {"domain:fashion_mnist@32/smoke-cnn"}
+    assert r["samples"] is not None and r["samples"].exists()
+    row = compare.final_rows([r])[0]
+    assert (row["gan"], row["stages"], row["steps"]) == ("dcgan_ns", "one", 4)
+    assert row["s/step"] == pytest.approx(row["train time (s)"] / 4, rel=1e-12)
