@@ -116,9 +116,10 @@ for r in rows:
 columns = ["method", "params", "rounds", "acc", "acc_at_rounds", "acc_at_time", "seconds"]
 display(Markdown(
     f"Student accuracy on the Fashion-MNIST test split, mean ± std over {len(seeds)} seed(s). "
-    f"`acc`: at the end of each run; `acc_at_rounds`: after {equal_rounds} "
-    f"rounds; `acc_at_time`: after {equal_time:.1f} s of training; `seconds`: training clock "
-    "of the whole run (evaluations excluded).\n\n"
+    f"`acc`: at the end of each run, on the whole test split; `acc_at_rounds`: after "
+    f"{equal_rounds} rounds, `acc_at_time`: after {equal_time:.1f} s of training, both on "
+    f"{'the whole test split' if cfg.eval_n is None else f'its first {cfg.eval_n} images'}; "
+    "`seconds`: training clock of the whole run (evaluations excluded).\n\n"
     + plots.markdown_table(table, columns, formats={"acc": "{:.3f}", "seconds": "{:.1f}"})))
 
 # %% [markdown]

@@ -534,7 +534,8 @@ def run(args) -> int:
              if hasattr(args, f.name)}
     try:
         if hasattr(args, "profile"):
-            cfg = DFADConfig.for_profile(args.profile, given.get("device", "auto"), **given)
+            device = given.pop("device", "auto")
+            cfg = DFADConfig.for_profile(args.profile, device, **given)
         else:
             cfg = DFADConfig(**given)
         if cfg.out_dir is None:

@@ -240,6 +240,8 @@ def test_cli_errors_are_one_line_usage_errors(offline, capsys):
 
     assert main(["dfad", "--scheme", "three"]) == 2
     assert "one, two, kd" in capsys.readouterr().err
+    assert main(["dfad", "--profile", "smoke", "--device", "cpu", "--scheme", "three"]) == 2
+    assert "one, two, kd" in capsys.readouterr().err
     assert main(["dfad", "--teacher", str(offline / "missing.pt")]) == 2
     assert "not found" in capsys.readouterr().err
     rc = main(["dfad", "--dataset", "cifar10", "--data-root", str(offline / "nothing"),
