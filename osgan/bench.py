@@ -350,6 +350,7 @@ def ratio_table(rows: list[dict]) -> str:
 
 # --- command line -------------------------------------------------------------------------------
 
+_CHOICES = {"fused": FUSED, "options": OPTIONS, "clock": timing.CLOCKS}
 _TUPLE_TYPES = {"objectives": str, "image_sizes": int, "widths": int, "batch_sizes": int,
                 "fused": str, "options": str}
 
@@ -365,12 +366,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        choices = _CHOICES.get(f.name)
+        pick = "one or more of" if f.name in _TUPLE_TYPES else "one of"
+        help_ = (f"{pick}: {', '.join(choices)}; " if choices else "") + f"(default: {shown})"
         if f.name in _TUPLE_TYPES:
-            parser.add_argument(flag, nargs="+", type=_TUPLE_TYPES[f.name],
-                                default=argparse.SUPPRESS, help=f"(default: {shown})")
+            parser.add_argument(flag, nargs="+", type=_TUPLE_TYPES[f.name], choices=choices,
+                                default=argparse.SUPPRESS, help=help_)
         else:
             parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS,
-                                help=f"(default: {shown})")
+                                choices=choices, help=help_)
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:

@@ -146,11 +146,13 @@ def test_flags_override_profile_field_by_field():
     assert bench.config_from_args(_parse([])) == bench.BenchConfig()
 
 
-def test_bad_option_is_a_usage_error():
+def test_bad_values_are_refused_with_the_valid_ones():
     from osgan.cli import UsageError
 
-    with pytest.raises(UsageError, match="channels_last"):
-        bench.run(_parse(["--options", "turbo", "--device", "cpu"]))
+    with pytest.raises(SystemExit):  # argparse lists the choices
+        _parse(["--options", "turbo"])
+    with pytest.raises(UsageError, match="dcgan_ns"):
+        bench.run(_parse(["--objectives", "dcgan_nss", "--device", "cpu"]))
 
 
 def test_bench_runs_and_writes_its_files(tmp_path, capsys):
