@@ -148,6 +148,29 @@ display(Markdown(plots.markdown_table(
     [{"part": k, "ms": 1e3 * v} for k, v in first["costs"].items()], formats={"ms": "{:.2f}"})))
 
 # %% [markdown]
+# Reading the parts: three things separate a measured round from Eq. 17.
+#
+# * Eq. 11-12 are approximations. The forward, activation-gradient and parameter-gradient parts of
+#   one network are not equal on real hardware (the table above lists them), and a fused pass
+#   over $2B$ samples need not cost twice a pass over $B$ (Eq. 10 for `dd` against `d`).
+#   With the measured parts the pass counts still predict the rounds; the prediction moves away
+#   from 4/3 only as far as the parts differ.
+# * The two-stage round pays a little less than its count. Stage 1 detaches $\hat x$, so D's
+#   first layer computes no gradient with respect to its input, and stage 2's frozen D records
+#   less for autograd. The model charges stage 1 a full pass (as the paper does), so it tends to
+#   over-predict the two-stage round and hence the speedup. One stage needs $
+# abla_{\hat x}$,
+#   and with a fused pass it also computes the (unused) input gradient of the real half, which
+#   shares one tensor with the fakes.
+# * Work outside the networks (the two Adam steps, the losses, $\gamma$, `zero_grad`) is the same
+#   in every scheme and pulls every ratio towards 1; the model includes the measured optimizer
+#   steps, and the rest is the residual between measured and predicted rounds.
+#
+# The speed options are measured point after point, not interleaved with the baseline, so on a
+# busy machine differences of a few percent between option rows are noise; the ratios within one
+# row are measured side by side.
+
+# %% [markdown]
 # ## The paper's Section 4.3
 #
 # The paper's speedups (Sec. 4.3, Figure 4) are a different quantity: the ratio of the
