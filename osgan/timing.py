@@ -29,15 +29,19 @@ each scheme (:data:`COUNTS`, :func:`predict`) from measured parts instead of fro
 * Both schemes take one Adam step of G and one of D per round; the paper's count leaves them out.
   :func:`predict` adds the measured optimizer times when ``optimizer=True`` (they lower the
   speedup a little, equally for every scheme).
-* Stage 1's D backward stops at D's first layer (:math:`\hat x` is detached) and stage 1's G runs
-  without autograd; we charge both at the measured training-mode cost, as the paper does. The
-  residual ``measured - predicted`` of each step shows what the model misses (losses, gamma,
-  ``zero_grad``, allocator, the first-layer input gradient).
+* Stage 1's D backward stops at D's first layer (:math:`\hat x` is detached); one stage needs
+  :math:`\nabla_{\hat x}` and, with a fused pass, computes the input gradient of the real half
+  too. That input gradient is its own part, ``dd_in``, paid by one stage only (the paper counts
+  a full back-propagation in stage 1, i.e. ``dd_in`` = 0 in :meth:`Costs.equal`).
+* Stage 1's G runs without autograd; we charge it at the measured training-mode forward, as the
+  paper does. The residual ``measured - predicted`` of each round shows what the model misses
+  (losses, gamma, ``zero_grad``, the allocator, caches).
 
 Timing: warm-up runs are discarded; every measurement is repeated and its median kept. All the
 quantities of one call are interleaved round-robin (one repeat of each, then the next repeat) so
 that load from other processes falls on all of them alike. On CUDA each call is timed with CUDA
-events after a ``synchronize``; on CPU with :func:`time.perf_counter`.
+events after a ``synchronize``; on CPU with :func:`time.perf_counter`, or with the process's CPU
+time (``clock="cpu"``) on a CPU shared with other work.
 """
 
 from __future__ import annotations
@@ -54,15 +58,17 @@ from torch import Tensor, nn
 from osgan import steps
 from osgan.losses import Objective
 
-PARTS = ("g_fwd", "g_back", "g_para", "d_fwd", "d_back", "d_para", "dd_fwd", "dd_back", "dd_para")
+PARTS = ("g_fwd", "g_back", "g_para", "d_fwd", "d_back", "d_para", "dd_fwd", "dd_back", "dd_para",
+         "dd_in")
 SCHEMES = ("one_stage", "two_stage_paper", "two_stage_reuse")
 
 # How many times each scheme pays each part (Fig. 2). dd_* is D's pass over real and fake
 # samples together (one pass over 2B fused, or two over B); d_* is D on fake samples alone.
 COUNTS: dict[str, dict[str, int]] = {
     # Eq. 16: G forward + backward + parameter gradients; D forward + backward + parameter
-    # gradients over real and fake. 3 T^g + 6 T^d under Eq. 10-12.
-    "one_stage": {"g_fwd": 1, "g_back": 1, "g_para": 1, "dd_fwd": 1, "dd_back": 1, "dd_para": 1},
+    # gradients over real and fake, down to D's input (dd_in). 3 T^g + 6 T^d under Eq. 10-12.
+    "one_stage": {"g_fwd": 1, "g_back": 1, "g_para": 1, "dd_fwd": 1, "dd_back": 1, "dd_para": 1,
+                  "dd_in": 1},
     # Eq. 13 (stage 1: G forward, D on real and fake with parameter gradients) + Eq. 14 (stage 2:
     # new z, G forward, backward and parameter gradients, frozen D forward and backward on fake).
     # 4 T^g + 8 T^d.
@@ -95,8 +101,9 @@ class Costs:
     d_back: float  # T^d_back on B samples
     d_para: float  # T^d_para on B samples
     dd_fwd: float  # D forward over real and fake: one pass of 2B (fused) or 2 x d_fwd
-    dd_back: float  # the same for the input-gradient backward
+    dd_back: float  # the same for the activation gradients, short of D's input
     dd_para: float  # the same for the parameter gradients
+    dd_in: float = 0.0  # the gradient w.r.t. D's input over real and fake (one stage only)
     opt_g: float = 0.0  # one Adam step of G
     opt_d: float = 0.0  # one Adam step of D
 
@@ -104,7 +111,9 @@ class Costs:
     def equal(cls, t_g: float, t_d: float, opt_g: float = 0.0, opt_d: float = 0.0) -> Costs:
         """The paper's assumptions: forward = backward = parameter gradient (Eq. 11-12) and
         real batch = fake batch (Eq. 10, so D over real and fake costs twice D over one)."""
-        return cls(t_g, t_g, t_g, t_d, t_d, t_d, 2 * t_d, 2 * t_d, 2 * t_d, opt_g, opt_d)
+        return cls(g_fwd=t_g, g_back=t_g, g_para=t_g, d_fwd=t_d, d_back=t_d, d_para=t_d,
+                   dd_fwd=2 * t_d, dd_back=2 * t_d, dd_para=2 * t_d, dd_in=0.0,
+                   opt_g=opt_g, opt_d=opt_d)
 
     @property
     def T_g(self) -> float:
@@ -215,7 +224,8 @@ def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z
                   ) -> dict[str, Callable[[], object]]:
     """Callables whose times give the parts of :class:`Costs` by difference:
     ``*_f`` forward only, ``*_fb`` forward + input-gradient backward (parameters frozen),
-    ``*_fbp`` forward + full backward. ``dd`` is D over ``[x; x]`` (2B) when fused.
+    ``*_fbp`` forward + full backward, ``dd_bp`` forward + parameter-gradient backward with the
+    input detached (stage 1). ``dd`` is D over ``[x; x]`` (2B) when fused, else two passes.
     ``context`` wraps every call (e.g. bf16 autocast)."""
     cond = objective.conditional
     g_seed = None  # d loss / d x_hat: any fixed tensor of x_hat's shape
@@ -240,7 +250,7 @@ def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z
             ys = [y] * len(xs)
         D.zero_grad(set_to_none=True)
         for x_, y_ in zip(xs, ys, strict=True):
-            x_ = x_.detach().requires_grad_(mode != "f")
+            x_ = x_.detach().requires_grad_(mode in ("fb", "fbp"))
             with context(), (_frozen(D) if mode == "fb" else contextlib.nullcontext()):
                 p = D(x_, y_) if cond else D(x_)
                 if mode != "f":
@@ -253,18 +263,22 @@ def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z
         fns[f"g_{mode}"] = lambda m=mode: run_g(m)
         fns[f"d_{mode}"] = lambda m=mode: run_d(m, False)
         fns[f"dd_{mode}"] = lambda m=mode: run_d(m, True)
+    fns["dd_bp"] = lambda: run_d("bp", True)
     return fns
 
 
 def costs_from_times(times: dict[str, list[float]]) -> Costs:
     """Medians of :func:`part_closures`' timings -> :class:`Costs` (back = fb - f,
-    para = fbp - fb)."""
+    para = fbp - fb; for ``dd``: in = fbp - bp, taken out of back)."""
     med = {k: float(statistics.median(v)) for k, v in times.items()}
     out = {}
     for net in ("g", "d", "dd"):
         out[f"{net}_fwd"] = med[f"{net}_f"]
         out[f"{net}_back"] = med[f"{net}_fb"] - med[f"{net}_f"]
         out[f"{net}_para"] = med[f"{net}_fbp"] - med[f"{net}_fb"]
+    if "dd_bp" in med:
+        out["dd_in"] = med["dd_fbp"] - med["dd_bp"]
+        out["dd_back"] -= out["dd_in"]
     return Costs(**out, opt_g=med.get("opt_g", 0.0), opt_d=med.get("opt_d", 0.0))
 
 

@@ -63,10 +63,11 @@ def test_optimizer_steps_add_to_every_scheme():
 
 def test_unequal_parts_weighted_by_pass_counts():
     costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
-                         dd_fwd=15, dd_back=35, dd_para=50)
-    # one stage: G once in full, D once over real+fake in full
-    assert_close(timing.predict(costs, "one_stage"), 1 + 2 + 3 + 15 + 35 + 50.0, **EXACT)
-    # paper: + G forward again + D forward and backward over fake alone
+                         dd_fwd=15, dd_back=35, dd_para=50, dd_in=5)
+    # one stage: G once in full, D once over real+fake in full, down to its input
+    assert_close(timing.predict(costs, "one_stage"), 1 + 2 + 3 + 15 + 35 + 50 + 5.0, **EXACT)
+    # paper: stage 1 stops short of D's input; + G forward again + D forward and backward over
+    # fake alone (stage 2)
     assert_close(timing.predict(costs, "two_stage_paper"), 106 + 1 + 10 + 20.0, **EXACT)
     assert_close(timing.predict(costs, "two_stage_reuse"), 106 + 10 + 20.0, **EXACT)
 
@@ -83,11 +84,13 @@ def test_costs_from_times_takes_medians_and_differences():
         times[f"{net}_f"] = [f, 100.0, f, -5.0, f]
         times[f"{net}_fb"] = [fb, fb, 50.0]
         times[f"{net}_fbp"] = [fbp]
+    times["dd_bp"] = [10.0, 10.0]  # stage 1's pass: no input gradient, so dd_in = 12 - 10
     times["opt_g"], times["opt_d"] = [0.5, 0.5, 9.0], [0.25]
     c = timing.costs_from_times(times)
     got = [c.g_fwd, c.g_back, c.g_para, c.d_fwd, c.d_back, c.d_para, c.dd_fwd, c.dd_back,
-           c.dd_para, c.opt_g, c.opt_d]
-    assert_close(got, [1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 4.0, 5.0, 0.5, 0.25], **EXACT)
+           c.dd_para, c.dd_in, c.opt_g, c.opt_d]
+    # dd_back = (7 - 3) - dd_in: the input gradient is taken out of the activation gradients
+    assert_close(got, [1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 2.0, 5.0, 2.0, 0.5, 0.25], **EXACT)
 
 
 def test_round_robin_interleaves_and_discards_warmup():
@@ -111,13 +114,14 @@ def test_pair_pass_is_one_2b_batch_when_fused(fused, sizes):
     seen = []
     D.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
     fns = timing.part_closures(G, D, obj, x, z, fused=fused)
-    for mode in ("f", "fb", "fbp"):
+    for mode in ("f", "fb", "fbp", "bp"):
         seen.clear()
         fns[f"dd_{mode}"]()
         assert seen == sizes
-        seen.clear()
-        fns[f"d_{mode}"]()
-        assert seen == [2]
+        if mode != "bp":
+            seen.clear()
+            fns[f"d_{mode}"]()
+            assert seen == [2]
     assert all(p.requires_grad for p in D.parameters())  # _frozen restored the flags
 
 
@@ -188,7 +192,7 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
 
 def test_breakdown_sums_to_prediction():
     costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
-                         dd_fwd=15, dd_back=35, dd_para=50, opt_g=0.5, opt_d=0.25)
+                         dd_fwd=15, dd_back=35, dd_para=50, dd_in=5, opt_g=0.5, opt_d=0.25)
     for s in timing.SCHEMES:
         parts = timing.breakdown(costs, s)
         assert_close(sum(parts.values()), timing.predict(costs, s), **EXACT)
