@@ -156,12 +156,12 @@ display(Markdown(plots.markdown_table(
 #   With the measured parts the pass counts still predict the rounds; the prediction moves away
 #   from 4/3 only as far as the parts differ.
 # * The two-stage round pays a little less than its count. Stage 1 detaches $\hat x$, so D's
-#   first layer computes no gradient with respect to its input, and stage 2's frozen D records
-#   less for autograd. The model charges stage 1 a full pass (as the paper does), so it tends to
-#   over-predict the two-stage round and hence the speedup. One stage needs $
-# abla_{\hat x}$,
-#   and with a fused pass it also computes the (unused) input gradient of the real half, which
-#   shares one tensor with the fakes.
+#   first layer computes no gradient with respect to its input, while one stage needs
+#   $\nabla_{\hat x}$ and, with a fused pass, also computes the unused input gradient of the real
+#   half, which shares one tensor with the fakes. The model measures that input gradient as a
+#   part of its own (`dd_in`, paid by one stage only); the paper counts a full
+#   back-propagation in stage 1. Stage 2's frozen D records less for autograd than a training
+#   forward; the model times stage 2's D pass frozen, as the step runs it.
 # * Work outside the networks (the two Adam steps, the losses, $\gamma$, `zero_grad`) is the same
 #   in every scheme and pulls every ratio towards 1; the model includes the measured optimizer
 #   steps, and the rest is the residual between measured and predicted rounds.
