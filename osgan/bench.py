@@ -56,7 +56,7 @@ class BenchConfig:
     image_sizes: tuple[int, ...] = (64,)  # 32 or 64 (the DCGAN layouts of osgan.models)
     widths: tuple[int, ...] = (64,)  # ngf = ndf of the DCGAN models
     batch_sizes: tuple[int, ...] = (64,)  # B real and B fake samples per round
-    fused: tuple[str, ...] = ("fused",)  # D over real and fake: "fused" (one 2B pass), "separate"
+    fused: tuple[str, ...] = FUSED  # D over real and fake: "fused" (one 2B pass), "separate"
     options: tuple[str, ...] = ()  # speed options, each measured alone on the first point
     channels: int = 3  # image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)
     nz: int = 100  # latent dimension
