@@ -190,6 +190,7 @@ def test_missing_inception_file_is_a_clear_error_without_network(tmp_path, no_ne
     assert "never downloads" in msg
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")
 def test_inception_plumbing_with_a_stand_in_torchscript_file(tmp_path, no_network):
     # a TorchScript module with Inception's interface (``.layers``: (B, 3, 299, 299) -> 2048)
     class Layers(nn.Module):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,9 @@ class InceptionFeatures:
         with tempfile.TemporaryDirectory() as d:
             # InceptionV3W reads ``dir/inception-2015-12-05.pt``; a link lets the file be anywhere
             os.symlink(path.resolve(), Path(d) / FILENAME)
-            self.model = InceptionV3W(d, download=False).to(self.device).eval()
+            with warnings.catch_warnings():  # clean-fid's model is TorchScript, by design
+                warnings.filterwarnings("ignore", message=".*jit.load.*", category=FutureWarning)
+                self.model = InceptionV3W(d, download=False).to(self.device).eval()
         self.resize = build_resizer("clean")
         self.label = "inception:clean"
         stat = path.stat()
