@@ -3,12 +3,16 @@
 
 The method in four names: ``losses.get(name)`` (the ten objectives of Table 1), ``scale_grad`` and
 ``gamma`` (Eq. 7-9), ``one_stage_backward`` / ``one_stage_step`` (Algorithm 1) and
-``two_stage_step`` (the baseline of Eq. 13-15).
+``two_stage_step`` (the baseline of Eq. 13-15); ``train(TrainConfig(...))`` runs them on data.
 """
 
 from osgan import losses
 from osgan.scale import gamma, scale_grad
 from osgan.steps import one_stage_backward, one_stage_step, two_stage_step
+from osgan.training import TrainConfig, train
 
-__all__ = ["losses", "gamma", "scale_grad", "one_stage_backward", "one_stage_step", "two_stage_step"]
+__all__ = [
+    "losses", "gamma", "scale_grad", "one_stage_backward", "one_stage_step", "two_stage_step",
+    "TrainConfig", "train",
+]
 __version__ = "0.1.0"
