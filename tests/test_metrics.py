@@ -114,6 +114,8 @@ def test_fid_orders_test_blurred_noise(fm):
     assert 0.0 < real["domain_acc"] <= 1.0
     table = metrics.format_table([dict(real, name="test"), dict(noise, name="noise")])
     assert "smoke-cnn" in table and "fashion_mnist/train" in table and "2000" in table
+    assert metrics.describe({f"Eval/{k}": v for k, v in real.items()}, "KID", prefix="Eval/") == (
+        "KID (domain:fashion_mnist@32/smoke-cnn; 1000 generated vs 2000 fashion_mnist/train)")
 
 
 def test_cached_and_fresh_reference_agree(fm):

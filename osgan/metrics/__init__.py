@@ -10,7 +10,8 @@ spaces, by name (``FEATURE_SPACES``):
 * ``domain``: penultimate features of a CNN osgan trains on the data set (offline; ``domain.py``);
 * ``domain_smoke``: the same with a tiny CNN, for tests and the CI book build only.
 
-``format_table(rows)`` prints results with their labels; ``python -m osgan fid`` is the command.
+``format_table(rows)`` prints results with their labels, ``describe(row)`` labels a plot axis;
+``python -m osgan fid`` is the command.
 """
 
 from osgan.metrics import domain as _domain  # noqa: F401  (registers "domain", "domain_smoke")
@@ -19,6 +20,7 @@ from osgan.metrics.domain import DomainFeatures
 from osgan.metrics.fid import (
     FEATURE_SPACES,
     FIDConfig,
+    describe,
     feature_space,
     fid_kid,
     format_table,
@@ -33,5 +35,5 @@ from osgan.metrics.inception import InceptionFeatures, InceptionWeightsNotFound
 evaluate = fid_kid  # the name the shared interface announced
 
 __all__ = ["FEATURE_SPACES", "FIDConfig", "DomainFeatures", "InceptionFeatures",
-           "InceptionWeightsNotFound", "evaluate", "feature_space", "fid_kid", "format_table",
+           "InceptionWeightsNotFound", "describe", "evaluate", "feature_space", "fid_kid", "format_table",
            "frechet", "kid", "reference", "register_feature_space", "stats"]

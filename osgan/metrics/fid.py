@@ -39,7 +39,6 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -270,5 +269,10 @@ def format_table(rows: list[dict], *, name_key: str = "name") -> str:
     return "\n".join(lines)
 
 
-def save_json(rows: list[dict], path: str | os.PathLike) -> None:
-    Path(path).write_text(json.dumps(rows, indent=2, default=str) + "\n")
+def describe(row: dict, metric: str = "FID", *, prefix: str = "") -> str:
+    """An axis label or caption for one metric: ``"FID (domain:fashion_mnist@32/cnn;
+    10000 generated vs 10000 fashion_mnist/test)"``. ``prefix`` reads keys such as ``Eval/FID``
+    from a ``metrics.jsonl`` row."""
+    r = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+    return (f"{metric} ({r['feature_space']}; {r['n_gen']} generated vs {r['n_real']} "
+            f"{r['dataset']}/{r['ref_split']})")
