@@ -186,7 +186,6 @@ SCHEMES = {
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
 @pytest.mark.parametrize("name", ALL)
 def test_a_few_hundred_steps_stay_finite(name, scheme):
-    torch.set_num_threads(1)
     obj = losses.get(name)
     G, D = tiny_models(obj, dtype=torch.float32, width=2)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
