@@ -107,7 +107,7 @@ print(f"profile={profile} device={dev} dataset={real.name} batch={B} D width={wi
 # \mathcal{L}, v \rangle$.
 
 
-# %%
+# %% tags=["hide-input"]
 def float64_models(name, **kw):
     """G and D for objective ``name`` in float64 on ``dev``, LeakyReLU not in place (so that each
     layer's output can be kept), D in eval mode (spectral norm then reuses one power iteration)."""
@@ -175,7 +175,7 @@ glue("fd_max_err", max(r["relative error"] for r in rows), display=False)
 # $\max |r - \gamma_i| / |\gamma_i|$ over the elements of each layer, for a D with GroupNorm (the
 # paper's) and the same D with BatchNorm (DCGAN's original).
 
-# %%
+# %% tags=["hide-input"]
 layer_rows, ratios = [], {}
 for d_norm in ("group", "batch"):
     obj, G, D = float64_models(objective, d_norm=d_norm)
@@ -263,7 +263,7 @@ glue(
 # of $\mathcal{L}_D$ and $\mathcal{L}_G$. Errors are relative to the largest gradient entry.
 
 
-# %%
+# %% tags=["hide-input"]
 def rel_err(a, b):
     a = torch.cat([t.flatten() for t in a])
     b = torch.cat([t.flatten() for t in b])
@@ -347,7 +347,7 @@ glue(
 # function of D's output on a fake sample $\hat p$ (with $p = 0$ on the real one), and compared
 # with the shortcut.
 
-# %%
+# %% tags=["hide-input"]
 p_hat = torch.linspace(-4, 4, 161, dtype=torch.float64, device=dev)
 p = torch.zeros_like(p_hat)
 fig, axes = plt.subplots(2, 5, figsize=(13, 5), sharex=True)
@@ -424,7 +424,7 @@ glue(
 # over those samples only. We shift D's output bias so that about half of the fake batch is
 # inactive and compare G's gradient with the reference.
 
-# %%
+# %% tags=["hide-input"]
 inactive_rows = []
 for exact in (False, True):
     obj, G, D = float64_models("geogan")

@@ -72,7 +72,7 @@ print(
     f"n_gen={ev.n_gen} n_real={ev.n_real} feature space={ev.feature_space}"
 )
 
-# %%
+# %% tags=["hide-input"]
 results = []
 for gan in names:
     for stages in ("one", "two"):
@@ -84,7 +84,7 @@ glue("space", space, display=False)
 # %% [markdown]
 # ## FID and KID against training time
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
 plot_curves(results, "FID", ax0)
 plot_curves(results, "KID", ax1)
@@ -96,7 +96,7 @@ plt.show()
 # %% [markdown]
 # ## Final numbers
 
-# %%
+# %% tags=["hide-input"]
 display(
     Markdown(
         markdown_table(
@@ -129,7 +129,7 @@ glue("speedups", ", ".join(f"{g} {s:.2f}" for g, s in speedups.items()), display
 # 32x32 in {glue:text}`space`: the columns are not comparable in value, only in direction
 # (is one stage better than two?).
 
-# %%
+# %% tags=["hide-input"]
 paper_rows = side_by_side(rows, paper_dataset="celeba")
 display(Markdown(markdown_table(paper_rows, fmt="{:.4g}")))
 verdicts = stage_verdicts(rows)
@@ -148,6 +148,6 @@ glue("sym_agree", ", ".join(v["gan"] for v in verdicts if v["agree"]) or "none",
 #
 # The last sample grid of every run (fixed latents; for CGAN one class per column).
 
-# %%
+# %% tags=["hide-input"]
 show_grids(results, ncols=2)
 plt.show()

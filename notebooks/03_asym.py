@@ -71,7 +71,7 @@ print(
     f"evaluations={ev.evals} n_gen={ev.n_gen} n_real={ev.n_real} feature space={ev.feature_space}"
 )
 
-# %%
+# %% tags=["hide-input"]
 results = []
 for name in names:
     for stages in ("one", "two"):
@@ -87,7 +87,7 @@ glue("space", rows[0]["feature space"], display=False)
 # $\partial\mathcal{L}_D/\partial\hat p_i = 0$ (a saturated hinge) leaves $\gamma_i$ undefined
 # (chapter {doc}`01_derivation`). The band is min-max, the line the mean.
 
-# %%
+# %% tags=["hide-input"]
 one = [r for r in results if r["stages"] == "one"]
 ncols = min(4, len(one))
 nrows = math.ceil(len(one) / ncols)
@@ -140,7 +140,7 @@ glue("gamma_inactive", ", ".join(with_inactive) or "none", display=False)
 #
 # ## FID and KID against training time
 
-# %%
+# %% tags=["hide-input"]
 by_gan = {}
 for r in results:
     by_gan.setdefault(r["gan"], []).append(r)
@@ -163,7 +163,7 @@ for metric in ("FID", "KID"):
 # %% [markdown]
 # ## Final numbers
 
-# %%
+# %% tags=["hide-input"]
 display(
     Markdown(
         markdown_table(
@@ -193,7 +193,7 @@ glue("asym_speedups", ", ".join(f"{g} {s['two'] / s['one']:.2f}" for g, s in spe
 # 32x32 in {glue:text}`space`: compare the direction (one stage better than two?), not the
 # values.
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown(markdown_table(side_by_side(rows, paper_dataset="celeba"), fmt="{:.4g}")))
 verdicts = stage_verdicts(rows, paper_dataset="celeba")
 display(Markdown(markdown_table(verdicts, formats={"FID one - two (ours)": "{:+.2f}"})))
@@ -207,6 +207,6 @@ glue("asym_agree", ", ".join(v["gan"] for v in verdicts if v["agree"]) or "none"
 #
 # ## Samples
 
-# %%
+# %% tags=["hide-input"]
 show_grids(results, ncols=4 if len(results) > 2 else 2)
 plt.show()
