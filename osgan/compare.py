@@ -42,7 +42,7 @@ class EvalConfig:
 # quick profile keeps a whole chapter within a few minutes of a 2-core CPU.
 PROFILE_RUNS: dict[str, dict[str, Any]] = {
     "full": {},
-    "quick": dict(width=16, batch_size=64, steps=400, log_every=20, sample_every=400,
+    "quick": dict(width=16, batch_size=64, steps=800, log_every=20, sample_every=800,
                   checkpoint_every=0),
     "smoke": dict(steps=6, log_every=2, sample_every=6, checkpoint_every=0),
 }
