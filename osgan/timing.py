@@ -32,7 +32,9 @@ each scheme (:data:`COUNTS`, :func:`predict`) from measured parts instead of fro
 * Stage 1's D backward stops at D's first layer (:math:`\hat x` is detached); one stage needs
   :math:`\nabla_{\hat x}` and, with a fused pass, computes the input gradient of the real half
   too. That input gradient is its own part, ``dd_in``, paid by one stage only (the paper counts
-  a full back-propagation in stage 1, i.e. ``dd_in`` = 0 in :meth:`Costs.equal`).
+  a full back-propagation in stage 1, i.e. ``dd_in`` = 0 in :meth:`Costs.equal`). With
+  separate passes ``dd_in`` is measured over both halves although the step needs it for the
+  fake half only, so the model over-charges one stage by about half of it there.
 * Stage 1's G runs without autograd; we charge it at the measured training-mode forward, as the
   paper does. The residual ``measured - predicted`` of each round shows what the model misses
   (losses, gamma, ``zero_grad``, the allocator, caches).
