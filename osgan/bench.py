@@ -21,6 +21,12 @@ symmetric objective (``dcgan``) gets :math:`\gamma = -1` for free; the asymmetri
 (``dcgan_ns``) pays for :math:`\gamma` by autograd on D's outputs: the sweep over objectives
 shows that cost.
 
+The defaults are the paper's setting: DCGAN at 64x64, width 64, batch 64, fused and separate D
+passes, so ``python -m osgan bench --device cpu`` prints the per-round speedup on this CPU. Within
+a point everything is interleaved; points (and options) are measured one after another, so on a
+busy machine compare ratios within a row rather than times across rows. On a CPU shared with
+other work, ``--threads 1 --clock cpu`` times the CPU work of one thread instead of wall-clock.
+
 Writes ``bench.csv`` (one row per point, option and scheme) and ``bench.json`` (the same rows,
 the parts, raw timings and ``meta``: device name, library versions, threads, command) to
 ``--out-dir``, and prints a table of ratios. Timings are never asserted anywhere: they depend
