@@ -42,6 +42,7 @@ dataset = "fashion_mnist"  # any name in osgan.data.DATASETS (give data_root for
 data_root = None  # folder holding the data set's files; None: the default place
 gan = "all"  # one of dcgan_ns, lsgan, geogan, relgan, fishergan, bgan, sngan; or "all"
 steps = None  # training steps per run; None: the profile's
+runs_dir = None  # where the runs are written, afresh each time; None: runs/book/<profile>
 
 # %%
 import math
@@ -61,6 +62,8 @@ profile = profiles.resolve(profile, device)
 overrides = dict(seed=seed, dataset=dataset, data_root=data_root)
 if steps is not None:
     overrides["steps"] = steps
+if runs_dir is not None:
+    overrides["out_root"] = runs_dir
 cfg, ev = compare.configs_for(profile, device, **overrides)
 if gan != "all" and gan not in losses.ASYMMETRIC:
     raise ValueError(f"gan must be 'all' or one of: {', '.join(losses.ASYMMETRIC)}; got {gan!r}")

@@ -35,7 +35,7 @@ class EvalConfig:
     n_gen: int = 10_000  # generated images per evaluation
     n_real: int = 10_000  # test images in the reference statistics
     feature_space: str = "domain"  # "domain" (osgan's CNN), "domain_smoke" or "inception"
-    out_root: str = "runs/book"  # run directories go to OUT_ROOT/<gan>-<stages>-<dataset>-seed<seed>
+    out_root: str = "runs/book"  # run directories: OUT_ROOT/<gan>-<stages>-<dataset>-seed<seed>
 
 
 # What each profile changes in the runs (TrainConfig.for_profile) and in their evaluation. The
@@ -55,7 +55,8 @@ PROFILE_EVALS: dict[str, dict[str, Any]] = {
 
 def configs_for(profile: str, device: str = "auto", **overrides) -> tuple[TrainConfig, EvalConfig]:
     """The training and evaluation configs of ``profile`` (auto: full on CUDA, quick on CPU);
-    ``overrides`` set fields of either (TrainConfig first)."""
+    ``overrides`` set fields of either (TrainConfig first). Runs go to ``runs/book/<profile>``
+    unless ``out_root`` is given."""
     name = profiles.resolve(profile, device)
     train_fields = set(TrainConfig.__dataclass_fields__)
     t_over = {k: v for k, v in overrides.items() if k in train_fields}
@@ -65,6 +66,8 @@ def configs_for(profile: str, device: str = "auto", **overrides) -> tuple[TrainC
         raise ValueError(f"unknown setting(s) {sorted(unknown)}: neither TrainConfig nor EvalConfig")
     cfg = TrainConfig.for_profile(name, device=device, progress=False,
                                   **(PROFILE_RUNS[name] | t_over))
+    # one folder per profile, so that a smoke test and a quick build do not share run folders
+    e_over.setdefault("out_root", f"{EvalConfig.out_root}/{name}")
     return cfg, EvalConfig(**(PROFILE_EVALS[name] | e_over))
 
 
