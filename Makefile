@@ -25,7 +25,7 @@ test: setup data
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check osgan tests notebooks
+	$(BIN)/ruff check osgan tests notebooks scripts
 
 clean:
 	rm -rf _build .pytest_cache
