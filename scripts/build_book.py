@@ -51,12 +51,12 @@ def ensure_tool(command: str, debian_package: str) -> str | None:
     return shutil.which(command)
 
 
-def chapters() -> list[str]:
-    """Names of the notebook chapters in _toc.yml, in order (``notebooks/NAME`` entries)."""
+def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """The toc's files, in order (``book/intro``, ``notebooks/01_derivation``, ...)."""
     import yaml
 
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files: list[str] = []
+    toc = yaml.safe_load(toc_path.read_text())
+    files = [toc["root"]]
 
     def walk(node):
         if isinstance(node, dict):
@@ -68,8 +68,13 @@ def chapters() -> list[str]:
             for v in node:
                 walk(v)
 
-    walk(toc)
-    return [f.split("/", 1)[1] for f in files if f.startswith("notebooks/")]
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def chapters() -> list[str]:
+    """Names of the notebook chapters in _toc.yml, in order (``notebooks/NAME`` entries)."""
+    return [f.split("/", 1)[1] for f in toc_files() if f.startswith("notebooks/")]
 
 
 def source_hash(notebook: Path, parameters: dict) -> str:

@@ -33,6 +33,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from build_book import ensure_tool, toc_files  # a sibling script: scripts/ is on sys.path
 from tornado.websocket import websocket_connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,27 +68,6 @@ WAIT_MATHJAX = """(async () => {
   await MathJax.startup.promise;
   return 'done';
 })()"""
-
-
-def pages_from_toc(toc_path: Path) -> list[str]:
-    """The toc's files, in order (``book/intro``, ``notebooks/01_derivation``, ...)."""
-    import yaml
-
-    toc = yaml.safe_load(toc_path.read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                files.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
 
 
 class Browser:
@@ -210,7 +190,7 @@ async def run(html: Path, out: Path, executable: str, toc: Path) -> int:
     # jupyter-book writes index.html as a redirect to the root page: check where it leads
     m = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', index.read_text(), re.I)
     pages = [("index", (index.parent / m.group(1)) if m else index, True)]
-    for f in pages_from_toc(toc):
+    for f in toc_files(toc):
         pages.append((f.replace("/", "__"), html / f"{f}.html", f.startswith("notebooks/")))
     browser = Browser(executable)
     failures = 0
@@ -241,7 +221,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="the pages to check")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from build_book import ensure_tool
 
     executable = ensure_tool(args.chromium, "chromium")
     if executable is None:

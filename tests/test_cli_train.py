@@ -4,7 +4,6 @@ import argparse
 import dataclasses
 
 import pytest
-import torch
 from fixtures_data import write_fashion_mnist
 
 from osgan import cli, data, training
@@ -16,10 +15,6 @@ def _only_train(monkeypatch):
     # the train command alone: other commands' modules are not this file's business
     monkeypatch.setattr(cli, "COMMANDS", {"train": cli.COMMANDS["train"]})
     monkeypatch.setenv(data.OFFLINE_ENV, "1")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

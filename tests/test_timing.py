@@ -15,14 +15,6 @@ from osgan import bench, losses, models, timing
 EXACT = dict(rtol=1e-12, atol=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: one thread avoids OpenMP barriers stalling on a busy shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.mark.parametrize("t_g, t_d", [(1.0, 1.0), (0.3, 2.0), (5.0, 0.01)])
 def test_equal_costs_give_eq17(t_g, t_d):

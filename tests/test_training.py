@@ -15,14 +15,6 @@ from osgan.training import TrainConfig, load_generator, sampler, train
 LOSS_KEYS = ("Loss/D", "Loss/G", "Loss/D/real", "Loss/D/fake")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models on a shared CPU: one thread avoids oversubscription stalls
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture
 def root(tmp_path_factory, monkeypatch):
