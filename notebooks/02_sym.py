@@ -100,20 +100,7 @@ plt.show()
 # ## Final numbers
 
 # %% tags=["hide-input"]
-display(
-    Markdown(
-        markdown_table(
-            rows,
-            formats={
-                "train time (s)": "{:.1f}",
-                "s/step": "{:.4f}",
-                "FID": "{:.2f}",
-                "KID": "{:.4f}",
-                "KID std": "{:.4f}",
-            },
-        )
-    )
-)
+display(Markdown(markdown_table(rows, formats=compare.FINAL_FORMATS)))
 speed = {r["gan"]: {} for r in rows}
 for r in rows:
     speed[r["gan"]][r["stages"]] = r["s/step"]

@@ -171,20 +171,7 @@ for metric in ("FID", "KID"):
 # ## Final numbers
 
 # %% tags=["hide-input"]
-display(
-    Markdown(
-        markdown_table(
-            rows,
-            formats={
-                "train time (s)": "{:.1f}",
-                "s/step": "{:.4f}",
-                "FID": "{:.2f}",
-                "KID": "{:.4f}",
-                "KID std": "{:.4f}",
-            },
-        )
-    )
-)
+display(Markdown(markdown_table(rows, formats=compare.FINAL_FORMATS)))
 speed = {}
 for r in rows:
     speed.setdefault(r["gan"], {})[r["stages"]] = r["s/step"]

@@ -90,6 +90,11 @@ def run_with_evals(cfg: TrainConfig, ev: EvalConfig) -> dict[str, Any]:
             "evals": evals, "G": res.G, "samples": grids[-1] if grids else None}
 
 
+# how the chapters print the columns of final_rows
+FINAL_FORMATS = {"train time (s)": "{:.1f}", "s/step": "{:.4f}", "FID": "{:.2f}", "KID": "{:.4f}",
+                 "KID std": "{:.4f}"}
+
+
 def final_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per run: its last evaluation, training time and seconds per step, labelled with
     the feature space, sample sizes and reference split."""
