@@ -5,7 +5,7 @@ Two parts of the book need a classifier trained by osgan itself rather than down
 * the *domain* feature space of the FID/KID metrics (``osgan.metrics.domain``): the penultimate
   features of a CNN trained on the data set's training split stand in for Inception features,
   which an offline machine cannot fetch;
-* the teacher of data-free adversarial distillation (Sec. 4.2, Table 2): LeNet-5 on (Fashion-)MNIST.
+* the teacher of data-free adversarial distillation (Sec. 4.4, Table 2): LeNet-5 on (Fashion-)MNIST.
 
 Every classifier here has ``features(x) -> (B, F)`` (the penultimate layer, before its ReLU: no
 feature is constantly zero, so feature covariances stay full-rank) and
