@@ -48,7 +48,6 @@ runs_dir = None  # where the runs are written, afresh each time; None: runs/book
 
 # %%
 import warnings
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -76,10 +75,7 @@ print(
 )
 
 # %% tags=["hide-input"]
-results = []
-for gan in names:
-    for stages in ("one", "two"):
-        results.append(compare.run_with_evals(replace(cfg, gan=gan, stages=stages), ev))
+results = compare.one_vs_two(cfg, ev, names)
 rows = compare.final_rows(results)
 space = rows[0]["feature space"]
 glue("space", space, display=False)

@@ -48,7 +48,6 @@ runs_dir = None  # where the runs are written, afresh each time; None: runs/book
 # %%
 import math
 import warnings
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -76,10 +75,7 @@ print(
 )
 
 # %% tags=["hide-input"]
-results = []
-for name in names:
-    for stages in ("one", "two"):
-        results.append(compare.run_with_evals(replace(cfg, gan=name, stages=stages), ev))
+results = compare.one_vs_two(cfg, ev, names)
 rows = compare.final_rows(results)
 glue("space", rows[0]["feature space"], display=False)
 

@@ -90,6 +90,12 @@ def run_with_evals(cfg: TrainConfig, ev: EvalConfig) -> dict[str, Any]:
             "evals": evals, "G": res.G, "samples": grids[-1] if grids else None}
 
 
+def one_vs_two(cfg: TrainConfig, ev: EvalConfig, gans: list[str]) -> list[dict[str, Any]]:
+    """:func:`run_with_evals` for each objective in ``gans``, one stage then two stages."""
+    return [run_with_evals(replace(cfg, gan=gan, stages=stages), ev)
+            for gan in gans for stages in ("one", "two")]
+
+
 # how the chapters print the columns of final_rows
 FINAL_FORMATS = {"train time (s)": "{:.1f}", "s/step": "{:.4f}", "FID": "{:.2f}", "KID": "{:.4f}",
                  "KID std": "{:.4f}"}

@@ -29,3 +29,12 @@ def test_run_with_evals_labels_and_clock(tmp_path):
     row = compare.final_rows([r])[0]
     assert (row["gan"], row["stages"], row["steps"]) == ("dcgan_ns", "one", 4)
     assert row["s/step"] == pytest.approx(row["train time (s)"] / 4, rel=1e-12)
+
+
+def test_one_vs_two_runs_each_gan_in_both_schemes(monkeypatch):
+    seen = []
+    monkeypatch.setattr(compare, "run_with_evals", lambda c, ev: seen.append((c.gan, c.stages)) or c)
+    cfg, ev = compare.configs_for("smoke", "cpu")
+    out = compare.one_vs_two(cfg, ev, ["lsgan", "bgan"])
+    assert seen == [("lsgan", "one"), ("lsgan", "two"), ("bgan", "one"), ("bgan", "two")]
+    assert [(c.gan, c.stages) for c in out] == seen
