@@ -2,17 +2,17 @@
 (Shen et al., CVPR 2021).
 
 The method in four names: ``losses.get(name)`` (the ten objectives of Table 1), ``scale_grad`` and
-``gamma`` (Eq. 7-9), ``one_stage_backward`` / ``one_stage_step`` (Algorithm 1) and
+``per_sample_gamma`` (Eq. 7-9), ``one_stage_backward`` / ``one_stage_step`` (Algorithm 1) and
 ``two_stage_step`` (the baseline of Eq. 13-15); ``train(TrainConfig(...))`` runs them on data.
 """
 
 from osgan import losses
-from osgan.scale import gamma, scale_grad
+from osgan.scale import per_sample_gamma, scale_grad
 from osgan.steps import one_stage_backward, one_stage_step, two_stage_step
 from osgan.training import TrainConfig, train
 
 __all__ = [
-    "losses", "gamma", "scale_grad", "one_stage_backward", "one_stage_step", "two_stage_step",
+    "losses", "per_sample_gamma", "scale_grad", "one_stage_backward", "one_stage_step", "two_stage_step",
     "TrainConfig", "train",
 ]
 __version__ = "0.1.0"

@@ -1,12 +1,15 @@
 r"""The ten adversarial objectives of Table 1, as functions of the discriminator's outputs.
 
-With :math:`p = D(x)` on real samples, :math:`\hat p = D(\hat x)` on fakes, :math:`\hat x = G(z)`,
-means over the batch and :math:`\mathrm{softplus}(t) = \log(1 + e^t)`, each objective gives
+With :math:`p = D(x)` on real samples, :math:`\hat p = D(\hat x)` on fakes, :math:`\hat x = G(z)`
+and :math:`\mathrm{softplus}(t) = \log(1 + e^t)`, each objective gives
 :math:`\mathcal{L}_D(p, \hat p)` and :math:`\mathcal{L}_G(p, \hat p)`. Where one exists the Eq. 4 split
 
 .. math:: \mathcal{L}_D = \mathcal{L}_D^r(p) + \mathcal{L}_D^f(\hat p)
 
-is returned as ``real`` and ``fake`` components. An objective is *symmetric* (Sec. 3.1.1) when
+is returned as ``real`` and ``fake`` components. Every term is returned *per sample*, with the
+shape of D's output (``(B,)`` for one logit per image): the batch losses of the paper are their
+means, which the callers take (``total`` is that mean already). Per-sample terms are what Eq. 7
+and Eq. 9 read, and what a discriminator with several outputs per image needs. An objective is *symmetric* (Sec. 3.1.1) when
 :math:`\mathcal{L}_G = -\mathcal{L}_D^f`; then Eq. 7 gives :math:`\gamma_i = -1`.
 
 D outputs a logit (no sigmoid) per sample, shape ``(B,)``: ``softplus(-p) = -log sigmoid(p)``,
@@ -82,11 +85,13 @@ class Objective:
     reference: str = ""  # the defining paper
 
     def loss_d(self, p: Tensor, p_hat: Tensor) -> Terms:
-        """``{"total": L_D, "real": L_D^r, "fake": L_D^f}`` (only ``total`` if it does not split)."""
+        """``{"total": L_D, "real": (B,), "fake": (B,)}``: the batch loss (a scalar) and, where it
+        splits (Eq. 4), the per-sample terms whose means add up to it."""
         raise NotImplementedError
 
     def loss_g(self, p: Tensor, p_hat: Tensor) -> Tensor:
-        """:math:`\\mathcal{L}_G`; ``p`` is only read by objectives that need it (RelGAN)."""
+        """:math:`\\mathcal{L}_G` per sample, shape of ``p_hat``; its mean is the batch loss. ``p`` is
+        only read by objectives that need it (RelGAN)."""
         raise NotImplementedError
 
     def after_d_step(self, D: nn.Module, terms: Terms) -> None:
@@ -104,7 +109,8 @@ class Objective:
 
 
 def _split(real: Tensor, fake: Tensor) -> Terms:
-    return {"total": real + fake, "real": real, "fake": fake}
+    # per-sample terms of Eq. 4; the batch loss is the sum of their means
+    return {"total": real.mean() + fake.mean(), "real": real, "fake": fake}
 
 
 @register("dcgan")
@@ -116,11 +122,11 @@ class DCGAN(Objective):
 
     def loss_d(self, p, p_hat):
         # L_D = -log D(x) - log(1 - D(x_hat)) = softplus(-p) + softplus(p_hat)
-        return _split(F.softplus(-p).mean(), F.softplus(p_hat).mean())
+        return _split(F.softplus(-p), F.softplus(p_hat))
 
     def loss_g(self, p, p_hat):
         # L_G = log(1 - D(x_hat)) = -softplus(p_hat) = -L_D^f
-        return -F.softplus(p_hat).mean()
+        return -F.softplus(p_hat)
 
 
 @register("cgan")
@@ -143,11 +149,11 @@ class WGAN(Objective):
 
     def loss_d(self, p, p_hat):
         # L_D = -E[D(x)] + E[D(x_hat)]
-        return _split(-p.mean(), p_hat.mean())
+        return _split(-p, p_hat)
 
     def loss_g(self, p, p_hat):
-        # L_G = -E[D(x_hat)] = -L_D^f
-        return -p_hat.mean()
+        # L_G = -D(x_hat) = -L_D^f
+        return -p_hat
 
     @torch.no_grad()
     def after_d_step(self, D, terms):
@@ -165,7 +171,7 @@ class DCGANNonSaturating(DCGAN):
 
     def loss_g(self, p, p_hat):
         # L_G = -log D(x_hat) = softplus(-p_hat)
-        return F.softplus(-p_hat).mean()
+        return F.softplus(-p_hat)
 
 
 @register("lsgan")
@@ -176,11 +182,11 @@ class LSGAN(Objective):
 
     def loss_d(self, p, p_hat):
         # L_D = 1/2 (D(x) - 1)^2 + 1/2 D(x_hat)^2
-        return _split(0.5 * (p - 1).pow(2).mean(), 0.5 * p_hat.pow(2).mean())
+        return _split(0.5 * (p - 1).pow(2), 0.5 * p_hat.pow(2))
 
     def loss_g(self, p, p_hat):
         # L_G = 1/2 (D(x_hat) - 1)^2
-        return 0.5 * (p_hat - 1).pow(2).mean()
+        return 0.5 * (p_hat - 1).pow(2)
 
 
 @register("geogan")
@@ -191,11 +197,11 @@ class GeoGAN(Objective):
 
     def loss_d(self, p, p_hat):
         # L_D = max(0, 1 - D(x)) + max(0, 1 + D(x_hat))
-        return _split(F.relu(1 - p).mean(), F.relu(1 + p_hat).mean())
+        return _split(F.relu(1 - p), F.relu(1 + p_hat))
 
     def loss_g(self, p, p_hat):
         # L_G = -D(x_hat): equals -L_D^f only where the hinge is active, hence asymmetric
-        return -p_hat.mean()
+        return -p_hat
 
 
 @register("relgan")
@@ -210,12 +216,13 @@ class RelGAN(Objective):
     )
 
     def loss_d(self, p, p_hat):
-        # L_D = -log sigmoid(D(x) - D(x_hat))
-        return {"total": F.softplus(-(p - p_hat)).mean()}
+        # L_D = -log sigmoid(D(x) - D(x_hat)), per pair (x_i, x_hat_i)
+        pair = F.softplus(-(p - p_hat))
+        return {"total": pair.mean(), "pair": pair}
 
     def loss_g(self, p, p_hat):
         # L_G = -log sigmoid(D(x_hat) - D(x))
-        return F.softplus(-(p_hat - p)).mean()
+        return F.softplus(-(p_hat - p))
 
 
 @register("fishergan")
@@ -237,20 +244,20 @@ class FisherGAN(Objective):
         self.lam = torch.zeros((), dtype=torch.float64)
 
     def loss_d(self, p, p_hat):
-        self.lam = self.lam.to(p.device)
+        lam = self.lam.to(p.device)  # read only: lambda changes in after_d_step alone
         E = p.mean() - p_hat.mean()
         Omega = 0.5 * (p.pow(2).mean() + p_hat.pow(2).mean())
         # L_D = -(E + lambda (1 - Omega) - rho/2 (1 - Omega)^2)
-        total = -(E + self.lam * (1 - Omega) - 0.5 * self.rho * (1 - Omega).pow(2))
+        total = -(E + lam * (1 - Omega) - 0.5 * self.rho * (1 - Omega).pow(2))
         return {"total": total, "E": E.detach(), "Omega": Omega.detach()}
 
     def loss_g(self, p, p_hat):
-        # L_G = -E[D(x_hat)]
-        return -p_hat.mean()
+        # L_G = -D(x_hat)
+        return -p_hat
 
     def after_d_step(self, D, terms):
         # lambda <- lambda - rho (1 - Omega), with Omega of the batch D was just updated on
-        self.lam = self.lam - self.rho * (1 - terms["Omega"])
+        self.lam = self.lam.to(terms["Omega"].device) - self.rho * (1 - terms["Omega"])
 
     def state_dict(self):
         return {"lam": float(self.lam), "rho": self.rho}
@@ -269,7 +276,7 @@ class BGAN(DCGAN):
 
     def loss_g(self, p, p_hat):
         # L_G = 1/2 (log D(x_hat) - log(1 - D(x_hat)))^2 = 1/2 logit^2
-        return 0.5 * p_hat.pow(2).mean()
+        return 0.5 * p_hat.pow(2)
 
 
 @register("sngan")

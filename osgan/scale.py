@@ -20,7 +20,7 @@ and :math:`\mathcal{L}_D` exists for objectives whose :math:`\mathcal{L}_D` does
 Fisher GAN), where Eq. 9 has no :math:`\mathcal{L}_D^f` to write.
 
 Where :math:`\partial \mathcal{L}_D / \partial \hat p_i = 0` (an inactive hinge) the ratio is
-undefined and D's backward carries nothing for that sample: :func:`gamma` sets such
+undefined and D's backward carries nothing for that sample: :func:`per_sample_gamma` sets such
 :math:`\gamma_i` to 0 and flags the sample ``inactive``; ``osgan.steps`` can recover G's gradient
 for those samples with one extra D pass (``exact=True``).
 """
@@ -74,7 +74,7 @@ class Gamma(NamedTuple):
     dloss_d: Tensor  # (B,) dL_D/dp_hat_i
 
 
-def gamma(objective: Objective, p: Tensor, p_hat: Tensor) -> Gamma:
+def per_sample_gamma(objective: Objective, p: Tensor, p_hat: Tensor) -> Gamma:
     r"""Per-sample :math:`\gamma_i` of Eq. 7, by autograd on D's outputs.
 
     ``p`` and ``p_hat`` are D's outputs on real and fake samples, shape ``(B,)``; they are
@@ -89,7 +89,7 @@ def gamma(objective: Objective, p: Tensor, p_hat: Tensor) -> Gamma:
         p_hat = p_hat.clone().requires_grad_(True)
         # dL_D / dp_hat_i and dL_G / dp_hat_i: each sample's derivative is its own entry
         (dloss_d,) = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], p_hat)
-        (dloss_g,) = torch.autograd.grad(objective.loss_g(p, p_hat), p_hat)
+        (dloss_g,) = torch.autograd.grad(objective.loss_g(p, p_hat).mean(), p_hat)
     # gamma_i = (dL_G/dp_hat_i) / (dL_D/dp_hat_i), Eq. 7 at the last layer.
     # A derivative below the smallest normal number cannot carry G's gradient back through D in
     # this precision: such samples are inactive (their gamma would be inf or nan).
@@ -108,20 +108,20 @@ def instance_losses(objective: Objective, p: Tensor, p_hat: Tensor, gamma_: Tens
        \qquad
        \mathcal{L}_G^{ins} = \tfrac{\gamma_i}{1-\gamma_i}(\mathcal{L}_D^f - \mathcal{L}_G).
 
-    :math:`\mathcal{L}_D^f` and :math:`\mathcal{L}_G` are evaluated per sample (each sample's
-    term of the batch mean), so that :math:`\gamma_i` weights its own sample; ``gamma_`` is a
-    constant. Returns the two scalar losses. Used to check, in tests and in the derivation
+    :math:`\mathcal{L}_D^f` and :math:`\mathcal{L}_G` are the objective's per-sample terms
+    (sample i's share of the batch mean is its term over B), so that :math:`\gamma_i` weights its
+    own sample; ``gamma_`` is a constant. Returns the two scalar losses. Used to check, in tests and in the derivation
     chapter, that Eq. 9 and back-propagating :math:`\mathcal{L}_D` agree.
     """
     if not objective.splits:
         raise ValueError(f"{objective.name}: L_D does not split into L_D^r + L_D^f; Eq. 9 needs the split")
     B = p_hat.shape[0]
     gamma_ = gamma_.detach()
-    loss_d_real = objective.loss_d(p, p_hat)["real"]
-    # per-sample terms: the loss of sample i alone, times B, is its share of the batch mean
-    one = torch.ones_like(p_hat)
-    loss_d_fake_i = torch.stack([objective.loss_d(p, p_hat[i] * one)["fake"] for i in range(B)]) / B
-    loss_g_i = torch.stack([objective.loss_g(p, p_hat[i] * one) for i in range(B)]) / B
+    terms = objective.loss_d(p, p_hat)
+    loss_d_real = terms["real"].mean()
+    # sample i's shares of the batch means L_D^f and L_G
+    loss_d_fake_i = terms["fake"] / B
+    loss_g_i = objective.loss_g(p, p_hat) / B
     mixed = loss_d_fake_i - loss_g_i  # L_f of Sec. 3.1.3
     loss_d_ins = loss_d_real + (mixed / (1 - gamma_)).sum()
     loss_g_ins = (gamma_ / (1 - gamma_) * mixed).sum()

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from osgan.losses import Objective, Terms
 from osgan.models import is_per_sample
-from osgan.scale import Gamma, gamma, scale_grad
+from osgan.scale import Gamma, per_sample_gamma, scale_grad
 
 Stats = dict[str, Tensor | float]
 
@@ -101,7 +101,7 @@ def _d_stats(terms: Terms, loss_g: Tensor) -> dict[str, Tensor]:
     stats = {"Loss/D": terms["total"].detach(), "Loss/G": loss_g.detach()}
     for k in ("real", "fake"):
         if k in terms:
-            stats[f"Loss/D/{k}"] = terms[k].detach()
+            stats[f"Loss/D/{k}"] = terms[k].detach().mean()
     return stats
 
 
@@ -133,10 +133,10 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
     x_hat_d = x_hat.detach().requires_grad_(True)  # D's backward stops here
     p, p_hat = _discriminate(D, objective, x, x_hat_d, y, fused)
     terms = objective.loss_d(p, p_hat)
-    loss_g = objective.loss_g(p.detach(), p_hat.detach())  # for logging: G's gradient comes via gamma
+    loss_g = objective.loss_g(p.detach(), p_hat.detach()).mean()  # logged; G's gradient: via gamma
 
     # line 6: gamma_i by Eq. 7 at D's output (-1 for symmetric objectives)
-    g = gamma(objective, p, p_hat)
+    g = per_sample_gamma(objective, p, p_hat)
 
     # line 8: one backward of L_D through D: D's parameter gradients and dL_D/dx_hat
     terms["total"].backward()
@@ -254,7 +254,7 @@ def two_stage_step(
                 p_g = D(x, y) if cond else D(x)
         else:
             p_g = p.detach()  # unread by L_G
-        loss_g = objective.loss_g(p_g, p_hat_g)
+        loss_g = objective.loss_g(p_g, p_hat_g).mean()
         loss_g.backward()
     finally:
         D.requires_grad_(True)

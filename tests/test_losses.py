@@ -73,9 +73,12 @@ def test_losses_match_formulas(name):
     ref_d, ref_g = REFERENCE[name]
     terms = obj.loss_d(p, p_hat)
     torch.testing.assert_close(terms["total"].item(), ref_d, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(obj.loss_g(p, p_hat).item(), ref_g, rtol=1e-12, atol=1e-12)
-    if obj.splits:  # Eq. 4: L_D = L_D^r + L_D^f
-        torch.testing.assert_close(terms["real"] + terms["fake"], terms["total"], rtol=0, atol=1e-15)
+    torch.testing.assert_close(obj.loss_g(p, p_hat).mean().item(), ref_g, rtol=1e-12, atol=1e-12)
+    assert obj.loss_g(p, p_hat).shape == p_hat.shape  # per sample
+    if obj.splits:  # Eq. 4: L_D = L_D^r + L_D^f, per-sample terms
+        assert terms["real"].shape == p.shape and terms["fake"].shape == p_hat.shape
+        torch.testing.assert_close(terms["real"].mean() + terms["fake"].mean(), terms["total"],
+                                   rtol=0, atol=1e-15)
     if obj.symmetric:  # Sec. 3.1.1: L_G = -L_D^f
         torch.testing.assert_close(obj.loss_g(p, p_hat), -terms["fake"], rtol=0, atol=0)
 
@@ -86,7 +89,9 @@ def test_fisher_gan_loss_and_multiplier_update():
     ref_d, ref_g, Omega = fisher_reference(0.0, 0.3)
     terms = obj.loss_d(p, p_hat)
     torch.testing.assert_close(terms["total"].item(), ref_d, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(obj.loss_g(p, p_hat).item(), ref_g, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(obj.loss_g(p, p_hat).mean().item(), ref_g, rtol=1e-12, atol=1e-12)
+    obj.loss_d(p, p_hat)  # computing the loss leaves the multiplier alone
+    assert float(obj.lam) == 0.0
     obj.after_d_step(None, terms)  # lambda <- lambda - rho (1 - Omega)
     lam = -0.3 * (1 - Omega)
     torch.testing.assert_close(float(obj.lam), lam, rtol=1e-12, atol=1e-15)

@@ -5,7 +5,8 @@ import torch
 from conftest import ALL, batch, tiny_models
 
 from osgan import losses
-from osgan.scale import gamma, instance_losses, scale_grad
+from osgan.reference import layer_ratios
+from osgan.scale import instance_losses, per_sample_gamma, scale_grad
 
 
 def test_scale_grad_is_identity_forward_and_scales_each_sample_backward():
@@ -54,7 +55,7 @@ CLOSED_FORM = {
 
 @pytest.mark.parametrize("name", sorted(CLOSED_FORM))
 def test_gamma_matches_closed_form(name):
-    g = gamma(losses.get(name), P, P_HAT)
+    g = per_sample_gamma(losses.get(name), P, P_HAT)
     torch.testing.assert_close(g.gamma, CLOSED_FORM[name](P, P_HAT), rtol=1e-12, atol=1e-12)
     assert not g.inactive.any()
 
@@ -63,17 +64,17 @@ def test_gamma_matches_closed_form(name):
 def test_symmetric_objectives_have_gamma_minus_one(name):
     obj = losses.get(name)
     # the shortcut: -1 without computing anything
-    assert torch.equal(gamma(obj, P, P_HAT).gamma, torch.full_like(P_HAT, -1.0))
+    assert torch.equal(per_sample_gamma(obj, P, P_HAT).gamma, torch.full_like(P_HAT, -1.0))
     # and the ratio computed the long way agrees exactly: L_G = -L_D^f
     q = P_HAT.clone().requires_grad_(True)
     (d_d,) = torch.autograd.grad(obj.loss_d(P, q)["total"], q)
-    (d_g,) = torch.autograd.grad(obj.loss_g(P, q), q)
+    (d_g,) = torch.autograd.grad(obj.loss_g(P, q).mean(), q)
     assert torch.equal(d_g / d_d, torch.full_like(P_HAT, -1.0))
 
 
 def test_inactive_hinge_samples_are_flagged_not_inf():
     q = torch.tensor([-0.5, -1.5, 0.2, -3.0], dtype=torch.float64)
-    g = gamma(losses.get("geogan"), P, q)
+    g = per_sample_gamma(losses.get("geogan"), P, q)
     assert g.inactive.tolist() == [False, True, False, True]
     assert torch.isfinite(g.gamma).all()
     assert g.gamma.tolist() == [-1.0, 0.0, -1.0, 0.0]
@@ -86,41 +87,17 @@ SPLITTING_ASYM = [n for n in losses.ASYMMETRIC if losses.get(n).splits]
 def test_eq9_instance_losses_give_the_gradients_of_eq7(name):
     """Eq. 9's L_D^ins has L_D's gradient in p_hat, and L_G^ins has L_G's (Eq. 8)."""
     obj = losses.get(name)
-    g = gamma(obj, P, P_HAT).gamma
+    g = per_sample_gamma(obj, P, P_HAT).gamma
     q = P_HAT.clone().requires_grad_(True)
     loss_d_ins, loss_g_ins = instance_losses(obj, P, q, g)
     (d_ins,) = torch.autograd.grad(loss_d_ins, q, retain_graph=True)
     (g_ins,) = torch.autograd.grad(loss_g_ins, q)
     (d_ref,) = torch.autograd.grad(obj.loss_d(P, q)["total"], q)
-    (g_ref,) = torch.autograd.grad(obj.loss_g(P, q), q)
+    (g_ref,) = torch.autograd.grad(obj.loss_g(P, q).mean(), q)
     torch.testing.assert_close(d_ins, d_ref, rtol=1e-12, atol=1e-15)
     torch.testing.assert_close(g_ins, g_ref, rtol=1e-12, atol=1e-15)
     # and L_G^ins = gamma_i * L_D^ins in the gradient of each sample (Algorithm 1, line 9)
     torch.testing.assert_close(g_ins, g * d_ins, rtol=1e-12, atol=1e-15)
-
-
-def _layer_ratios(D, objective, x, x_hat):
-    """Per layer of D, the elementwise ratio grad L_G / grad L_D at the fake samples' features."""
-    feats = []
-
-    def keep(module, inputs, out):
-        out.retain_grad()
-        feats.append(out)
-
-    for m in D.net:
-        if hasattr(m, "inplace"):  # an in-place activation would overwrite the feature we keep
-            m.inplace = False
-    hooks = [m.register_forward_hook(keep) for m in D.net]
-    x_hat = x_hat.clone().requires_grad_(True)
-    p, p_hat = D(x), None
-    feats.clear()  # keep the fake pass's features only
-    p_hat = D(x_hat)
-    for h in hooks:
-        h.remove()
-    layers = [x_hat, *feats]
-    grads_d = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], layers, retain_graph=True)
-    grads_g = torch.autograd.grad(objective.loss_g(p, p_hat), layers)
-    return [gg / gd for gg, gd in zip(grads_g, grads_d)], gamma(objective, p, p_hat).gamma
 
 
 @pytest.mark.parametrize("name", ["dcgan_ns", "lsgan", "bgan"])
@@ -128,11 +105,12 @@ def test_eq7_ratio_is_constant_through_every_groupnorm_layer(name):
     obj = losses.get(name)
     G, D = tiny_models(obj)
     x, z, _ = batch(obj)
-    ratios, g = _layer_ratios(D, obj, x, G(z).detach())
-    assert len(ratios) == len(D.net) + 1
-    for r in ratios:  # every element of sample i's features has ratio gamma_i, at every layer
-        torch.testing.assert_close(r, g.reshape(-1, *[1] * (r.dim() - 1)).expand_as(r),
-                                   rtol=1e-9, atol=1e-12)
+    layers, g = layer_ratios(D, obj, x, G(z).detach())
+    assert len(layers) == len(D.net) + 1  # D's input and each of its layers
+    for layer in layers:  # every element of sample i's features has ratio gamma_i, at every layer
+        torch.testing.assert_close(layer.r_min, g, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(layer.r_max, g, rtol=1e-9, atol=1e-12)
+        assert layer.deviation < 1e-9
 
 
 @pytest.mark.parametrize("name", ["dcgan_ns", "lsgan"])
@@ -140,15 +118,16 @@ def test_eq7_fails_with_batchnorm(name):
     obj = losses.get(name)
     G, D = tiny_models(obj, d_norm="batch")
     x, z, _ = batch(obj)
-    ratios, g = _layer_ratios(D, obj, x, G(z).detach())
+    layers, g = layer_ratios(D, obj, x, G(z).detach())
     # at D's output the ratio is gamma by definition; below the first BatchNorm it is not
-    worst = max(((r - g.reshape(-1, *[1] * (r.dim() - 1))).abs() / g.abs().max()).max().item()
-                for r in ratios)
-    assert worst > 1e-2
+    assert layers[-1].deviation < 1e-9
+    last_bn = max(layer.index for layer in layers if layer.kind == "BatchNorm2d")
+    assert all(layer.deviation < 1e-9 for layer in layers[last_bn:])  # above BatchNorm: exact
+    assert max(layer.deviation for layer in layers[:last_bn]) > 1e-2  # below it: broken
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_gamma_is_finite_for_every_objective_on_random_outputs(name):
     p, q = torch.randn(64, dtype=torch.float64) * 3, torch.randn(64, dtype=torch.float64) * 3
-    g = gamma(losses.get(name), p, q)
+    g = per_sample_gamma(losses.get(name), p, q)
     assert torch.isfinite(g.gamma).all()

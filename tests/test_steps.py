@@ -1,6 +1,5 @@
 """One-stage gradients against two separate autograd passes (the two-stage definition), every objective."""
 
-import copy
 
 import pytest
 import torch
@@ -9,31 +8,7 @@ from conftest import ALL, batch, tiny_models
 import osgan
 import osgan.steps
 from osgan import losses
-
-
-def generate(G, obj, z, y):
-    return G(z, y) if obj.conditional else G(z)
-
-
-def discriminate(D, obj, x, y):
-    return D(x, y) if obj.conditional else D(x)
-
-
-def reference_grads(G, D, obj, x, z, y, active=None, d_eval=True):
-    """grad_thetaD L_D and grad_thetaG L_G by two separate autograd passes at the same parameters.
-
-    ``active`` (bool per fake sample) restricts G's loss to those samples' p_hat."""
-    G, D = copy.deepcopy(G), copy.deepcopy(D)
-    # spectral norm: reuse the power iteration of the pass under test, do not run another
-    D.train(not d_eval)
-    x_hat = generate(G, obj, z, y)
-    p, p_hat = discriminate(D, obj, x, y), discriminate(D, obj, x_hat.detach(), y)
-    grad_d = torch.autograd.grad(obj.loss_d(p, p_hat)["total"], list(D.parameters()))
-    p_hat = discriminate(D, obj, x_hat, y)
-    if active is not None:
-        p_hat = torch.where(active, p_hat, p_hat.detach())
-    grad_g = torch.autograd.grad(obj.loss_g(p.detach(), p_hat), list(G.parameters()))
-    return grad_d, grad_g
+from osgan.reference import reference_grads
 
 
 def grads(module):
