@@ -39,14 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where osgan keeps what it computes once: ``cache_dir``, else ``$OSGAN_CACHE``, else
-    ``~/.cache/osgan``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("OSGAN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "osgan"
+from osgan.util import cache_root
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import importlib
 import importlib.util
 import sys
 
+from osgan.util import UsageError
+
 # command name -> (module, one-line help)
 COMMANDS = {
     "train": ("osgan.training", "train a GAN in one or two stages (Table 1, Figure 4)"),
@@ -21,9 +23,6 @@ COMMANDS = {
     "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
 }
 
-
-class UsageError(Exception):
-    """A bad value given by the user: printed as one line, exit status 2."""
 
 
 def _available():

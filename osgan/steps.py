@@ -35,14 +35,13 @@ host-device synchronisation).
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor, nn
 
 from osgan.losses import Objective, Terms
 from osgan.models import is_per_sample
 from osgan.scale import Gamma, per_sample_gamma, scale_grad
+from osgan.util import eval_mode
 
 Stats = dict[str, Tensor | float]
 
@@ -83,18 +82,6 @@ def _resolve_fused(D: nn.Module, fused: bool | None) -> bool:
     if fused and not per_sample:
         raise ValueError("fused=True needs a per-sample D: BatchNorm would mix real and fake statistics")
     return fused
-
-
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module):
-    # Spectral norm runs a power iteration on every training-mode forward; in eval mode it reuses
-    # the vectors of the last one, so an extra pass sees exactly the weights of the main pass.
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
 
 
 def _d_stats(terms: Terms, loss_g: Tensor) -> dict[str, Tensor]:
@@ -151,7 +138,7 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
         stats["Exact/extra_samples"] = torch.tensor(float(idx.numel()))
         if idx.numel():
             x_in = x_hat_d.detach()[idx].requires_grad_(True)
-            with _eval_mode(D), torch.enable_grad():
+            with eval_mode(D), torch.enable_grad():
                 p_in = D(x_in, y[idx]) if objective.conditional else D(x_in)
                 (grad_in,) = torch.autograd.grad(p_in, x_in, grad_outputs=g.dloss_g[idx])
             grad_x_hat = grad_x_hat.index_copy(0, idx, grad_in)

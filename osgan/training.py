@@ -2,7 +2,7 @@ r"""Training runs on real data: one config, a loop that measures itself, the ``t
 
 Each step is :func:`osgan.one_stage_step` (Algorithm 1, cost Eq. 16) or
 :func:`osgan.two_stage_step` (Eq. 13-15), with Adam for G and D (Sec. 4.1.2: batch 128, DCGAN
-backbone, GroupNorm in D). A run directory holds:
+backbone, GroupNorm in D). A run directory is an :class:`osgan.harness.RunFolder` of kind ``"train"``; it holds:
 
 * ``config.json`` (written at the start) and ``done.json`` (a summary, written only at the end, so
   a killed run never looks finished);
@@ -15,6 +15,10 @@ backbone, GroupNorm in D). A run directory holds:
 * ``checkpoint.pt``: see :mod:`osgan.checkpoint`; ``resume=True`` continues from it and gives the
   losses an uninterrupted run gives (on CPU; cuDNN may not be deterministic).
 
+:func:`train` is short pieces: :func:`_setup` (data, models, optimizers), :func:`_restore`
+(resume), :func:`_step` (one round), and the handler of logging, evaluation, samples and
+checkpoints, driven by :func:`osgan.harness.loop`.
+
 In this implementation we:
 
 * log the statistics of the logged step only (no averaging over the interval) and read them from
@@ -26,19 +30,14 @@ In this implementation we:
 * let ``threads`` set torch's CPU threads for the whole process (the quick profile uses one:
   on a shared CPU, more threads stall each other).
 
-Evaluation: every ``eval_every`` steps the loop calls ``osgan.metrics.fid_kid`` on
-:func:`sampler` (``eval_n_gen`` images against ``eval_n_real`` test images in
-``eval_feature_space``) and logs what it returns under ``Eval/``.
+Evaluation: every ``eval.every`` steps the loop calls ``osgan.metrics.fid_kid`` on
+:func:`sampler` (``eval.n_gen`` images against ``eval.n_real`` test images in
+``eval.feature_space``) and logs what it returns under ``Eval/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import inspect
-import json
-import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,50 +45,57 @@ from typing import Any
 import torch
 from torch import nn
 
-from osgan import checkpoint, data, losses, profiles
+from osgan import data, harness, losses, settings
 from osgan.models import Generator, ModelConfig, models_for
+from osgan.settings import EvalConfig, setting
 from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, to_floats, two_stage_step
+from osgan.util import UsageError, eval_mode
 
 STAGES = ("one", "two")
 
 
 @dataclass
 class TrainConfig:
-    gan: str = "dcgan_ns"  # objective of Table 1: dcgan, cgan, wgan, dcgan_ns, lsgan, ...
-    stages: str = "one"  # "one" (Algorithm 1) or "two" (alternating, Eq. 13-15)
-    variant: str = "paper"  # two-stage variant: "paper" (new z, G run twice) or "reuse"
-    exact: bool = False  # one stage: recover G's gradient on inactive hinge samples
-    dataset: str = "fashion_mnist"  # fashion_mnist, cifar10, cifar100, celeba, lsun_churches, ffhq
-    data_root: str | None = None  # folder holding the data set (None: Fashion-MNIST system copy)
-    data_limit: int | None = None  # read only the first N training images (big image folders)
-    image_size: int = 32  # 32 or 64
-    width: int = 64  # DCGAN width: channels of G's last and D's first hidden layer
-    nz: int = 100  # dimension of z
-    d_norm: str = "group"  # D's normalisation: group (the paper), batch or none
-    batch_size: int = 128  # real and fake samples per step (Sec. 4.1.2)
-    steps: int = 20000  # training steps (one update of G and of D each)
-    lr_g: float = 2e-4  # Adam learning rate of G
-    lr_d: float = 2e-4  # Adam learning rate of D
-    beta1_g: float = 0.5  # Adam beta1 of G (DCGAN's value)
-    beta2_g: float = 0.999  # Adam beta2 of G
-    beta1_d: float = 0.5  # Adam beta1 of D
-    beta2_d: float = 0.999  # Adam beta2 of D
-    seed: int = 0  # seeds models, data sampling, z and the fixed sample grid
-    device: str = "auto"  # auto (CUDA if available), cpu, cuda, cuda:N
-    threads: int = 0  # CPU threads torch may use (0: torch's default; 1 helps on a shared CPU)
-    log_every: int = 50  # steps between rows of metrics.jsonl (the last step is always logged)
-    eval_every: int = 0  # steps between FID/KID evaluations (0: never)
-    eval_n_real: int = 10000  # real test images in the FID/KID reference
-    eval_n_gen: int = 10000  # generated images per FID/KID evaluation
-    eval_feature_space: str = "domain"  # FID/KID features: domain (osgan's CNN), inception, ...
-    sample_every: int = 1000  # steps between sample grids (the last step always gets one)
-    sample_n: int = 64  # images per sample grid
-    checkpoint_every: int = 1000  # steps between checkpoints (the last step always gets one)
-    out_dir: str = ""  # run directory ("": runs/<gan>-<stages>-<dataset>-seed<seed>)
-    resume: bool = False  # continue the run in out_dir from its checkpoint
-    progress: bool = True  # show a tqdm progress bar with the current losses
+    gan: str = setting("dcgan_ns", "objective of Table 1: dcgan, cgan, wgan, dcgan_ns, lsgan, ...")
+    stages: str = setting("one", "one (Algorithm 1) or two (alternating, Eq. 13-15)")
+    variant: str = setting("paper", "two-stage variant: paper (new z, G run twice) or reuse")
+    exact: bool = setting(False, "one stage: recover G's gradient on inactive hinge samples")
+    dataset: str = setting("fashion_mnist", "fashion_mnist, cifar10, cifar100, celeba, "
+                           "lsun_churches, ffhq")
+    data_root: str | None = setting(None, "folder holding the data set (None: Fashion-MNIST's "
+                                    "system copy)")
+    data_limit: int | None = setting(None, "read only the first N training images (big image "
+                                     "folders)")
+    image_size: int = setting(32, "32 or 64")
+    width: int = setting(64, "DCGAN width: channels of G's last and D's first hidden layer")
+    nz: int = setting(100, "dimension of z")
+    d_norm: str = setting("group", "D's normalisation: group (the paper), batch or none")
+    batch_size: int = setting(128, "real and fake samples per step (Sec. 4.1.2)")
+    steps: int = setting(20000, "training steps (one update of G and of D each)")
+    lr_g: float = setting(2e-4, "Adam learning rate of G")
+    lr_d: float = setting(2e-4, "Adam learning rate of D")
+    beta1_g: float = setting(0.5, "Adam beta1 of G (DCGAN's value)")
+    beta2_g: float = setting(0.999, "Adam beta2 of G")
+    beta1_d: float = setting(0.5, "Adam beta1 of D")
+    beta2_d: float = setting(0.999, "Adam beta2 of D")
+    seed: int = setting(0, "seeds models, data sampling, z and the fixed sample grid")
+    device: str = setting("auto", "auto (CUDA if available), cpu, cuda, cuda:N")
+    threads: int = setting(0, "CPU threads torch may use (0: torch's default; 1 helps on a "
+                           "shared CPU)")
+    log_every: int = setting(50, "steps between rows of metrics.jsonl (the last step is always "
+                             "logged)")
+    eval: EvalConfig = setting(help="FID/KID during training", factory=EvalConfig)
+    sample_every: int = setting(1000, "steps between sample grids (the last step always gets one)")
+    sample_n: int = setting(64, "images per sample grid")
+    checkpoint_every: int = setting(1000, "steps between checkpoints (the last step always gets "
+                                    "one)")
+    out_dir: str = setting("", "run directory ('': runs/<gan>-<stages>-<dataset>-seed<seed>)")
+    resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
+    progress: bool = setting(True, "show a tqdm progress bar with the current losses")
 
     def __post_init__(self):
+        if isinstance(self.eval, dict):
+            self.eval = EvalConfig(**self.eval)
         self.validate()
 
     def validate(self) -> None:
@@ -108,11 +114,10 @@ class TrainConfig:
         if self.image_size not in (32, 64):
             raise ValueError(f"image_size must be 32 or 64 (the DCGAN layouts); "
                              f"got {self.image_size}")
-        for name in ("batch_size", "steps", "width", "nz", "log_every", "sample_n", "eval_n_real",
-                     "eval_n_gen"):
+        for name in ("batch_size", "steps", "width", "nz", "log_every", "sample_n"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)}")
-        for name in ("eval_every", "sample_every", "checkpoint_every", "threads"):
+        for name in ("sample_every", "checkpoint_every", "threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off); got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):
@@ -121,6 +126,7 @@ class TrainConfig:
         for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1); got {getattr(self, name)}")
+        self.eval.validate()
         if self.device != "auto":
             try:
                 torch.device(self.device)  # availability is checked when a run starts
@@ -129,32 +135,20 @@ class TrainConfig:
                                  "use auto, cpu, cuda or cuda:N") from None
 
     @classmethod
-    def for_profile(cls, profile: str = "auto", **overrides) -> TrainConfig:
-        """The config of ``profile`` (full, quick, smoke; auto: by device), then ``overrides``."""
-        name = profiles.resolve(profile, overrides.get("device", "auto"))
-        return cls(**(PROFILE_SETTINGS[name] | overrides))
+    def for_profile(cls, profile: str = "auto", *, role: str | None = None, **overrides
+                    ) -> TrainConfig:
+        """The config of ``profile`` (full, reference, quick, smoke; auto: by device), then
+        ``overrides`` (``eval=dict(...)`` for the nested evaluation settings)."""
+        return settings.for_profile(cls, profile, role=role, **overrides)
 
     def run_dir(self) -> Path:
         return Path(self.out_dir or f"runs/{self.gan}-{self.stages}-{self.dataset}-seed{self.seed}")
 
 
-# What each profile changes from TrainConfig's defaults (which are the paper's scale).
-PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
-    "full": {},
-    # chosen by measurement on a 2-core CPU: about 0.07 CPU-seconds a step, so 2000 steps take
-    # 2-3 minutes on an idle machine; by step 2000 the grid shows tops, shirts and dresses (at
-    # 1000 only blobs). One thread: on a shared CPU more threads stall each other.
-    "quick": dict(width=32, batch_size=64, steps=2000, log_every=25, sample_every=250,
-                  checkpoint_every=500, threads=1),
-    "smoke": dict(width=8, batch_size=16, steps=12, log_every=2, sample_every=6,
-                  checkpoint_every=6, sample_n=16, eval_n_real=128, eval_n_gen=64,
-                  eval_feature_space="domain_smoke"),
-}
-
 # Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
-_TRAJECTORY = ("gan", "stages", "variant", "exact", "dataset", "data_limit", "image_size", "width",
-               "nz", "d_norm", "batch_size", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d",
-               "beta2_d", "seed")
+TRAJECTORY = ("gan", "stages", "variant", "exact", "dataset", "data_limit", "image_size", "width",
+              "nz", "d_norm", "batch_size", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d",
+              "beta2_d", "seed")
 
 
 @dataclass
@@ -175,17 +169,13 @@ def sampler(G: nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu"):
 
     @torch.no_grad()
     def sample(n: int, batch: int = 500) -> torch.Tensor:
-        was_training = G.training
-        G.eval()
         out = []
-        try:
+        with eval_mode(G):
             for i in range(0, n, batch):
                 b = min(batch, n - i)
                 z = torch.randn(b, nz, generator=gen, device=device)
                 y = torch.randint(k, (b,), generator=gen, device=device) if k else None
-                out.append(G(z, y) if k else G(z))
-        finally:
-            G.train(was_training)
+                out.append(G(z, y))
         return torch.cat(out)
 
     return sample
@@ -194,73 +184,45 @@ def sampler(G: nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu"):
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
                    ) -> tuple[Generator, TrainConfig]:
     """G of a run (its latest checkpoint) in eval mode, and the run's config."""
-    run_dir = Path(run_dir)
+    from osgan import checkpoint
+
+    folder = harness.RunFolder(run_dir, "train")
     try:
-        meta = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{run_dir} is not a run directory ({e}); "
-                         "train one with `python -m osgan train`") from None
-    cfg = TrainConfig(**(meta["config"] | {"resume": False}))
+        meta = folder.meta()
+    except UsageError:
+        meta = None
+    if meta is None or meta.get("kind", "train") != "train":
+        raise ValueError(f"{run_dir} is not a run directory of `python -m osgan train`; "
+                         "train one with `python -m osgan train`")
+    cfg = settings.from_dict(TrainConfig, meta["config"] | {"resume": False})
     G = Generator(ModelConfig(**meta["model"]))
-    G.load_state_dict(checkpoint.load(run_dir / "checkpoint.pt", map_location="cpu")["G"])
+    G.load_state_dict(checkpoint.load(folder.checkpoint_path, map_location="cpu")["G"])
     return G.to(device).eval(), cfg
 
 
-def _evaluate(G, cfg: TrainConfig, device) -> dict[str, Any]:
-    from osgan.metrics import fid_kid  # imported here: evaluation is optional and heavier
-
-    out = fid_kid(sampler(G, cfg, device), dataset=cfg.dataset, split="test",
-                  feature_space=cfg.eval_feature_space, n_real=cfg.eval_n_real,
-                  n_gen=cfg.eval_n_gen, data_root=cfg.data_root, image_size=cfg.image_size,
-                  device=str(device), seed=cfg.seed)
-    return {f"Eval/{k}": v for k, v in out.items()}
+# ---------------------------------------------------------------------------------------------
+# the pieces of a run
 
 
-@torch.no_grad()
-def _save_grid(G, z, y, path: Path, nrow: int) -> None:
-    from torchvision.utils import save_image
+@dataclass
+class _Run:
+    """What the steps of one run read and change."""
 
-    was_training = G.training
-    G.eval()
-    x_hat = G(z, y) if y is not None else G(z)
-    G.train(was_training)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(x_hat.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
-
-
-def _read_records(path: Path, upto: int) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a kill: the resumed run redoes it
-            continue
-    return [r for r in rows if r["step"] <= upto]
+    cfg: TrainConfig
+    device: torch.device
+    images: data.ImageData
+    objective: losses.Objective
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    data_gen: torch.Generator
+    z_grid: torch.Tensor  # the fixed z of every sample grid
+    y_grid: torch.Tensor | None  # and its labels (conditional objectives)
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.gan`` for ``cfg.steps`` steps in one or two stages; see the module docstring."""
-    cfg.validate()
-    device = profiles.resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)  # process-wide, as torch has it
-    out = cfg.run_dir()
-    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    if (out / "config.json").exists() and not cfg.resume:
-        raise ValueError(f"{out} already holds a run: pass resume (--resume) to continue it, "
-                         "or choose another out_dir (--out-dir)")
-    state = checkpoint.load(ckpt_path) if cfg.resume and ckpt_path.exists() else None
-    if state is not None:
-        old = state["config"]
-        diff = [k for k in _TRAJECTORY if old.get(k) != getattr(cfg, k)]
-        if diff:
-            was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
-            raise ValueError(f"cannot resume {out}: its checkpoint was trained with {was}; "
-                             "use those values or another out_dir")
-
-    # data before anything is written: a missing data set leaves no run directory behind
+def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
+    """Data, models, optimizers and random generators, seeded by ``cfg.seed``."""
     images = data.load(cfg.dataset, "train", data_root=cfg.data_root, image_size=cfg.image_size,
                        limit=cfg.data_limit).to(device)
     torch.manual_seed(cfg.seed)
@@ -271,158 +233,132 @@ def train(cfg: TrainConfig) -> TrainResult:
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
     data_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
-
     # the fixed z (and labels) of every sample grid, drawn apart from the training generators
     grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
     z_grid = torch.randn(cfg.sample_n, cfg.nz, generator=grid_gen).to(device)
     k = images.num_classes if objective.conditional else 0
     y_grid = (torch.arange(cfg.sample_n) % k).to(device) if k else None
-    nrow = k if k else int(cfg.sample_n**0.5)
+    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, data_gen, z_grid, y_grid)
 
-    start, t_train, t_eval = 0, 0.0, 0.0
-    if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        objective.load_state_dict(state["objective"])
-        checkpoint.set_rng_state(state["rng"], data_gen)
-        start, t_train, t_eval = state["step"], state["time_train"], state["time_eval"]
-    records = _read_records(metrics_path, upto=start)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "done.json").unlink(missing_ok=True)
-    checkpoint.write_json(out / "config.json", {"config": asdict(cfg), "model": asdict(G.cfg)})
-    # rows a killed run logged after its last checkpoint are dropped: the resumed run redoes them
-    checkpoint.atomic_write(metrics_path, lambda f: f.writelines(
-        (json.dumps(r) + "\n").encode() for r in records))
 
-    def save_checkpoint(step: int) -> None:
-        checkpoint.save(ckpt_path, {
-            "step": step, "G": G.state_dict(), "D": D.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "objective": objective.state_dict(), "rng": checkpoint.rng_state(data_gen),
-            "time_train": t_train, "time_eval": t_eval, "config": asdict(cfg),
-        })
+def _state(run: _Run, step: int, clock: harness.Clock) -> dict[str, Any]:
+    from osgan import checkpoint
 
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    from tqdm.auto import tqdm
+    return {"step": step, "G": run.G.state_dict(), "D": run.D.state_dict(),
+            "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
+            "objective": run.objective.state_dict(), "rng": checkpoint.rng_state(run.data_gen),
+            "time_train": clock.train, "time_eval": clock.eval, "config": asdict(run.cfg)}
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, unit="step",
-               desc=f"{cfg.gan} {cfg.stages}-stage", dynamic_ncols=True)
-    metrics_file = open(metrics_path, "a")
-    last_log_step, last_log_time = start, t_train
-    G.train()
-    D.train()
-    t_mark = time.perf_counter()
+
+def _restore(run: _Run, state: dict[str, Any], clock: harness.Clock) -> int:
+    """Load a checkpoint into the run and the clock; returns the step it was taken at."""
+    from osgan import checkpoint
+
+    run.G.load_state_dict(state["G"])
+    run.D.load_state_dict(state["D"])
+    run.opt_g.load_state_dict(state["opt_g"])
+    run.opt_d.load_state_dict(state["opt_d"])
+    run.objective.load_state_dict(state["objective"])
+    checkpoint.set_rng_state(state["rng"], run.data_gen)
+    clock.train, clock.eval = state["time_train"], state["time_eval"]
+    return state["step"]
+
+
+def _step(run: _Run) -> dict[str, torch.Tensor]:
+    """One round: a real batch, a z, one step of one or two stages (statistics on the device)."""
+    cfg = run.cfg
+    x, y = run.images.sample(cfg.batch_size, run.data_gen)
+    y = y if run.objective.conditional else None
+    z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
+    if cfg.stages == "one":
+        return one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                              exact=cfg.exact, as_float=False)
+    return two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                          variant=cfg.variant, as_float=False)
+
+
+def _evaluate(run: _Run) -> dict[str, Any]:
+    from osgan.metrics import fid_kid  # imported here: evaluation is optional and heavier
+
+    cfg, ev = run.cfg, run.cfg.eval
+    out = fid_kid(sampler(run.G, cfg, run.device), dataset=cfg.dataset, split="test",
+                  feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
+                  data_root=cfg.data_root, image_size=cfg.image_size, device=str(run.device),
+                  seed=cfg.seed)
+    return {f"Eval/{k}": v for k, v in out.items()}
+
+
+@torch.no_grad()
+def _save_grid(run: _Run, path: Path) -> None:
+    from torchvision.utils import save_image
+
+    k = run.y_grid is not None and run.images.num_classes
+    nrow = k or int(run.cfg.sample_n**0.5)
+    with eval_mode(run.G):
+        x_hat = run.G(run.z_grid, run.y_grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(x_hat.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.gan`` for ``cfg.steps`` steps in one or two stages; see the module docstring."""
+    cfg.validate()
+    device = settings.resolve_device(cfg.device)
+    settings.set_threads(cfg.threads)  # process-wide, as torch has it
+    folder = harness.RunFolder(cfg.run_dir(), "train")
+    state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY, total=cfg.steps)
+    run = _setup(cfg, device)  # data before anything is written: no half-made run folder
+    clock = harness.Clock(device)
+    start = _restore(run, state, clock) if state is not None else 0
+    records = folder.begin({"config": asdict(cfg), "model": asdict(run.G.cfg)}, start)
+    last_log = {"step": start, "time": clock.train}
+    bar = harness.progress(cfg.steps, start, f"{cfg.gan} {cfg.stages}-stage", cfg.progress)
+
+    def handle(step: int, stats: dict, events: set[str]) -> None:
+        row = None
+        if events & {"log", "eval"}:
+            row = {"step": step} | to_floats(stats)
+            row["Time/step"] = (clock.train - last_log["time"]) / (step - last_log["step"])
+            row["Time/train"] = clock.train
+            last_log.update(step=step, time=clock.train)
+            bar.set_postfix({"D": f"{row['Loss/D']:.3f}", "G": f"{row['Loss/G']:.3f}"})
+        if "eval" in events:
+            with clock.evaluating():
+                row |= _evaluate(run)
+        if row is not None:
+            row["Time/eval"] = clock.eval
+            records.append(row)
+            folder.append(row)
+        if "sample" in events:
+            _save_grid(run, folder.path / "samples" / f"step_{step:06d}.png")
+        if "checkpoint" in events:
+            folder.save(_state(run, step, clock))
+
+    schedule = harness.Schedule(log=cfg.log_every, eval=cfg.eval.every, sample=cfg.sample_every,
+                                checkpoint=cfg.checkpoint_every)
+    run.G.train()
+    run.D.train()
     try:
-        for step in range(start + 1, cfg.steps + 1):
-            x, y = images.sample(cfg.batch_size, data_gen)
-            y = y if objective.conditional else None
-            z = torch.randn(cfg.batch_size, cfg.nz, device=device)
-            if cfg.stages == "one":
-                stats = one_stage_step(G, D, opt_g, opt_d, objective, x, z, y, exact=cfg.exact,
-                                       as_float=False)
-            else:
-                stats = two_stage_step(G, D, opt_g, opt_d, objective, x, z, y,
-                                       variant=cfg.variant, as_float=False)
-            bar.update(1)
-
-            last = step == cfg.steps
-            do_log = last or step % cfg.log_every == 0
-            do_eval = cfg.eval_every > 0 and (last or step % cfg.eval_every == 0)
-            do_sample = last or (cfg.sample_every > 0 and step % cfg.sample_every == 0)
-            do_ckpt = last or (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0)
-            if not (do_log or do_eval or do_sample or do_ckpt):
-                continue
-            # stop the training clock: what follows is not training
-            sync()
-            t_train += time.perf_counter() - t_mark
-            row: dict[str, Any] | None = None
-            if do_log or do_eval:
-                row = {"step": step} | to_floats(stats)
-                row["Time/step"] = (t_train - last_log_time) / (step - last_log_step)
-                row["Time/train"] = t_train
-                last_log_step, last_log_time = step, t_train
-                bar.set_postfix({"D": f"{row['Loss/D']:.3f}", "G": f"{row['Loss/G']:.3f}"})
-            if do_eval:
-                t0 = time.perf_counter()
-                row |= _evaluate(G, cfg, device)
-                sync()
-                t_eval += time.perf_counter() - t0
-            if row is not None:
-                row["Time/eval"] = t_eval
-                records.append(row)
-                metrics_file.write(json.dumps(row) + "\n")
-                metrics_file.flush()
-            if do_sample:
-                _save_grid(G, z_grid, y_grid, out / "samples" / f"step_{step:06d}.png", nrow)
-            if do_ckpt:
-                save_checkpoint(step)
-            sync()
-            t_mark = time.perf_counter()
+        harness.loop(start, cfg.steps, lambda i: _step(run), schedule, clock, handle, bar)
     finally:
-        metrics_file.close()
         bar.close()
-
-    summary = {"steps": cfg.steps, "Time/train": t_train, "Time/eval": t_eval,
-               "last": records[-1] if records else None}
-    checkpoint.write_json(out / "done.json", summary)
-    return TrainResult(out, records, G, D, cfg)
+    folder.finish({"steps": cfg.steps, "Time/train": clock.train, "Time/eval": clock.eval,
+                   "last": records[-1] if records else None})
+    return TrainResult(folder.path, records, run.G, run.D, cfg)
 
 
 # ---------------------------------------------------------------------------------------------
 # the `train` command
 
 
-def _field_help() -> dict[str, str]:
-    """The comment after each field of TrainConfig: the one place its meaning is written."""
-    try:
-        src = inspect.getsource(TrainConfig)
-    except (OSError, TypeError):
-        return {}
-    return dict(re.findall(r"^\s+(\w+): [^=]+=.*?  # (.*)$", src, flags=re.M))
-
-
-def _parse_optional(type_):
-    def parse(s: str):
-        return None if s.lower() == "none" else type_(s)
-
-    parse.__name__ = type_.__name__
-    return parse
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    helps = _field_help()
-    parser.add_argument("--profile", default="auto", choices=("auto",) + profiles.PROFILES,
-                        help="sets width, batch, steps and intervals (auto: full on CUDA, quick on "
-                        "CPU); options given explicitly override it")
-    base = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        default = getattr(base, f.name)
-        per_profile = ", ".join(f"{p}: {PROFILE_SETTINGS[p][f.name]}" for p in profiles.PROFILES
-                                if f.name in PROFILE_SETTINGS[p])
-        help_ = helps.get(f.name, "") + (f" [{per_profile}]" if per_profile else "")
-        help_ = help_.replace("%", "%%") + f" (default: {default})"
-        flag = "--" + f.name.replace("_", "-")
-        # SUPPRESS: an option not given stays unset, so the profile's value applies
-        kw: dict[str, Any] = dict(dest=f.name, default=argparse.SUPPRESS, help=help_)
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
-        elif f.name in ("data_root",):
-            parser.add_argument(flag, type=str, metavar="DIR", **kw)
-        elif f.name == "data_limit":
-            parser.add_argument(flag, type=_parse_optional(int), metavar="N", **kw)
-        else:
-            parser.add_argument(flag, type=type(default), **kw)
+    settings.add_profile_argument(parser)
+    settings.add_arguments(parser, TrainConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from osgan.cli import UsageError
-
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    overrides = {k: v for k, v in vars(args).items() if k in names}
     try:
-        cfg = TrainConfig.for_profile(args.profile, **overrides)
+        cfg = settings.from_args(TrainConfig, args)
         result = train(cfg)
     except ValueError as e:  # bad values, missing data (DataNotFound), unreadable checkpoint
         raise UsageError(str(e)) from None

@@ -7,6 +7,7 @@ import pytest
 from fixtures_data import write_fashion_mnist
 
 from osgan import cli, data, training
+from osgan.settings import EvalConfig
 from osgan.training import TrainConfig
 
 
@@ -32,9 +33,15 @@ def test_help_lists_every_field_with_its_default():
     training.configure_parser(parser)
     text = " ".join(parser.format_help().split())  # undo line wrapping
     for f in dataclasses.fields(TrainConfig):
+        if f.name == "eval":  # the nested evaluation config: --eval-every, --eval-n-gen, ...
+            for g in dataclasses.fields(EvalConfig):
+                assert "--eval-" + g.name.replace("_", "-") in text, g.name
+                assert f"{g.metadata['help']} " in text and f"(default: {g.default})" in text
+            continue
         flag = "--" + f.name.replace("_", "-")
         assert flag in text, flag
         assert f"(default: {f.default})" in text, f.name
+        assert f.metadata["help"].split()[0] in text, f.name
     assert "--profile" in text and "quick: 2000" in text
 
 

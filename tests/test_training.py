@@ -9,7 +9,7 @@ import torch
 from fixtures_data import write_fashion_mnist
 from torch.testing import assert_close
 
-from osgan import checkpoint, data, training
+from osgan import checkpoint, data, harness, training, util
 from osgan.training import TrainConfig, load_generator, sampler, train
 
 LOSS_KEYS = ("Loss/D", "Loss/G", "Loss/D/real", "Loss/D/fake")
@@ -130,7 +130,7 @@ def test_missing_data_leaves_no_run(tmp_path, monkeypatch):
 def test_eval_hook_logged_and_excluded_from_training_clock(root, tmp_path, monkeypatch):
     # a clock that stands still except inside the evaluation, which "takes" 1000 s
     clock = {"t": 0.0}
-    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock["t"])
     calls = []
 
     def fid_kid(fake, *, dataset, split, feature_space, n_real, n_gen, data_root, image_size,
@@ -142,8 +142,8 @@ def test_eval_hook_logged_and_excluded_from_training_clock(root, tmp_path, monke
                 "n_real": n_real, "n_gen": 5, "ref_split": split, "dataset": dataset}
 
     monkeypatch.setitem(sys.modules, "osgan.metrics", types.SimpleNamespace(fid_kid=fid_kid))
-    r = train(tiny(root, tmp_path / "run", eval_every=4, eval_n_real=16, eval_n_gen=5,
-                   eval_feature_space="domain"))
+    r = train(tiny(root, tmp_path / "run",
+                   eval=dict(every=4, n_real=16, n_gen=5, feature_space="domain")))
     assert calls == [((5, 1, 32, 32), "fashion_mnist", "test", "domain", 16, 32, "cpu")] * 2
     evals = [row for row in r.records if "Eval/FID" in row]
     assert [row["step"] for row in evals] == [4, 8]
@@ -200,6 +200,6 @@ def test_checkpoint_atomic_write_keeps_old_file_on_failure(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        checkpoint.atomic_write(path, broken)
+        util.atomic_write(path, broken)
     assert checkpoint.load(path)["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary file left

@@ -46,7 +46,7 @@ import torch
 from cleanfid import fid as cfid
 from torch import Tensor, nn
 
-from osgan.classifiers import cache_root
+from osgan.util import cache_root
 
 
 @dataclass

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from osgan.classifiers import cache_root
+from osgan.util import cache_root
 from osgan.metrics.fid import FIDConfig, register_feature_space
 
 FILENAME = "inception-2015-12-05.pt"

@@ -1,0 +1,70 @@
+"""What every other module may import, and which imports nothing of osgan: the error a user's bad
+input raises, where caches live, atomic file writes, and a context for evaluation mode.
+
+Every module of the package sits above this one, so the direction of imports is clean: a data
+loader can raise :class:`UsageError` without knowing the command line exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+
+class UsageError(ValueError):
+    """A bad value or a refused action caused by the user: the command line prints it as one
+    line and exits with status 2. A ``ValueError``, so library callers can catch either."""
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where osgan keeps what it computes once: ``cache_dir``, else ``$OSGAN_CACHE``, else
+    ``~/.cache/osgan``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("OSGAN_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "osgan"
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: a
+    process killed while writing leaves the previous file (or none), never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """``obj`` as indented JSON, written atomically."""
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module):
+    """Evaluation mode inside the block, each module's own mode restored after it.
+
+    Spectral norm runs a power iteration on every training-mode forward; in eval mode it reuses
+    the vectors of the last one, so an extra pass sees exactly the weights of the main pass.
+    BatchNorm uses its running statistics."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
