@@ -80,6 +80,10 @@ class ImageData:
         return ImageData(self.images.to(device), self.labels.to(device), self.num_classes,
                          self.name, self.split)
 
+    def head(self, n: int) -> ImageData:
+        """The first ``n`` images (for cheap evaluations during a run)."""
+        return ImageData(self.images[:n], self.labels[:n], self.num_classes, self.name, self.split)
+
     def sample(self, batch_size: int, generator: torch.Generator | None = None
                ) -> tuple[Tensor, Tensor]:
         """``batch_size`` images and labels drawn uniformly with replacement, on the data's device

@@ -45,10 +45,8 @@ In this implementation we:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -56,10 +54,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from osgan import checkpoint as ckpt
-from osgan import classifiers
+from osgan import classifiers, harness, settings
 from osgan.resnet import resnet18, resnet34
 from osgan.scale import scale_grad
+from osgan.settings import setting
 from osgan.steps import to_floats
+from osgan.util import UsageError
 
 SCHEMES = ("one", "two", "kd")
 
@@ -226,36 +226,43 @@ def kd_round(S, T, opt_s, x: Tensor, *, temperature: float = 4.0, as_float: bool
 # --------------------------------------------------------------------------- configuration
 
 
-def _f(default, help_: str):
-    # a config field whose comment is also its --help text
-    return field(default=default, metadata={"help": help_})
-
-
 @dataclass
 class DFADConfig:
-    dataset: str = _f("fashion_mnist", "fashion_mnist (LeNet-5 pair) or cifar10/cifar100 (ResNets)")
-    data_root: str | None = _f(None, "where osgan.data finds the data set (None: its defaults)")
-    scheme: str = _f("one", "one (this paper), two (DFAD) or kd (student on real data)")
-    rounds: int = _f(4000, "adversarial rounds (kd: student steps)")
-    batch_size: int = _f(256, "images per step (DFAD and Table 2: 256)")
-    student_steps: int = _f(5, "two-stage only: student updates per round (DFAD: 5)")
-    nz: int = _f(256, "latent dimension of the generator (DFAD: 256)")
-    g_width: int = _f(64, "generator width ngf (DFAD: 64)")
-    hparams: str = _f("adam", "optimiser recipe: adam (Adam 1e-3 both) or dfad (SGD 0.1, Adam)")
-    kd_temperature: float = _f(4.0, "kd only: softmax temperature of the soft targets")
-    teacher: str | None = _f(None, "teacher checkpoint (state_dict .pt); None: train it and cache")
-    teacher_arch: str | None = _f(None, "teacher network (None: lenet5 / resnet34 by data set)")
-    student_arch: str | None = _f(None, "student network (None: lenet5_half / resnet18)")
-    resnet_width: int = _f(64, "channels of the ResNets' first stage (paper: 64)")
-    teacher_epochs: float = _f(2.0, "passes over the training split when training the teacher")
-    eval_every: int = _f(200, "rounds between test-accuracy evaluations (also at 0 and the end)")
-    eval_n: int | None = _f(None, "test images per evaluation in the run (None: all; last: all)")
-    seed: int = _f(0, "seed of the student, generator and z (the teacher always uses seed 0)")
-    device: str = _f("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
-    out_dir: str | None = _f(None, "write config.json, metrics.jsonl, checkpoint.pt here")
-    checkpoint_every: int = _f(0, "rounds between checkpoints (0: only at the end)")
-    cache_dir: str | None = _f(None, "cache of trained teachers (None: $OSGAN_CACHE or ~/.cache)")
-    progress: bool = _f(True, "show a progress bar")
+    dataset: str = setting("fashion_mnist", "fashion_mnist (LeNet-5 pair) or cifar10/cifar100 "
+                           "(ResNets)")
+    data_root: str | None = setting(None, "where osgan.data finds the data set (None: its "
+                                    "defaults)")
+    scheme: str = setting("one", "one (this paper), two (DFAD) or kd (student on real data)")
+    rounds: int = setting(4000, "adversarial rounds (kd: student steps)")
+    batch_size: int = setting(256, "images per step (DFAD and Table 2: 256)")
+    student_steps: int = setting(5, "two-stage only: student updates per round (DFAD: 5)")
+    nz: int = setting(256, "latent dimension of the generator (DFAD: 256)")
+    g_width: int = setting(64, "generator width ngf (DFAD: 64)")
+    hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both) or dfad (SGD 0.1, "
+                           "Adam)")
+    kd_temperature: float = setting(4.0, "kd only: softmax temperature of the soft targets")
+    teacher: str | None = setting(None, "teacher checkpoint (state_dict .pt); None: train it and "
+                                  "cache")
+    teacher_arch: str | None = setting(None, "teacher network (None: lenet5 / resnet34 by data "
+                                       "set)")
+    student_arch: str | None = setting(None, "student network (None: lenet5_half / resnet18)")
+    resnet_width: int = setting(64, "channels of the ResNets' first stage (paper: 64)")
+    teacher_epochs: float = setting(2.0, "passes over the training split when training the "
+                                    "teacher")
+    eval_every: int = setting(200, "rounds between test-accuracy evaluations (also at 0 and the "
+                              "end)")
+    eval_n: int | None = setting(None, "test images per evaluation in the run (None: all; last: "
+                                 "all)")
+    seed: int = setting(0, "seed of the student, generator and z (the teacher always uses seed 0)")
+    device: str = setting("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    threads: int = setting(0, "CPU threads torch may use (0: torch's default)")
+    out_dir: str | None = setting(None, "run folder: config.json, metrics.jsonl, checkpoint.pt "
+                                  "(None: no files)")
+    checkpoint_every: int = setting(0, "rounds between checkpoints (0: only at the end)")
+    resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
+    cache_dir: str | None = setting(None, "cache of trained teachers (None: $OSGAN_CACHE or "
+                                    "~/.cache)")
+    progress: bool = setting(True, "show a progress bar")
 
     def validate(self) -> DFADConfig:
         if self.dataset not in DEFAULT_PAIRS:
@@ -282,21 +289,15 @@ class DFADConfig:
         return self.teacher_arch or t, self.student_arch or s
 
     @classmethod
-    def for_profile(cls, profile: str = "auto", device: str = "auto", **overrides) -> DFADConfig:
-        """The defaults of a profile (``osgan.profiles``), then ``overrides``."""
-        from osgan import profiles
-
-        settings = dict(PROFILES[profiles.resolve(profile, device)])
-        return cls(**(settings | {"device": device} | overrides))
+    def for_profile(cls, profile: str = "auto", **overrides) -> DFADConfig:
+        """The settings of a profile (:data:`osgan.settings.PROFILES`), then ``overrides``."""
+        return settings.for_profile(cls, profile, **overrides)
 
 
-# profile -> settings that differ from DFADConfig's defaults (which are "full")
-PROFILES = {
-    "full": {},
-    "quick": dict(rounds=150, batch_size=128, g_width=8, nz=64, eval_every=10, eval_n=2000),
-    "smoke": dict(rounds=3, batch_size=16, g_width=4, nz=8, eval_every=2, eval_n=200,
-                  teacher_epochs=0.02, progress=False),
-}
+# Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
+TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
+              "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
+              "teacher_epochs", "seed")
 
 
 # --------------------------------------------------------------------------- the run
@@ -313,19 +314,6 @@ class DistillResult:
     generator: nn.Module | None  # None for kd
     teacher: nn.Module
     out_dir: Path | None
-
-
-def _load_data(cfg: DFADConfig):
-    from osgan import data
-
-    kw = dict(data_root=cfg.data_root, image_size=32)
-    return data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw)
-
-
-def _resolve_device(device: str) -> torch.device:
-    from osgan import profiles
-
-    return profiles.resolve_device(device)
 
 
 def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]:
@@ -350,92 +338,126 @@ def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]
     return freeze(T), acc
 
 
-class _Subset:
-    # the first n test images, for cheap evaluations during the run
-    def __init__(self, d, n):
-        self.images, self.labels = d.images[:n], d.labels[:n]
+@dataclass
+class _Run:
+    """What the rounds of one distillation read and change."""
+
+    cfg: DFADConfig
+    device: torch.device
+    train: object  # osgan.data.ImageData, on the device for kd
+    test: object
+    eval_set: object  # the test images of the evaluations during the run
+    T: nn.Module
+    teacher_acc: float
+    S: nn.Module
+    G: nn.Module
+    opt_s: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+    scheds: list
+    data_gen: torch.Generator  # kd's real batches
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)  # the clock must see the queued GPU work
+def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
+    from osgan import data
+
+    kw = dict(data_root=cfg.data_root, image_size=32)
+    train, test = data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw)
+    T, teacher_acc = teacher_for(cfg, train, test, device)
+    torch.manual_seed(cfg.seed)
+    if cfg.scheme == "kd":  # real batches, drawn on the device
+        train = train.to(device)
+    data_gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
+    G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
+    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds)
+    eval_set = test if cfg.eval_n is None else test.head(cfg.eval_n)
+    return _Run(cfg, device, train, test, eval_set, T, teacher_acc, S, G, opt_s, opt_g, scheds,
+                data_gen)
+
+
+def _state(run: _Run, r: int, clock: harness.Clock, records: list[dict]) -> dict:
+    return {"config": dataclasses.asdict(run.cfg), "round": r, "student": run.S.state_dict(),
+            "generator": run.G.state_dict(), "opt_s": run.opt_s.state_dict(),
+            "opt_g": run.opt_g.state_dict(), "scheds": [s.state_dict() for s in run.scheds],
+            "rng": ckpt.rng_state(run.data_gen), "time_train": clock.train,
+            "time_eval": clock.eval, "teacher_accuracy": run.teacher_acc}
+
+
+def _restore(run: _Run, state: dict, clock: harness.Clock) -> int:
+    run.S.load_state_dict(state["student"])
+    run.G.load_state_dict(state["generator"])
+    run.opt_s.load_state_dict(state["opt_s"])
+    run.opt_g.load_state_dict(state["opt_g"])
+    for sched, s in zip(run.scheds, state["scheds"]):
+        sched.load_state_dict(s)
+    ckpt.set_rng_state(state["rng"], run.data_gen)
+    clock.train, clock.eval = state["time_train"], state["time_eval"]
+    return state["round"]
+
+
+def _round(run: _Run) -> dict:
+    """One round of the configured scheme (statistics on the device)."""
+    cfg = run.cfg
+    if cfg.scheme == "kd":
+        x, _ = run.train.sample(cfg.batch_size, generator=run.data_gen)
+        stats = kd_round(run.S, run.T, run.opt_s, x.to(run.device),
+                         temperature=cfg.kd_temperature, as_float=False)
+    else:
+        z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
+        if cfg.scheme == "one":
+            stats = one_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z, as_float=False)
+        else:
+            stats = two_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
+                                    student_steps=cfg.student_steps, as_float=False)
+    for sched in run.scheds:
+        sched.step()
+    return stats
 
 
 def distill(cfg: DFADConfig) -> DistillResult:
     """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
-    from tqdm import tqdm
-
     cfg.validate()
-    device = _resolve_device(cfg.device)
-    train, test = _load_data(cfg)
-    T, teacher_acc = teacher_for(cfg, train, test, device)
-
-    torch.manual_seed(cfg.seed)
-    if cfg.scheme == "kd":  # real batches, drawn on the device
-        train = train.to(device)
-        gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
-    G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
-    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds)
-    S.train()
-    G.train()
-
-    out = Path(cfg.out_dir) if cfg.out_dir else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-        (out / "metrics.jsonl").write_text("")
-    eval_set = test if cfg.eval_n is None else _Subset(test, cfg.eval_n)
-    records: list[dict] = []
-    clock = 0.0
+    device = settings.resolve_device(cfg.device)
+    settings.set_threads(cfg.threads)
+    folder = harness.RunFolder(cfg.out_dir, "dfad", step_key="round")
+    state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
+                        total=cfg.rounds, total_key="rounds")
+    run = _setup(cfg, device)
+    clock = harness.Clock(device)
+    start = _restore(run, state, clock) if state is not None else 0
+    records = folder.begin({"config": dataclasses.asdict(cfg)}, start)
+    bar = harness.progress(cfg.rounds, start, f"dfad {cfg.scheme}", cfg.progress, unit="round")
 
     def evaluate(r: int, stats: dict) -> None:
-        acc = classifiers.accuracy(S, eval_set, device=device)
-        rec = {"round": r, "Time/train": clock, "Accuracy/student": acc} | to_floats(stats)
+        with clock.evaluating():
+            acc = classifiers.accuracy(run.S, run.eval_set, device=device)
+        rec = {"round": r, "Time/train": clock.train, "Accuracy/student": acc} | to_floats(stats)
         records.append(rec)
-        if out:
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
+        folder.append(rec)
         bar.set_postfix(acc=f"{acc:.3f}", refresh=False)
 
-    def checkpoint(r: int) -> None:
-        ckpt.save(out / "checkpoint.pt", {
-            "config": dataclasses.asdict(cfg), "round": r, "student": S.state_dict(),
-            "generator": G.state_dict(), "opt_s": opt_s.state_dict(), "opt_g": opt_g.state_dict(),
-            "teacher_accuracy": teacher_acc, "records": records})
-
-    bar = tqdm(range(1, cfg.rounds + 1), desc=f"dfad {cfg.scheme}", disable=not cfg.progress)
-    evaluate(0, {})
-    t0 = time.perf_counter()
-    for r in bar:
-        if cfg.scheme == "kd":
-            x, _ = train.sample(cfg.batch_size, generator=gen)
-            stats = kd_round(S, T, opt_s, x.to(device), temperature=cfg.kd_temperature,
-                             as_float=False)
-        else:
-            z = torch.randn(cfg.batch_size, cfg.nz, device=device)
-            if cfg.scheme == "one":
-                stats = one_stage_round(G, S, T, opt_g, opt_s, z, as_float=False)
-            else:
-                stats = two_stage_round(G, S, T, opt_g, opt_s, z,
-                                        student_steps=cfg.student_steps, as_float=False)
-        for sched in scheds:
-            sched.step()
-        if r % cfg.eval_every == 0 or r == cfg.rounds:
-            _sync(device)
-            clock += time.perf_counter() - t0  # the evaluation is not on the clock
+    def handle(r: int, stats: dict, events: set[str]) -> None:
+        if "eval" in events:
             evaluate(r, stats)
-            t0 = time.perf_counter()
-        if out and cfg.checkpoint_every and r % cfg.checkpoint_every == 0:
-            checkpoint(r)
-    bar.close()
-    if out:
-        checkpoint(cfg.rounds)
+        if "checkpoint" in events:
+            folder.save(_state(run, r, clock, records))
+
+    if start == 0:
+        evaluate(0, {})
+    run.S.train()
+    run.G.train()
+    schedule = harness.Schedule(log=0, eval=cfg.eval_every, checkpoint=cfg.checkpoint_every)
+    try:
+        harness.loop(start, cfg.rounds, lambda r: _round(run), schedule, clock, handle, bar)
+    finally:
+        bar.close()
     final = records[-1]["Accuracy/student"]
     if cfg.eval_n is not None:
-        final = classifiers.accuracy(S, test, device=device)
-    return DistillResult(cfg, records, final, teacher_acc, clock, S,
-                         None if cfg.scheme == "kd" else G, T, out)
+        final = classifiers.accuracy(run.S, run.test, device=device)
+    folder.finish({"rounds": cfg.rounds, "Time/train": clock.train, "Time/eval": clock.eval,
+                   "accuracy": final, "teacher_accuracy": run.teacher_acc})
+    return DistillResult(cfg, records, final, run.teacher_acc, clock.train, run.S,
+                         None if cfg.scheme == "kd" else run.G, run.T, folder.path)
 
 
 # --------------------------------------------------------------------------- summaries
@@ -510,39 +532,18 @@ def verdict(rows: list[dict], a: str = "one", b: str = "two") -> str:
 
 def configure_parser(parser) -> None:
     """``python -m osgan dfad``: one option per ``DFADConfig`` field, plus ``--profile``."""
-    import argparse
-
-    parser.add_argument("--profile", default=argparse.SUPPRESS,
-                        help="start from a profile's settings: auto, full, quick or smoke "
-                             "(default: DFADConfig's, the full setting)")
-    for f in dataclasses.fields(DFADConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=f"{f.metadata['help']} "
-                                f"(default: {f.default})")
-            continue
-        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
-        parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=f.name.upper(),
-                            help=f"{f.metadata['help']} (default: {f.default})")
+    settings.add_profile_argument(parser, default="full")
+    settings.add_arguments(parser, DFADConfig)
 
 
 def run(args) -> int:
-    from osgan.cli import UsageError
-
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(DFADConfig)
-             if hasattr(args, f.name)}
     try:
-        if hasattr(args, "profile"):
-            device = given.pop("device", "auto")
-            cfg = DFADConfig.for_profile(args.profile, device, **given)
-        else:
-            cfg = DFADConfig(**given)
+        cfg = settings.from_args(DFADConfig, args)
         if cfg.out_dir is None:
             cfg.out_dir = f"runs/dfad-{cfg.dataset}-{cfg.scheme}-seed{cfg.seed}"
         res = distill(cfg.validate())
     except ValueError as e:  # bad values, missing data (osgan.data.DataNotFound), bad checkpoint
-        raise UsageError(str(e)) from e
+        raise UsageError(str(e)) from None
     print(f"teacher {res.teacher_accuracy:.4f}  student ({cfg.scheme}) {res.accuracy:.4f}  "
           f"after {cfg.rounds} rounds, {res.seconds:.1f} s of training; wrote {res.out_dir}")
     return 0

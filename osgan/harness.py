@@ -102,10 +102,12 @@ def read_rows(path: Path, upto: int, key: str = "step") -> list[dict[str, Any]]:
 
 
 class RunFolder:
-    """One run's folder, owned by one kind of run (``"train"``, ``"dfad"``, ...)."""
+    """One run's folder, owned by one kind of run (``"train"``, ``"dfad"``, ...). With
+    ``path=None`` the run keeps its records in memory only and writes nothing."""
 
-    def __init__(self, path: str | Path, kind: str, step_key: str = "step"):
-        self.path, self.kind, self.step_key = Path(path), kind, step_key
+    def __init__(self, path: str | Path | None, kind: str, step_key: str = "step"):
+        self.path = Path(path) if path is not None else None
+        self.kind, self.step_key = kind, step_key
 
     @property
     def config_path(self) -> Path:
@@ -121,6 +123,8 @@ class RunFolder:
 
     def meta(self) -> dict[str, Any] | None:
         """The folder's ``config.json``, or None when it has none."""
+        if self.path is None:
+            return None
         try:
             return json.loads(self.config_path.read_text())
         except FileNotFoundError:
@@ -161,6 +165,8 @@ class RunFolder:
 
     def begin(self, meta: dict[str, Any], start: int) -> list[dict[str, Any]]:
         """Write ``config.json`` (with this folder's kind) and keep the rows up to ``start``."""
+        if self.path is None:
+            return []
         rows = read_rows(self.metrics_path, upto=start, key=self.step_key)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "done.json").unlink(missing_ok=True)
@@ -170,13 +176,19 @@ class RunFolder:
         return rows
 
     def append(self, row: dict[str, Any]) -> None:
+        if self.path is None:
+            return
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
     def save(self, state: dict[str, Any]) -> None:
+        if self.path is None:
+            return
         checkpoint.save(self.checkpoint_path, state)
 
     def finish(self, summary: dict[str, Any]) -> None:
+        if self.path is None:
+            return
         write_json(self.path / "done.json", summary)
 
 

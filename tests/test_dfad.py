@@ -206,8 +206,49 @@ def test_distill_fashion_mnist_fixture(offline, scheme):
     state = torch.load(offline / "run" / "checkpoint.pt", weights_only=True)
     assert state["round"] == 3
     # the teacher is cached: a second run loads it and measures the same accuracy
-    again = dfad.teacher_for(cfg, *dfad._load_data(cfg), torch.device("cpu"))[1]
+    from osgan import data
+
+    splits = (data.load("fashion_mnist", split, data_root=cfg.data_root) for split in ("train", "test"))
+    again = dfad.teacher_for(cfg, *splits, torch.device("cpu"))[1]
     assert again == res.teacher_accuracy
+
+
+class Killed(KeyboardInterrupt):
+    pass
+
+
+@pytest.mark.parametrize("scheme", ["one", "two"])
+def test_distill_killed_and_resumed_equals_uninterrupted(offline, monkeypatch, scheme):
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    kw = dict(scheme=scheme, rounds=6, eval_every=1, checkpoint_every=2)
+    whole = dfad.distill(tiny_config(offline, out_dir=str(offline / "whole"), **kw))
+
+    real_round, calls = dfad._round, {"n": 0}
+
+    def dying_round(run):
+        calls["n"] += 1
+        if calls["n"] == 5:  # inside round 5: the last checkpoint is round 4
+            raise Killed
+        return real_round(run)
+
+    monkeypatch.setattr(dfad, "_round", dying_round)
+    with pytest.raises(Killed):
+        dfad.distill(tiny_config(offline, out_dir=str(offline / "split"), **kw))
+    assert not (offline / "split" / "done.json").exists()
+    monkeypatch.setattr(dfad, "_round", real_round)
+    resumed = dfad.distill(tiny_config(offline, out_dir=str(offline / "split"), resume=True, **kw))
+
+    def losses(res):
+        return torch.tensor([[r.get("Loss/S", 0.0), r["Accuracy/student"]] for r in res.records])
+
+    assert [r["round"] for r in resumed.records] == list(range(7))
+    torch.testing.assert_close(losses(resumed), losses(whole), rtol=0, atol=0)
+    for p, q in zip(resumed.student.state_dict().values(), whole.student.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    rows = (offline / "split" / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 7  # the rows logged after the checkpoint were dropped, then redone
 
 
 @pytest.mark.slow
