@@ -73,13 +73,13 @@ from torch import nn
 
 import osgan
 from osgan import data as osdata
-from osgan import losses, profiles
+from osgan import losses, reference, settings
 from osgan.models import models_for
 from osgan.plots import markdown_table, to_numpy
-from osgan.scale import gamma, instance_losses
+from osgan.scale import instance_losses, per_sample_gamma
 
-profile = profiles.resolve(profile, device)
-dev = profiles.resolve_device(device)
+profile = settings.resolve(profile, device)
+dev = settings.resolve_device(device)
 # the derivation needs no training: sizes only trade resolution of the plots for seconds
 size = {
     "smoke": dict(batch=4, width=8),
@@ -127,7 +127,7 @@ rows = []
 gen = torch.Generator().manual_seed(seed + 2)
 for loss_name, loss_fn in [
     ("L_D", lambda ph: obj.loss_d(p, ph)["total"]),
-    ("L_G", lambda ph: obj.loss_g(p, ph)),
+    ("L_G", lambda ph: obj.loss_g(p, ph).mean()),
 ]:
     xh = x_hat.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(loss_fn(D(xh)), xh)
@@ -171,35 +171,22 @@ glue("fd_max_err", max(r["relative error"] for r in rows), display=False)
 # Eq. 7 says their element-wise ratio is the same number $\gamma_i$ for every element of every
 # layer of sample $i$, and that number is the ratio at D's output,
 # $\gamma_i = (\partial\mathcal{L}_G/\partial\hat p_i) / (\partial\mathcal{L}_D/\partial\hat p_i)$
-# (what `osgan.scale.gamma` computes). We measure the largest relative deviation
+# (what `osgan.scale.per_sample_gamma` computes). We measure the largest relative deviation
 # $\max |r - \gamma_i| / |\gamma_i|$ over the elements of each layer, for a D with GroupNorm (the
 # paper's) and the same D with BatchNorm (DCGAN's original).
 
 # %% tags=["hide-input"]
+# osgan.reference.layer_ratios: plain autograd on a copy of D, real and fake batches apart, D in
+# training mode (BatchNorm uses the statistics of the batch it sees, as when training)
 layer_rows, ratios = [], {}
 for d_norm in ("group", "batch"):
     obj, G, D = float64_models(objective, d_norm=d_norm)
-    D.train()  # BatchNorm in training mode: statistics of the fake batch, as when training
-    feats = [G(z).detach().requires_grad_(True)]
-    for layer in D.net:
-        feats.append(layer(feats[-1]))
-    names = ["input"] + [type(m).__name__ for m in D.net]
-    p_hat = feats[-1].reshape(B)
-    p = D(x)  # real batch on its own, as two-stage DCGAN does
-    g = gamma(obj, p, p_hat).gamma
-    grad_d = torch.autograd.grad(obj.loss_d(p, p_hat)["total"], feats, retain_graph=True)
-    grad_g = torch.autograd.grad(obj.loss_g(p.detach(), p_hat), feats)
-    ratios[d_norm] = []
-    for l, (gg, gd) in enumerate(zip(grad_g, grad_d, strict=True)):
-        gg, gd = gg.reshape(B, -1), gd.reshape(B, -1)
-        keep = gd.abs() > 1e-12 * gd.abs().amax(dim=1, keepdim=True)  # skip exact zeros
-        r = torch.where(keep, gg / torch.where(keep, gd, torch.ones_like(gd)), g[:, None])
-        rel = ((r - g[:, None]).abs() / g.abs()[:, None]).amax().item()
-        ratios[d_norm].append((to_numpy(r.amin(1)), to_numpy(r.amax(1))))
-        layer_rows.append(
-            {"D norm": d_norm, "layer": l, "module": names[l], "max |r - gamma| / |gamma|": rel}
-        )
+    layers, g = reference.layer_ratios(D, obj, x, G(z).detach(), d_eval=False)
+    names = [layer.kind for layer in layers]
+    ratios[d_norm] = [(to_numpy(layer.r_min), to_numpy(layer.r_max)) for layer in layers]
     ratios[d_norm + "_gamma"] = to_numpy(g)
+    layer_rows += [{"D norm": d_norm, "layer": layer.index, "module": layer.kind,
+                    "max |r - gamma| / |gamma|": layer.deviation} for layer in layers]
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8))
 L = len(names)
@@ -264,54 +251,37 @@ glue(
 
 
 # %% tags=["hide-input"]
-def rel_err(a, b):
-    a = torch.cat([t.flatten() for t in a])
-    b = torch.cat([t.flatten() for t in b])
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
-
-
-def grads(module):
-    return [
-        q.grad.clone() if q.grad is not None else torch.zeros_like(q) for q in module.parameters()
-    ]
-
-
 eq89_rows = []
 for name in losses.names():
     obj, G, D = float64_models(name)
     yy = y if obj.conditional else None
     stats = osgan.one_stage_backward(G, D, obj, x, z, yy)
-    one_g, one_d = grads(G), grads(D)
-    # references: D's gradient of L_D with x_hat fixed; G's gradient of L_G through D
-    G.zero_grad(), D.zero_grad()
-    x_hat = G(z, yy) if obj.conditional else G(z)
+    one_g, one_d = reference.grads(G), reference.grads(D)
+    # the references: D's gradient of L_D with x_hat fixed, G's of L_G through a frozen D
+    ref_d, ref_g = reference.reference_grads(G, D, obj, x, z, yy)
     d_in = D if yy is None else (lambda t, D=D, yy=yy: D(t, yy))
-    obj.loss_d(d_in(x), d_in(x_hat.detach()))["total"].backward()
-    ref_d = grads(D)
-    G.zero_grad(), D.zero_grad()
-    obj.loss_g(d_in(x).detach(), d_in(x_hat)).backward()
-    ref_g = grads(G)
+    x_hat = (G(z, yy) if obj.conditional else G(z)).detach()
     row = {
         "objective": name,
         "symmetric": obj.symmetric,
         "gamma mean": stats["Gamma/mean"],
         "inactive": stats["Gamma/inactive"],
-        "D grad error": rel_err(one_d, ref_d),
-        "G grad error": rel_err(one_g, ref_g),
+        "D grad error": reference.rel_err(one_d, ref_d),
+        "G grad error": reference.rel_err(one_g, ref_g),
         "Eq. 9 L_D^ins error": None,
         "Eq. 9 L_G^ins error": None,
     }
     if obj.splits:
-        xh = x_hat.detach().requires_grad_(True)
+        xh = x_hat.requires_grad_(True)
         p, p_hat = d_in(x), d_in(xh)
-        g = gamma(obj, p, p_hat).gamma
+        g = per_sample_gamma(obj, p, p_hat).gamma
         ld_ins, lg_ins = instance_losses(obj, p, p_hat, g)
         (d_ins,) = torch.autograd.grad(ld_ins, xh, retain_graph=True)
         (g_ins,) = torch.autograd.grad(lg_ins, xh, retain_graph=True)
         (d_ref,) = torch.autograd.grad(obj.loss_d(p, p_hat)["total"], xh, retain_graph=True)
-        (g_ref,) = torch.autograd.grad(obj.loss_g(p, p_hat), xh)
-        row["Eq. 9 L_D^ins error"] = rel_err([d_ins], [d_ref])
-        row["Eq. 9 L_G^ins error"] = rel_err([g_ins], [g_ref])
+        (g_ref,) = torch.autograd.grad(obj.loss_g(p, p_hat).mean(), xh)
+        row["Eq. 9 L_D^ins error"] = reference.rel_err([d_ins], [d_ref])
+        row["Eq. 9 L_G^ins error"] = reference.rel_err([g_ins], [g_ref])
     eq89_rows.append(row)
 err_cols = ["D grad error", "G grad error", "Eq. 9 L_D^ins error", "Eq. 9 L_G^ins error"]
 display(
@@ -342,7 +312,7 @@ glue(
 # ## The symmetric case is $\gamma = -1$; $\gamma$ for the ten objectives
 #
 # For a symmetric objective $\mathcal{L}_G = -\mathcal{L}_D^f$, so Eq. 7 gives $\gamma_i = -1$ and
-# Eq. 9 reduces to the symmetric one-stage scheme (Sec. 3.1.3). `osgan.scale.gamma` takes that
+# Eq. 9 reduces to the symmetric one-stage scheme (Sec. 3.1.3). `osgan.scale.per_sample_gamma` takes that
 # shortcut; below, $\gamma$ is computed by autograd from the two losses for every objective, as a
 # function of D's output on a fake sample $\hat p$ (with $p = 0$ on the real one), and compared
 # with the shortcut.
@@ -356,10 +326,10 @@ for ax, name in zip(axes.flat, losses.names(), strict=True):
     obj = losses.get(name)
     ph = p_hat.clone().requires_grad_(True)
     (dld,) = torch.autograd.grad(obj.loss_d(p, ph)["total"], ph)
-    (dlg,) = torch.autograd.grad(obj.loss_g(p, ph), ph)
+    (dlg,) = torch.autograd.grad(obj.loss_g(p, ph).mean(), ph)
     active = dld.abs() > 0
     ratio = torch.where(active, dlg / torch.where(active, dld, torch.ones_like(dld)), torch.nan)
-    shortcut = gamma(obj, p, p_hat)
+    shortcut = per_sample_gamma(obj, p, p_hat)
     agree = (ratio[active] - shortcut.gamma[active]).abs().max().item()
     gamma_rows.append(
         {
@@ -369,7 +339,7 @@ for ax, name in zip(axes.flat, losses.names(), strict=True):
             "gamma max": ratio[active].max().item(),
             "all gamma < 0": bool((ratio[active] < 0).all()),
             "inactive share of the range": 1 - active.double().mean().item(),
-            "|autograd - osgan.scale.gamma|": agree,
+            "|autograd - per_sample_gamma|": agree,
         }
     )
     ax.plot(to_numpy(p_hat), to_numpy(ratio), lw=1.5)
@@ -389,7 +359,7 @@ display(
         markdown_table(
             gamma_rows,
             formats={
-                "|autograd - osgan.scale.gamma|": "{:.1e}",
+                "|autograd - per_sample_gamma|": "{:.1e}",
                 "inactive share of the range": "{:.2f}",
             },
         )
@@ -431,15 +401,14 @@ for exact in (False, True):
     with torch.no_grad():
         D.net[-1].bias -= 1 + D(G(z)).median()  # half of the fake outputs below -1
     stats = osgan.one_stage_backward(G, D, obj, x, z, exact=exact)
-    one_g = grads(G)
-    G.zero_grad(), D.zero_grad()
-    obj.loss_g(D(x).detach(), D(G(z))).backward()
+    one_g = reference.grads(G)
+    _, ref_g = reference.reference_grads(G, D, obj, x, z)
     inactive_rows.append(
         {
             "exact": exact,
             "inactive fraction": stats["Gamma/inactive"],
             "extra D samples": stats.get("Exact/extra_samples", 0.0),
-            "G grad error": rel_err(one_g, grads(G)),
+            "G grad error": reference.rel_err(one_g, ref_g),
         }
     )
 display(

@@ -45,6 +45,7 @@ data_root = None  # folder holding the data set's files; None: the default place
 gans = "dcgan,cgan,wgan"  # the symmetric objectives to compare, comma-separated
 steps = None  # training steps per run; None: the profile's
 runs_dir = None  # where the runs are written, afresh each time; None: runs/book/<profile>
+workers = 0  # runs trained at once, one process each; 0: one per CPU core
 
 # %%
 import warnings
@@ -53,29 +54,30 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from osgan import compare, losses, profiles
+from osgan import compare, losses, settings
 from osgan.plots import markdown_table, plot_curves, show_grids, side_by_side, stage_verdicts
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
-profile = profiles.resolve(profile, device)
-overrides = dict(seed=seed, dataset=dataset, data_root=data_root)
+profile = settings.resolve(profile, device)
+overrides = dict(seed=seed, dataset=dataset, data_root=data_root, workers=workers)
 if steps is not None:
     overrides["steps"] = steps
 if runs_dir is not None:
-    overrides["out_root"] = runs_dir
-cfg, ev = compare.configs_for(profile, device, **overrides)
+    overrides["runs_root"] = runs_dir
+cfg, chapter = compare.configs_for(profile, device, **overrides)
 names = [g.strip() for g in gans.split(",") if g.strip()]
 bad = [g for g in names if g not in losses.SYMMETRIC]
 if bad:
     raise ValueError(f"not symmetric objectives: {bad}; choose from {', '.join(losses.SYMMETRIC)}")
 print(
-    f"profile={profile} device={profiles.resolve_device(device)} dataset={cfg.dataset} "
-    f"steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} evaluations={ev.evals} "
-    f"n_gen={ev.n_gen} n_real={ev.n_real} feature space={ev.feature_space}"
+    f"profile={profile} device={settings.resolve_device(device)} dataset={cfg.dataset} "
+    f"steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} evaluations={chapter.evals} "
+    f"n_gen={cfg.eval.n_gen} n_real={cfg.eval.n_real} feature space={cfg.eval.feature_space} "
+    f"workers={chapter.workers or 'one per core'}"
 )
 
 # %% tags=["hide-input"]
-results = compare.one_vs_two(cfg, ev, names)
+results = compare.one_vs_two(cfg, chapter, names)
 rows = compare.final_rows(results)
 space = rows[0]["feature space"]
 glue("space", space, display=False)
@@ -97,11 +99,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 display(Markdown(markdown_table(rows, formats=compare.FINAL_FORMATS)))
-speed = {r["gan"]: {} for r in rows}
-for r in rows:
-    speed[r["gan"]][r["stages"]] = r["s/step"]
-speedups = {g: s["two"] / s["one"] for g, s in speed.items()}
-glue("speedups", ", ".join(f"{g} {s:.2f}" for g, s in speedups.items()), display=False)
+glue("speedups", ", ".join(f"{g} {s:.2f}" for g, s in compare.speedups(rows).items()),
+     display=False)
 
 # %% [markdown]
 # Measured per step, two-stage training over one-stage training takes

@@ -44,6 +44,7 @@ gan = "all"  # one of dcgan_ns, lsgan, geogan, relgan, fishergan, bgan, sngan; o
 exact = False  # one stage: recover G's gradient on inactive hinge samples (chapter 01); the paper: False
 steps = None  # training steps per run; None: the profile's
 runs_dir = None  # where the runs are written, afresh each time; None: runs/book/<profile>
+workers = 0  # runs trained at once, one process each; 0: one per CPU core
 
 # %%
 import math
@@ -54,28 +55,29 @@ import numpy as np
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from osgan import compare, losses, profiles
+from osgan import compare, losses, settings
 from osgan.plots import markdown_table, plot_curves, show_grids, side_by_side, stage_verdicts
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
-profile = profiles.resolve(profile, device)
-overrides = dict(seed=seed, dataset=dataset, data_root=data_root, exact=exact)
+profile = settings.resolve(profile, device)
+overrides = dict(seed=seed, dataset=dataset, data_root=data_root, workers=workers, exact=exact)
 if steps is not None:
     overrides["steps"] = steps
 if runs_dir is not None:
-    overrides["out_root"] = runs_dir
-cfg, ev = compare.configs_for(profile, device, **overrides)
+    overrides["runs_root"] = runs_dir
+cfg, chapter = compare.configs_for(profile, device, **overrides)
 if gan != "all" and gan not in losses.ASYMMETRIC:
     raise ValueError(f"gan must be 'all' or one of: {', '.join(losses.ASYMMETRIC)}; got {gan!r}")
 names = list(losses.ASYMMETRIC) if gan == "all" else [gan]
 print(
-    f"profile={profile} device={profiles.resolve_device(device)} dataset={cfg.dataset} "
+    f"profile={profile} device={settings.resolve_device(device)} dataset={cfg.dataset} "
     f"gans={','.join(names)} steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} "
-    f"evaluations={ev.evals} n_gen={ev.n_gen} n_real={ev.n_real} feature space={ev.feature_space}"
+    f"evaluations={chapter.evals} n_gen={cfg.eval.n_gen} n_real={cfg.eval.n_real} "
+    f"feature space={cfg.eval.feature_space} workers={chapter.workers or 'one per core'}"
 )
 
 # %% tags=["hide-input"]
-results = compare.one_vs_two(cfg, ev, names)
+results = compare.one_vs_two(cfg, chapter, names)
 rows = compare.final_rows(results)
 glue("space", rows[0]["feature space"], display=False)
 
@@ -94,14 +96,11 @@ nrows = math.ceil(len(one) / ncols)
 fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
 for ax in axes.flat[len(one) :]:
     ax.axis("off")
-gamma_rows = []
 for ax, r in zip(axes.flat, one, strict=False):
     rec = r["records"]
     step = np.array([x["step"] for x in rec])
-    g_min = np.array([x["Gamma/min"] for x in rec], dtype=float)
-    g_mean = np.array([x["Gamma/mean"] for x in rec], dtype=float)
-    g_max = np.array([x["Gamma/max"] for x in rec], dtype=float)
-    inactive = np.array([x["Gamma/inactive"] for x in rec], dtype=float)
+    g_min, g_mean, g_max = (np.array([x[f"Gamma/{k}"] for x in rec], dtype=float)
+                            for k in ("min", "mean", "max"))
     ok = np.isfinite(g_min) & np.isfinite(g_max)  # a batch with no active sample has no gamma
     ax.fill_between(step[ok], g_min[ok], g_max[ok], alpha=0.3)
     ax.plot(step[ok], g_mean[ok], lw=1.2)
@@ -109,17 +108,7 @@ for ax, r in zip(axes.flat, one, strict=False):
     ax.set_title(r["gan"], fontsize=9)
     ax.set_xlabel("step")
     ax.set_ylabel(r"$\gamma$ (min, mean, max)")
-    gamma_rows.append(
-        {
-            "gan": r["gan"],
-            "logged steps": len(rec),
-            "steps with every gamma < 0": float(np.mean(g_max[ok] < 0)) if ok.any() else None,
-            "smallest gamma": float(g_min[ok].min()) if ok.any() else None,
-            "largest gamma": float(g_max[ok].max()) if ok.any() else None,
-            "inactive fraction (mean)": float(inactive.mean()),
-            "inactive fraction (max)": float(inactive.max()),
-        }
-    )
+gamma_rows = [compare.gamma_summary(r) for r in one]
 fig.tight_layout()
 plt.show()
 display(Markdown(markdown_table(gamma_rows, fmt="{:.3g}")))
@@ -168,10 +157,8 @@ for metric in ("FID", "KID"):
 
 # %% tags=["hide-input"]
 display(Markdown(markdown_table(rows, formats=compare.FINAL_FORMATS)))
-speed = {}
-for r in rows:
-    speed.setdefault(r["gan"], {})[r["stages"]] = r["s/step"]
-glue("asym_speedups", ", ".join(f"{g} {s['two'] / s['one']:.2f}" for g, s in speed.items()), display=False)
+glue("asym_speedups", ", ".join(f"{g} {s:.2f}" for g, s in compare.speedups(rows).items()),
+     display=False)
 
 # %% [markdown]
 # Two-stage over one-stage time per step, per GAN: {glue:text}`asym_speedups` (Eq. 17 predicts at

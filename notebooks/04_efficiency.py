@@ -73,10 +73,10 @@ data_root = None  # unused here: the bench times random batches of the data set'
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from osgan import bench, plots, profiles, timing
+from osgan import bench, plots, settings, timing
 
-dev = profiles.resolve_device(device)
-profile = profiles.resolve(profile, dev)
+dev = settings.resolve_device(device)
+profile = settings.resolve(profile, dev)
 channels = 1 if dataset == "fashion_mnist" else 3
 cfg = bench.BenchConfig.for_profile(profile, device=str(dev), seed=seed, channels=channels,
                                     out_dir="")

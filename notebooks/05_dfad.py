@@ -57,25 +57,23 @@ seed = 0  # the first seed; the runs use seed, seed + 1, ...
 dataset = "fashion_mnist"  # fashion_mnist here; cifar10/cifar100 need data_root (and time)
 data_root = None  # where osgan.data finds the data set (None: its default places)
 hparams = "adam"  # "adam" (Adam 1e-3 for both) or "dfad" (DFAD's SGD 0.1 / Adam 1e-3, cosine)
-n_seeds = None  # seeds per scheme (None: 3 on full, 2 on quick, 1 on smoke)
-one_stage_factor = 3  # one-stage (and KD) rounds per two-stage round: about equal wall-clock
+n_seeds = None  # seeds per scheme (None: the profile's: 3 on full, 2 on quick, 1 on smoke)
+one_stage_factor = None  # one-stage (and KD) rounds per two-stage round (None: 3, about equal time)
 
 # %%
 import matplotlib.pyplot as plt
-import torch
 from IPython.display import Markdown, display
 
-from osgan import dfad, plots, profiles
+from osgan import dfad, plots, settings
 
-resolved = profiles.resolve(profile, device)
-cfg = dfad.DFADConfig.for_profile(profile, device, dataset=dataset, data_root=data_root,
+resolved = settings.resolve(profile, device)
+cfg = dfad.DFADConfig.for_profile(profile, device=device, dataset=dataset, data_root=data_root,
                                   hparams=hparams, progress=False)
-n_seeds = n_seeds or {"full": 3, "quick": 2, "smoke": 1}[resolved]
-seeds = [seed + k for k in range(n_seeds)]
-rounds = {"kd": one_stage_factor * cfg.rounds, "two": cfg.rounds,
-          "one": one_stage_factor * cfg.rounds}
-if profiles.resolve_device(device).type == "cpu":
-    torch.set_num_threads(1)  # small nets: one thread is faster than two fighting for a core
+given = {k: v for k, v in dict(n_seeds=n_seeds, one_stage_factor=one_stage_factor).items() if v}
+chapter = settings.for_profile(dfad.DFADChapter, resolved, role="chapter", **given)
+seeds = [seed + k for k in range(chapter.n_seeds)]
+rounds = {"kd": chapter.one_stage_factor * cfg.rounds, "two": cfg.rounds,
+          "one": chapter.one_stage_factor * cfg.rounds}
 print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width}, nz {cfg.nz}, "
       f"hparams {cfg.hparams}; rounds {rounds}; seeds {seeds}")
 
@@ -105,14 +103,7 @@ rows = dfad.summarise(runs, rounds=equal_rounds, seconds=equal_time)
 # ## Table 2 on Fashion-MNIST
 
 # %%
-labels = {"kd": "KD (real data)", "two": "DFAD (two)", "one": "Ours (one)"}
-teacher = runs["two"][0].teacher
-table = [{"method": "Teacher (LeNet-5)", "params": dfad.n_params(teacher), "acc": teacher_acc}]
-for r in rows:
-    table.append(r | {"method": labels[r["method"]],
-                      "acc": dfad.plus_minus(r["acc"], r["acc_std"]),
-                      "acc_at_rounds": dfad.plus_minus(r["acc_at_rounds"], r["acc_at_rounds_std"]),
-                      "acc_at_time": dfad.plus_minus(r["acc_at_time"], r["acc_at_time_std"])})
+table = dfad.table2_rows(runs, rows)
 columns = ["method", "params", "rounds", "acc", "acc_at_rounds", "acc_at_time", "seconds"]
 display(Markdown(
     f"Student accuracy on the Fashion-MNIST test split, mean ± std over {len(seeds)} seed(s). "
@@ -120,7 +111,7 @@ display(Markdown(
     f"{equal_rounds} rounds, `acc_at_time`: after {equal_time:.1f} s of training, both on "
     f"{'the whole test split' if cfg.eval_n is None else f'its first {cfg.eval_n} images'}; "
     "`seconds`: training clock of the whole run (evaluations excluded).\n\n"
-    + plots.markdown_table(table, columns, formats={"acc": "{:.3f}", "seconds": "{:.1f}"})))
+    + plots.markdown_table(table, columns, formats={"seconds": "{:.1f}"})))
 
 # %% [markdown]
 # Beside it, **the paper's Table 2**, copied from the paper: CIFAR-10/100, ResNet-34 teacher,
@@ -141,7 +132,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for scheme, results in runs.items():
     for k, res in enumerate(results):
         acc = [r["Accuracy/student"] for r in res.records]
-        kw = dict(color=colors[scheme], alpha=0.8, label=labels[scheme] if k == 0 else None)
+        kw = dict(color=colors[scheme], alpha=0.8, label=dfad.LABELS[scheme] if k == 0 else None)
         axes[0].plot([r["round"] for r in res.records], acc, **kw)
         axes[1].plot([r["Time/train"] for r in res.records], acc, **kw)
 for ax in axes:

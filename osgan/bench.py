@@ -154,7 +154,7 @@ def environment(device: torch.device) -> dict:
 
 
 def _resolve_device(name: str) -> torch.device:
-    from osgan.profiles import resolve_device
+    from osgan.settings import resolve_device
 
     return resolve_device(name)
 
@@ -390,14 +390,14 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if profile is None:
         return replace(BenchConfig(), **given)
     if profile == "auto":
-        from osgan.profiles import resolve
+        from osgan.settings import resolve
 
         profile = resolve("auto", given.get("device", "auto"))
     return BenchConfig.for_profile(profile, **given)
 
 
 def run(args: argparse.Namespace) -> int:
-    from osgan.cli import UsageError
+    from osgan.util import UsageError
 
     try:
         cfg = config_from_args(args)

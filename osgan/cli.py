@@ -18,7 +18,7 @@ from osgan.util import UsageError
 # command name -> (module, one-line help)
 COMMANDS = {
     "train": ("osgan.training", "train a GAN in one or two stages (Table 1, Figure 4)"),
-    "fid": ("osgan.metrics.cli", "FID/KID of a run or of the test split, labelled by feature space"),
+    "fid": ("osgan.evaluate", "FID/KID of a run or of the test split, labelled by feature space"),
     "bench": ("osgan.bench", "time one- vs two-stage steps against Eq. 13-17"),
     "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
 }

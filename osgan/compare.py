@@ -1,99 +1,174 @@
 r"""One- vs two-stage runs with FID/KID against training time: the experiments of Table 1 and
-Figure 4, as the book's chapters 02 (symmetric GANs) and 03 (asymmetric GANs) run them.
+Figure 4, as the book's chapters 02 (symmetric GANs) and 03 (asymmetric GANs) and the recorded
+sweeps (:mod:`osgan.sweep`) run them.
 
 Each run is :func:`osgan.training.train` (one stage: Algorithm 1, cost Eq. 16; two stages:
 Eq. 13-15) with ``evals`` evaluations of G at equal step intervals (FID, Eq. 18; KID, Eq. 19) by
 the training loop itself, so a curve's x axis is the run's own training wall-clock
-(``Time/train``, evaluation excluded).
+(``Time/train``, evaluation excluded). Independent runs go to ``workers`` processes
+(:func:`run_many`), each on one CPU thread, so a 2-core machine trains two at once; a run's
+numbers do not depend on which process ran it.
 
 In this implementation we:
 
-* choose the number of generated images and the feature space per profile: the smoke profile
-  uses the tiny ``domain_smoke`` classifier, whose numbers mean nothing and are labelled so;
+* choose the number of generated images and the feature space per profile
+  (:data:`osgan.settings.PROFILES`, role ``chapter``): the smoke profile uses the tiny
+  ``domain_smoke`` classifier, whose numbers mean nothing and are labelled so;
 * report FID/KID in the feature space named in every row (``feature_space``): by default
   ``domain``, a CNN trained by osgan on the data set, never the paper's Inception space unless
   asked for (and its weights are on disk);
-* run one seed per setting (the paper averages five runs).
+* write a chapter's runs under a folder the chapter owns (a ``book-runs.json`` marker): a
+  chapter replaces its own earlier runs there, and refuses a folder that holds anything else.
 """
 
 from __future__ import annotations
 
-import math
+import json
+import multiprocessing
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from osgan import profiles
+from osgan import harness, settings
+from osgan.settings import setting
 from osgan.training import TrainConfig, train
+from osgan.util import UsageError, write_json
+
+MARKER = "book-runs.json"  # marks a folder of runs a chapter owns
 
 
 @dataclass
-class EvalConfig:
-    evals: int = 8  # FID/KID evaluations per run, at equal step intervals, the last at the end
-    n_gen: int = 10_000  # generated images per evaluation
-    n_real: int = 10_000  # test images in the reference statistics
-    feature_space: str = "domain"  # "domain" (osgan's CNN), "domain_smoke" or "inception"
-    out_root: str = "runs/book"  # run directories: OUT_ROOT/<gan>-<stages>-<dataset>-seed<seed>
+class ChapterConfig:
+    evals: int = setting(8, "FID/KID evaluations per run, at equal step intervals, the last at "
+                         "the end")
+    runs_root: str = setting("", "where the chapter's runs go ('': runs/book/<profile>)")
+    workers: int = setting(0, "runs trained at once, one process each (0: one per CPU core, "
+                           "at most the number of runs)")
+
+    def validate(self) -> None:
+        if self.evals <= 0:
+            raise ValueError(f"evals must be a positive integer; got {self.evals}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0: one per core); got {self.workers}")
 
 
-# What each profile changes in the runs (TrainConfig.for_profile) and in their evaluation. The
-# quick profile keeps a whole chapter within a few minutes of a 2-core CPU.
-PROFILE_RUNS: dict[str, dict[str, Any]] = {
-    "full": {},
-    "quick": dict(width=16, batch_size=64, steps=800, log_every=20, sample_every=800,
-                  checkpoint_every=0),
-    "smoke": dict(steps=6, log_every=2, sample_every=6, checkpoint_every=0),
-}
-PROFILE_EVALS: dict[str, dict[str, Any]] = {
-    "full": {},
-    "quick": dict(evals=4, n_gen=1000, n_real=2000),
-    "smoke": dict(evals=2, n_gen=64, n_real=128, feature_space="domain_smoke"),
-}
+def configs_for(profile: str, device: str = "auto", **overrides
+                ) -> tuple[TrainConfig, ChapterConfig]:
+    """The training and chapter configs of ``profile`` (auto: full on CUDA, quick on CPU);
+    ``overrides`` set fields of either (TrainConfig's first; ``eval=dict(...)`` for the
+    evaluation settings). Runs go to ``runs/book/<profile>`` unless ``runs_root`` is given."""
+    name = settings.resolve(profile, device)
+    chapter_fields = set(ChapterConfig.__dataclass_fields__)
+    c_over = {k: v for k, v in overrides.items() if k in chapter_fields}
+    t_over = {k: v for k, v in overrides.items() if k not in chapter_fields}
+    cfg = TrainConfig.for_profile(name, role="chapter", device=device, **t_over)
+    chapter = settings.for_profile(ChapterConfig, name, role="chapter", **c_over)
+    chapter.runs_root = chapter.runs_root or f"runs/book/{name}"
+    chapter.validate()
+    return cfg, chapter
 
 
-def configs_for(profile: str, device: str = "auto", **overrides) -> tuple[TrainConfig, EvalConfig]:
-    """The training and evaluation configs of ``profile`` (auto: full on CUDA, quick on CPU);
-    ``overrides`` set fields of either (TrainConfig first). Runs go to ``runs/book/<profile>``
-    unless ``out_root`` is given."""
-    name = profiles.resolve(profile, device)
-    train_fields = set(TrainConfig.__dataclass_fields__)
-    t_over = {k: v for k, v in overrides.items() if k in train_fields}
-    e_over = {k: v for k, v in overrides.items() if k not in train_fields}
-    unknown = set(e_over) - set(EvalConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)}: neither TrainConfig nor EvalConfig")
-    cfg = TrainConfig.for_profile(name, device=device, progress=False,
-                                  **(PROFILE_RUNS[name] | t_over))
-    # one folder per profile, so that a smoke test and a quick build do not share run folders
-    e_over.setdefault("out_root", f"{EvalConfig.out_root}/{name}")
-    return cfg, EvalConfig(**(PROFILE_EVALS[name] | e_over))
+def with_evals(cfg: TrainConfig, evals: int, out_dir: str | Path) -> TrainConfig:
+    """``cfg`` evaluated ``evals`` times at equal step intervals, written to ``out_dir``."""
+    every = -(-cfg.steps // evals)  # ceil: the last evaluation is at the last step
+    return replace(cfg, out_dir=str(out_dir), eval=replace(cfg.eval, every=every))
 
 
-def run_with_evals(cfg: TrainConfig, ev: EvalConfig) -> dict[str, Any]:
-    """Train ``cfg`` from scratch with ``ev.evals`` evaluations; returns ``gan``, ``stages``,
-    ``out_dir``, ``records`` (metrics.jsonl rows), ``evals`` (one dict per evaluation: ``step``,
-    ``time``, ``FID``, ``KID``, ``KID_std``, ``feature_space``, ``n_gen``, ``n_real``, ...),
-    ``G`` and ``samples`` (the last sample grid, a PNG path)."""
-    if ev.evals <= 0:
-        raise ValueError(f"evals must be a positive integer; got {ev.evals}")
-    out = Path(ev.out_root) / f"{cfg.gan}-{cfg.stages}-{cfg.dataset}-seed{cfg.seed}"
-    shutil.rmtree(out, ignore_errors=True)  # a fresh run: the book's numbers are this build's
-    res = train(replace(cfg, out_dir=str(out), resume=False,
-                        eval_every=math.ceil(cfg.steps / ev.evals), eval_n_gen=ev.n_gen,
-                        eval_n_real=ev.n_real, eval_feature_space=ev.feature_space))
-    evals = [{"gan": cfg.gan, "stages": cfg.stages, "step": r["step"], "time": r["Time/train"]}
+def run_name(cfg: TrainConfig) -> str:
+    return f"{cfg.gan}-{cfg.stages}{'-exact' if cfg.exact else ''}-{cfg.dataset}-seed{cfg.seed}"
+
+
+def own_root(root: str | Path, kind: str = "chapter") -> Path:
+    """Make ``root`` a folder of runs this code owns, or refuse one that holds anything else."""
+    root = Path(root)
+    marker = root / MARKER
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is a file, not a folder of runs; choose another runs folder")
+    if root.exists() and any(root.iterdir()) and not marker.exists():
+        raise UsageError(f"{root} holds files that no chapter wrote; it is left alone: choose "
+                         "another runs folder (runs_dir)")
+    if marker.exists() and json.loads(marker.read_text()).get("kind") != kind:
+        raise UsageError(f"{root} holds runs of a {json.loads(marker.read_text()).get('kind')}, "
+                         f"not of a {kind}; choose another runs folder")
+    root.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        write_json(marker, {"kind": kind})
+    return root
+
+
+def _train_one(cfg: TrainConfig) -> str:
+    # a worker process's whole job: one run, one thread (set by the config), its folder's path
+    return str(train(cfg).out_dir)
+
+
+def run_many(cfgs: list[TrainConfig], workers: int = 0, *, desc: str = "runs",
+             progress: bool = True) -> list[Path]:
+    """Train every config (each into its ``out_dir``), ``workers`` at a time in separate
+    processes (0: one per CPU core); returns the run folders in the order given. A progress bar
+    counts finished runs."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    workers = workers or min(len(cfgs), os.cpu_count() or 1)
+    bar = tqdm(total=len(cfgs), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
+    try:
+        if workers <= 1 or len(cfgs) <= 1:
+            out = []
+            for cfg in cfgs:
+                out.append(Path(_train_one(cfg)))
+                bar.update(1)
+            return out
+        # spawn: a fresh interpreter per worker, no state copied from a notebook's kernel
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, maxtasksperchild=1) as pool:
+            pending = [pool.apply_async(_train_one, (cfg,)) for cfg in cfgs]
+            out = []
+            for p in pending:
+                out.append(Path(p.get()))
+                bar.update(1)
+            return out
+    finally:
+        bar.close()
+
+
+def result_of(run_dir: str | Path) -> dict[str, Any]:
+    """A finished run read back from its folder: ``gan``, ``stages``, ``exact``, ``seed``,
+    ``out_dir``, ``config``, ``records`` (metrics.jsonl rows), ``evals`` (one dict per
+    evaluation: ``step``, ``time``, ``FID``, ``KID``, ``KID_std``, ``feature_space``, ``n_gen``,
+    ``n_real``, ...) and ``samples`` (the last sample grid, a PNG path, or None)."""
+    run_dir = Path(run_dir)
+    folder = harness.RunFolder(run_dir, "train")
+    meta = folder.meta()
+    if meta is None:
+        raise UsageError(f"{run_dir} holds no run")
+    cfg = meta["config"]
+    records = harness.read_rows(folder.metrics_path, upto=cfg["steps"])
+    evals = [{"gan": cfg["gan"], "stages": cfg["stages"], "step": r["step"],
+              "time": r["Time/train"]}
              | {k.removeprefix("Eval/"): v for k, v in r.items() if k.startswith("Eval/")}
-             for r in res.records if "Eval/FID" in r]
-    grids = sorted((out / "samples").glob("step_*.png"))
-    return {"gan": cfg.gan, "stages": cfg.stages, "out_dir": out, "records": res.records,
-            "evals": evals, "G": res.G, "samples": grids[-1] if grids else None}
+             for r in records if "Eval/FID" in r]
+    grids = sorted((run_dir / "samples").glob("step_*.png"))
+    return {"gan": cfg["gan"], "stages": cfg["stages"], "exact": cfg.get("exact", False),
+            "seed": cfg["seed"], "out_dir": run_dir, "config": cfg, "records": records,
+            "evals": evals, "samples": grids[-1] if grids else None,
+            "done": (run_dir / "done.json").exists()}
 
 
-def one_vs_two(cfg: TrainConfig, ev: EvalConfig, gans: list[str]) -> list[dict[str, Any]]:
-    """:func:`run_with_evals` for each objective in ``gans``, one stage then two stages."""
-    return [run_with_evals(replace(cfg, gan=gan, stages=stages), ev)
-            for gan in gans for stages in ("one", "two")]
+def one_vs_two(cfg: TrainConfig, chapter: ChapterConfig, gans: list[str]) -> list[dict[str, Any]]:
+    """Each objective in ``gans`` in one stage and in two, trained afresh under the chapter's
+    runs folder (its earlier runs there are replaced), ``chapter.workers`` at a time."""
+    root = own_root(chapter.runs_root)
+    cfgs = []
+    for gan in gans:
+        for stages in ("one", "two"):
+            c = replace(cfg, gan=gan, stages=stages, resume=False, progress=False)
+            out = root / run_name(c)
+            shutil.rmtree(out, ignore_errors=True)  # ours: the book's numbers are this build's
+            cfgs.append(with_evals(c, chapter.evals, out))
+    dirs = run_many(cfgs, chapter.workers, desc=f"{len(cfgs)} runs")
+    return [result_of(d) for d in dirs]
 
 
 # how the chapters print the columns of final_rows
@@ -114,3 +189,32 @@ def final_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "n_gen / n_real": f"{last['n_gen']} / {last['n_real']}",
                      "reference": f"{last['dataset']}/{last['ref_split']}"})
     return rows
+
+
+def gamma_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What a one-stage run's records say of gamma (Eq. 7): at how many logged steps every
+    active gamma_i was negative, its extremes, and the fraction of inactive samples. Steps with
+    no active sample carry no gamma and are counted apart."""
+    rec = result["records"]
+    with_gamma = [x for x in rec if x.get("Gamma/min") is not None
+                  and x["Gamma/min"] == x["Gamma/min"]]  # NaN: no active sample
+    inactive = [x.get("Gamma/inactive", 0.0) for x in rec]
+    return {
+        "gan": result["gan"],
+        "logged steps": len(rec),
+        "steps with no active sample": len(rec) - len(with_gamma),
+        "steps with every gamma < 0": (sum(x["Gamma/max"] < 0 for x in with_gamma)
+                                       / len(with_gamma)) if with_gamma else None,
+        "smallest gamma": min(x["Gamma/min"] for x in with_gamma) if with_gamma else None,
+        "largest gamma": max(x["Gamma/max"] for x in with_gamma) if with_gamma else None,
+        "inactive fraction (mean)": sum(inactive) / len(inactive) if inactive else 0.0,
+        "inactive fraction (max)": max(inactive) if inactive else 0.0,
+    }
+
+
+def speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per objective, two-stage over one-stage seconds per step, from :func:`final_rows`."""
+    per: dict[str, dict[str, float]] = {}
+    for r in rows:
+        per.setdefault(r["gan"], {})[r["stages"]] = r["s/step"]
+    return {g: s["two"] / s["one"] for g, s in per.items() if {"one", "two"} <= set(s)}

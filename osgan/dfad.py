@@ -527,6 +527,32 @@ def verdict(rows: list[dict], a: str = "one", b: str = "two") -> str:
     return "; ".join(parts) + "."
 
 
+# labels of the schemes in Table 2's rows
+LABELS = {"kd": "KD (real data)", "two": "DFAD (two)", "one": "Ours (one)"}
+
+
+def table2_rows(runs: dict[str, list[DistillResult]], rows: list[dict]) -> list[dict]:
+    """Table 2's analogue: the teacher, then one row per scheme of :func:`summarise` with its
+    accuracies written as mean ± std."""
+    first = next(iter(runs.values()))[0]
+    arch = first.config.archs[0]
+    table = [{"method": f"Teacher ({arch})", "params": n_params(first.teacher),
+              "acc": f"{first.teacher_accuracy:.3f}"}]
+    for r in rows:
+        table.append(r | {"method": LABELS.get(r["method"], r["method"]),
+                          "acc": plus_minus(r["acc"], r["acc_std"]),
+                          "acc_at_rounds": plus_minus(r["acc_at_rounds"], r["acc_at_rounds_std"]),
+                          "acc_at_time": plus_minus(r["acc_at_time"], r["acc_at_time_std"])})
+    return table
+
+
+@dataclass
+class DFADChapter:
+    n_seeds: int = setting(3, "seeds per scheme (the runs use seed, seed + 1, ...)")
+    one_stage_factor: int = setting(3, "one-stage (and KD) rounds per two-stage round: about "
+                                    "equal wall-clock")
+
+
 # --------------------------------------------------------------------------- command line
 
 

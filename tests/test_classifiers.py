@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from osgan import classifiers
+from osgan import classifiers, util
 from osgan.data import ImageData
 
 
@@ -81,5 +81,5 @@ def test_fit_is_reproducible_from_its_seed(data):
 
 def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("OSGAN_CACHE", str(tmp_path))
-    assert classifiers.cache_root() == tmp_path
-    assert classifiers.cache_root(tmp_path / "x") == tmp_path / "x"
+    assert util.cache_root() == tmp_path
+    assert util.cache_root(tmp_path / "x") == tmp_path / "x"

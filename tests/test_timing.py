@@ -143,7 +143,7 @@ def test_flags_override_profile_field_by_field():
 
 
 def test_bad_values_are_refused_with_the_valid_ones():
-    from osgan.cli import UsageError
+    from osgan.util import UsageError
 
     with pytest.raises(SystemExit):  # argparse lists the choices
         _parse(["--options", "turbo"])

@@ -46,25 +46,31 @@ import torch
 from cleanfid import fid as cfid
 from torch import Tensor, nn
 
+from osgan.settings import setting
 from osgan.util import cache_root
 
 
 @dataclass
 class FIDConfig:
-    dataset: str = "fashion_mnist"  # the data set whose split is the reference (osgan.data)
-    split: str = "test"  # reference split; the generated images are compared with it
-    feature_space: str = "domain"  # registry name: "domain", "domain_smoke" or "inception"
-    n_real: int | None = None  # reference images (None: the whole split)
-    n_gen: int = 10_000  # images drawn when ``fake`` is a generator or a callable
-    data_root: str | None = None  # where the data set lives (None: osgan.data's default)
-    image_size: int = 32  # image side the data is loaded at (the generator's output size)
-    device: str = "cpu"  # where features are computed
-    batch_size: int = 500  # images per feature batch
-    inception_path: str | None = None  # Inception weights file (inception space only)
-    cache_dir: str | None = None  # None: $OSGAN_CACHE or ~/.cache/osgan
-    kid_subsets: int = 100  # KID: number of random subsets (clean-fid's default)
-    kid_subset_size: int = 1000  # KID: at most this many images per subset (clean-fid's default)
-    seed: int = 0  # reference subset, latent draws for generators, KID subsets
+    dataset: str = setting("fashion_mnist", "the data set whose split is the reference "
+                           "(osgan.data.DATASETS)")
+    split: str = setting("test", "reference split; the generated images are compared with it")
+    feature_space: str = setting("domain", "feature space: domain, domain_smoke or inception")
+    n_real: int | None = setting(None, "reference images (None: the whole split)")
+    n_gen: int = setting(10_000, "generated (or, for --reference, test) images")
+    data_root: str | None = setting(None, "where the data set lives (None: osgan.data's default)")
+    image_size: int = setting(32, "image side the data is loaded at (the generator's output)")
+    device: str = setting("cpu", "where features are computed")
+    threads: int = setting(0, "CPU threads torch may use (0: torch's default)")
+    batch_size: int = setting(500, "images per feature batch")
+    inception_path: str | None = setting(None, "Inception weights file (inception space only; "
+                                         "never downloaded)")
+    cache_dir: str | None = setting(None, "cache of classifiers and reference statistics "
+                                    "(None: $OSGAN_CACHE or ~/.cache/osgan)")
+    kid_subsets: int = setting(100, "KID: number of random subsets (clean-fid's default)")
+    kid_subset_size: int = setting(1000, "KID: at most this many images per subset "
+                                   "(clean-fid's default)")
+    seed: int = setting(0, "reference subset, latent draws for generators, KID subsets")
 
 
 class FeatureSpace(Protocol):

@@ -13,29 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
+from osgan import settings
 from osgan.metrics.fid import FEATURE_SPACES, FIDConfig, fid_kid, format_table
-
-_HELP = {
-    "dataset": "data set (osgan.data.DATASETS)",
-    "split": "reference split for a run's generator",
-    "feature_space": "feature space",
-    "n_real": "reference images (default: the whole split)",
-    "n_gen": "generated (or, for --reference, test) images",
-    "data_root": "where the data set lives",
-    "image_size": "image side",
-    "device": "device for the features",
-    "batch_size": "images per feature batch",
-    "inception_path": "Inception weights file (inception feature space only; never downloaded)",
-    "cache_dir": "cache of classifiers and reference statistics (default $OSGAN_CACHE or "
-                 "~/.cache/osgan)",
-    "kid_subsets": "KID subsets",
-    "kid_subset_size": "largest KID subset",
-    "seed": "seed of subsets and latent draws",
-}
-
+from osgan.util import UsageError
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", action="store_true",
@@ -43,26 +26,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", metavar="RUN_DIR", action="append", default=[],
                         help="evaluate the generator of this finished training run (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
-    defaults = FIDConfig()
-    for f in fields(FIDConfig):
-        default = getattr(defaults, f.name)
-        kw = {"default": default, "help": _HELP[f.name]}
-        if f.name == "feature_space":
-            kw["choices"] = sorted(FEATURE_SPACES)
-        elif isinstance(default, int):
-            kw["type"] = int
-        elif f.name == "n_real":
-            kw["type"] = int
-        parser.add_argument("--" + f.name.replace("_", "-"), **kw)
+    settings.add_arguments(parser, FIDConfig,
+                           choices={"feature_space": tuple(sorted(FEATURE_SPACES))})
 
 
 def _config(args) -> FIDConfig:
-    return FIDConfig(**{f.name: getattr(args, f.name) for f in fields(FIDConfig)})
+    return FIDConfig(**settings.given(args, FIDConfig))
 
 
 def _run_row(run_dir: str, cfg: FIDConfig) -> dict:
     from osgan import training
-    from osgan.cli import UsageError
 
     try:
         G, run_cfg = training.load_generator(run_dir, device=cfg.device)
@@ -77,13 +50,13 @@ def _run_row(run_dir: str, cfg: FIDConfig) -> dict:
 
 
 def run(args) -> int:
-    from osgan.cli import UsageError
     from osgan.data import DataNotFound
     from osgan.metrics.inception import InceptionWeightsNotFound
 
     if not args.reference and not args.run:
         raise UsageError("nothing to evaluate; give --reference and/or --run RUN_DIR")
     cfg = _config(args)
+    settings.set_threads(cfg.threads)
     rows = []
     try:
         if args.reference:
