@@ -186,6 +186,8 @@ def check_one_stage(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor,
     layers, _ = layer_ratios(D64, objective, x64, x_hat, y, d_eval=not train_d)
     broken = _broken_at(layers, tol)
     broken_name = None if broken is None else f"{broken.name} ({broken.kind})"
+    if broken is not None and broken is layers[-1]:
+        broken_name += f", D's output: {K} per image"
 
     # the other modes of the step, on the same copies: which of them is exact?
     alternatives = {}

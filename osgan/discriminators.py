@@ -80,3 +80,20 @@ class SmallDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.net(x)  # (B, 1, 8, 8) or (B, 1, 1, 1)
         return out if self.kind == "patch" else out.reshape(x.shape[0])
+
+
+NAMES = ("groupnorm", "batchnorm", "patch", "mbstd", "attention")
+
+
+def make(name: str, *, channels: int = 1, width: int = 8) -> nn.Module:
+    """A 32x32 discriminator by name: ``"groupnorm"`` and ``"batchnorm"`` are DCGAN's
+    (:class:`osgan.models.Discriminator`, the paper's and the original), the others
+    :class:`SmallDiscriminator` kinds."""
+    from osgan.models import Discriminator, ModelConfig
+
+    if name in ("groupnorm", "batchnorm"):
+        return Discriminator(ModelConfig(image_size=32, channels=channels, width=width,
+                                         d_norm=name[:-4]))
+    if name not in NAMES:
+        raise ValueError(f"unknown discriminator {name!r}; choose one of: {', '.join(NAMES)}")
+    return SmallDiscriminator(name, channels=channels, width=width)
