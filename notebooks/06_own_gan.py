@@ -47,7 +47,6 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 import osgan
@@ -236,14 +235,18 @@ fig.tight_layout()
 # %% [markdown]
 # ## What to do
 #
-# | your D and objective | one stage is | do |
-# | --- | --- | --- |
-# | per-sample layers (GroupNorm, LayerNorm, none), one output per image | exact | nothing (the paper's case) |
-# | a symmetric objective, any D without cross-batch layers | exact | nothing: $\gamma = -1$ |
-# | BatchNorm in D, asymmetric objective | inexact in G | GroupNorm, as the paper; or `g_grad="extra_pass"` |
-# | minibatch std / batch attention in D | inexact in D and G | `fused=False` (symmetric) or `g_grad="extra_pass", fused=False`; or drop the layer |
-# | several outputs per image (PatchGAN), asymmetric | exact by default | `g_grad="extra_pass"` (the default); the mean $\gamma$ is an approximation |
-# | hinge loss with inactive samples ($\gamma = -\infty$ or undefined) | inexact in G | `exact=True`: one extra D pass over the inactive samples only |
+# * **Per-sample layers (GroupNorm, LayerNorm, none), one output per image:** exact; nothing to
+#   do (the paper's case).
+# * **A symmetric objective:** exact with any D whose layers do not mix the batch ($\gamma = -1$).
+# * **BatchNorm in D, asymmetric objective:** G's gradient is off. Use GroupNorm, as the paper
+#   does, or `g_grad="extra_pass"`.
+# * **Minibatch std or attention across the batch:** D's and G's gradients are off, because real
+#   and fake share one pass. `fused=False` (symmetric) or `g_grad="extra_pass", fused=False`, or
+#   drop the layer.
+# * **Several outputs per image (PatchGAN), asymmetric:** exact by default (`g_grad="extra_pass"`);
+#   the per-image mean $\gamma$ is an approximation.
+# * **Hinge loss with inactive samples** ($\gamma$ undefined, the "$-\infty$" users see): G misses
+#   those samples; `exact=True` adds one D pass over the inactive samples only.
 #
 # When the check says "not exact", its verdict names the first mode that was exact on your
 # batch; when none is, train in two stages. The `extra_pass` mode is exact for any D because it
