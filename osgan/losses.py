@@ -25,6 +25,9 @@ In this implementation we:
 * give SNGAN the hinge loss of GeoGAN; its spectral normalisation lives in the model
   (:func:`osgan.models.discriminator_for`).
 
+Your own objective: :func:`custom` builds one from two functions returning per-sample terms,
+detects symmetry on random outputs and registers it by name beside Table 1's.
+
 ``get(name)`` returns a fresh objective: Fisher GAN's multiplier is state, so never share one
 between runs.
 """
@@ -285,3 +288,120 @@ class SNGAN(GeoGAN):
 
     spectral_norm = True
     reference = "Miyato et al. Spectral normalization for generative adversarial networks. ICLR 2018."
+
+
+# ---------------------------------------------------------------------------------------------
+# your own objective
+
+BUILTIN = tuple(_REGISTRY)  # Table 1's names: custom() may not take them
+
+
+class CustomObjective(Objective):
+    """An objective built by :func:`custom` from two functions of D's outputs."""
+
+    reference = "custom (osgan.losses.custom)"
+    _loss_d: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+    _loss_g: Callable[[Tensor, Tensor], Tensor]
+
+    def loss_d(self, p, p_hat):
+        real, fake = _user_loss_d(self.name, type(self)._loss_d, p, p_hat)
+        return _split(real, fake)
+
+    def loss_g(self, p, p_hat):
+        return _user_loss_g(self.name, type(self)._loss_g, p, p_hat)
+
+
+def _user_loss_d(name, fn, p, p_hat) -> tuple[Tensor, Tensor]:
+    out = fn(p, p_hat)
+    if not (isinstance(out, tuple | list) and len(out) == 2 and all(map(torch.is_tensor, out))):
+        raise ValueError(f"{name}: loss_d must return a pair of tensors (real_terms, fake_terms); "
+                         f"got {type(out).__name__}")
+    for what, t, ref in (("real", out[0], p), ("fake", out[1], p_hat)):
+        if t.shape != ref.shape:
+            raise ValueError(f"{name}: loss_d's {what} terms have shape {tuple(t.shape)}, D's outputs "
+                             f"{tuple(ref.shape)}: return one term per output, unreduced (no .mean(); "
+                             "osgan takes the means)")
+    return out[0], out[1]
+
+
+def _user_loss_g(name, fn, p, p_hat) -> Tensor:
+    out = fn(p, p_hat)
+    if not torch.is_tensor(out) or out.shape != p_hat.shape:
+        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise ValueError(f"{name}: loss_g must return one term per fake output, shape "
+                         f"{tuple(p_hat.shape)}; got {shape}: do not reduce (no .mean())")
+    return out
+
+
+def _probe(name, loss_d, loss_g) -> dict[str, bool]:
+    """What two loss functions are, read off random D outputs (float64, N(0, 3^2), 64 samples
+    of 3 outputs each, so that a function reducing over the batch is caught too)."""
+    gen = torch.Generator().manual_seed(0)
+    p, p_hat = (3 * torch.randn(64, 3, generator=gen, dtype=torch.float64) for _ in range(2))
+    p.requires_grad_(True)
+    p_hat.requires_grad_(True)
+    real, fake = _user_loss_d(name, loss_d, p, p_hat)
+    lg = _user_loss_g(name, loss_g, p, p_hat)
+    for what, t in (("loss_d", real), ("loss_d", fake), ("loss_g", lg)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name}: {what} is not finite on D outputs drawn from N(0, 3^2): write "
+                             "it in a stable form (F.softplus(-p) for -log sigmoid(p))")
+    zero = lambda t: t is None or bool((t == 0).all())  # noqa: E731
+    # dL_D/dp_hat and dL_G/dp_hat (batch means), and who reads what
+    d_real = torch.autograd.grad(real.sum(), [p, p_hat], allow_unused=True, retain_graph=True)
+    d_fake = torch.autograd.grad(fake.sum(), [p, p_hat], allow_unused=True, retain_graph=True)
+    d_g = torch.autograd.grad(lg.sum(), [p, p_hat], allow_unused=True)
+    d_d_hat = sum(t for t in (d_real[1], d_fake[1]) if t is not None)
+    if zero(d_g[1]):
+        raise ValueError(f"{name}: loss_g does not depend on p_hat = D(G(z)): G would get no gradient")
+    return {
+        # Sec. 3.1.1: L_G = -L_D^f up to a constant, i.e. gamma_i = -1 for every output
+        "symmetric": bool(torch.allclose(d_g[1], -d_d_hat, rtol=1e-10, atol=1e-12)),
+        "splits": zero(d_real[1]) and zero(d_fake[0]),  # Eq. 4: real terms read p, fake p_hat
+        "g_reads_real": not zero(d_g[0]),
+    }
+
+
+def custom(name: str, loss_d: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+           loss_g: Callable[[Tensor, Tensor], Tensor], symmetric: bool | None = None) -> Objective:
+    r"""Your own objective from two functions of D's outputs ``p = D(x)`` and ``p_hat = D(G(z))``:
+
+    * ``loss_d(p, p_hat) -> (real_terms, fake_terms)``: :math:`\mathcal{L}_D^r` per real output
+      (shape of ``p``) and :math:`\mathcal{L}_D^f` per fake output (shape of ``p_hat``); the batch
+      :math:`\mathcal{L}_D` is the sum of their means (Eq. 4);
+    * ``loss_g(p, p_hat) -> terms``: :math:`\mathcal{L}_G` per fake output (shape of ``p_hat``).
+
+    ``symmetric`` (:math:`\mathcal{L}_G = -\mathcal{L}_D^f`, so :math:`\gamma = -1`) is detected
+    on random outputs when not given; declaring it wrongly is an error. Whether ``loss_g`` reads
+    ``p`` (as RelGAN) and whether the terms split (real terms reading ``p`` only) are detected
+    the same way. The objective is registered under ``name``, so ``get(name)`` and
+    ``TrainConfig(gan=name)`` find it (in this process); calling ``custom`` again with the same
+    name replaces it. Returns a fresh instance.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string; got {name!r}")
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is one of Table 1's objectives; choose another name "
+                         f"(taken: {', '.join(BUILTIN)})")
+    found = _probe(name, loss_d, loss_g)
+    if symmetric and not found["symmetric"]:
+        raise ValueError(f"{name}: declared symmetric, but loss_g is not -(fake terms of loss_d) on "
+                         "random outputs (gamma != -1): leave symmetric=None to detect it")
+    attrs = {
+        "symmetric": found["symmetric"] if symmetric is None else bool(symmetric),
+        "splits": found["splits"],
+        "g_reads_real": found["g_reads_real"],
+        "_loss_d": staticmethod(loss_d),
+        "_loss_g": staticmethod(loss_g),
+        "__doc__": f"Custom objective {name!r} (osgan.losses.custom).",
+    }
+    cls = type(f"Custom_{name}", (CustomObjective,), attrs)
+    register(name)(cls)
+    return cls()
+
+
+def unregister(name: str) -> None:
+    """Remove a :func:`custom` objective from the registry (Table 1's stay)."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is one of Table 1's objectives; only custom ones can be removed")
+    _REGISTRY.pop(name, None)

@@ -22,6 +22,8 @@ In this implementation we:
   the pass under test instead of running another, and BatchNorm uses running statistics; pass
   ``d_eval=False`` to compare in training mode (BatchNorm's batch statistics, real and fake
   apart, as two-stage DCGAN does);
+* accept D outputs of any shape ``(B, ...)``: the losses are per output and their means are
+  the batch losses; ``active`` in :func:`reference_grads` is then per output;
 * keep the features of every leaf module of D (``register_forward_hook``) after turning off
   ``inplace`` on a copy of D, so that an in-place activation cannot overwrite what we keep.
 """
@@ -35,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from osgan.losses import Objective
-from osgan.scale import per_sample_gamma
+from osgan.scale import per_image_gamma, per_sample_gamma
 
 
 def grads(module: nn.Module) -> list[Tensor]:
@@ -99,6 +101,9 @@ def layer_ratios(D: nn.Module, objective: Objective, x: Tensor, x_hat: Tensor,
     """The ratio of Eq. 7 at D's input and at the output of each leaf module of D, for the fake
     batch ``x_hat`` (real batch ``x`` through D on its own). Returns the layers and gamma (B,).
 
+    For a D with several outputs per image gamma_i is their mean (:func:`osgan.scale.per_image_gamma`),
+    so D's output layer itself shows how far the outputs' ratios stray from one number per image.
+
     Elements whose :math:`\\mathcal{L}_D` gradient is zero (relative 1e-12 within the sample: a
     LeakyReLU never gives one, a ReLU does) carry no ratio and are skipped."""
     D = copy.deepcopy(D).train(not d_eval)
@@ -121,7 +126,8 @@ def layer_ratios(D: nn.Module, objective: Objective, x: Tensor, x_hat: Tensor,
     finally:
         for h in hooks:
             h.remove()
-    g = per_sample_gamma(objective, p, p_hat).gamma
+    # gamma_i per image: for a D with several outputs per image, their mean (osgan.scale)
+    g = per_image_gamma(per_sample_gamma(objective, p, p_hat)).gamma
     tensors = [x_hat] + [t for _, t in feats]
     grad_d = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], tensors, retain_graph=True)
     grad_g = torch.autograd.grad(objective.loss_g(p.detach(), p_hat).mean(), tensors)

@@ -126,3 +126,24 @@ def instance_losses(objective: Objective, p: Tensor, p_hat: Tensor, gamma_: Tens
     loss_d_ins = loss_d_real + (mixed / (1 - gamma_)).sum()
     loss_g_ins = (gamma_ / (1 - gamma_) * mixed).sum()
     return loss_d_ins, loss_g_ins
+
+
+def per_image_gamma(g: Gamma) -> Gamma:
+    r"""One :math:`\gamma_i` per image from :func:`per_sample_gamma` on a D with several outputs
+    per image (``p_hat`` of shape ``(B, K)`` or ``(B, 1, H, W)``, a PatchGAN).
+
+    Eq. 7 assumes one output per image. With several, :math:`\gamma_{ik}` is a ratio per output
+    and D's backward mixes them inside the image, so no single scale at D's input is exact unless
+    they are all equal (a symmetric objective: all -1, returned exactly). In this implementation
+    we take the mean over the image's active outputs, the approximation users try;
+    :func:`osgan.check_one_stage` measures its error and ``g_grad="extra_pass"`` in
+    :func:`osgan.one_stage_backward` avoids it. An image is inactive when all its outputs are.
+    ``dloss_g`` and ``dloss_d`` keep D's output shape. For ``(B,)`` or ``(B, 1)`` this is exact.
+    """
+    B = g.gamma.shape[0]
+    gamma_ik = g.gamma.reshape(B, -1)
+    active = ~g.inactive.reshape(B, -1)
+    n_active = active.sum(1)
+    # gamma_i = mean_k gamma_ik over the active outputs k of image i
+    gamma_i = (gamma_ik * active).sum(1) / n_active.clamp(min=1)
+    return Gamma(gamma_i, n_active == 0, g.dloss_g, g.dloss_d)

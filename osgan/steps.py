@@ -24,6 +24,12 @@ In this implementation we:
 * report samples with an inactive hinge (:math:`\partial\mathcal{L}_D/\partial\hat p_i = 0`), whose
   G gradient D's backward cannot carry; ``exact=True`` recovers it with one extra forward and
   input-gradient pass of D over those samples only (``Exact/extra_samples`` counts them);
+* for a D with several outputs per image (``(B, K)``, a PatchGAN's ``(B, 1, H, W)``), where
+  :math:`\gamma` varies inside an image and no scale at D's input is exact, get G's gradient
+  by one extra input-gradient pass of D seeded with :math:`\partial\mathcal{L}_G/\partial\hat p`
+  through the graph of D's pass (``g_grad="extra_pass"``, the default there for asymmetric
+  objectives; it is exact for any D), or scale by each image's mean :math:`\gamma`
+  (``g_grad="gamma"``, an approximation; :func:`osgan.check_one_stage` measures it);
 * for objectives whose :math:`\mathcal{L}_G` reads D's real outputs (RelGAN), compute
   :math:`D(x)` again without gradients in stage 2 of the two-stage step.
 
@@ -40,12 +46,14 @@ from torch import Tensor, nn
 
 from osgan.losses import Objective, Terms
 from osgan.models import is_per_sample
-from osgan.scale import Gamma, per_sample_gamma, scale_grad
+from osgan.scale import Gamma, per_image_gamma, per_sample_gamma, scale_grad
 from osgan.util import eval_mode
 
 Stats = dict[str, Tensor | float]
 
 TWO_STAGE_VARIANTS = ("paper", "reuse")
+# how the one-stage step gets G's gradient at x_hat; see _extra_pass_backward
+G_GRADS = ("auto", "gamma", "extra_pass")
 
 
 def to_floats(stats: dict[str, Tensor]) -> dict[str, float]:
@@ -108,7 +116,9 @@ def _gamma_stats(g: Gamma) -> dict[str, Tensor]:
     }
 
 
-def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
+def _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad="auto"):
+    if g_grad not in G_GRADS:
+        raise ValueError(f"g_grad must be one of {G_GRADS}; got {g_grad!r}")
     fused = _resolve_fused(D, fused)
     if exact and not is_per_sample(D):
         raise ValueError("exact=True needs a per-sample D (GroupNorm or none), not BatchNorm")
@@ -124,6 +134,9 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
 
     # line 6: gamma_i by Eq. 7 at D's output (-1 for symmetric objectives)
     g = per_sample_gamma(objective, p, p_hat)
+    if _use_extra_pass(objective, p_hat, g_grad):
+        return _extra_pass_backward(D, objective, x_hat, x_hat_d, p, p_hat, terms, loss_g, g), terms
+    g = per_image_gamma(g)  # (B,); with several outputs per image, their mean (osgan.scale)
 
     # line 8: one backward of L_D through D: D's parameter gradients and dL_D/dx_hat
     terms["total"].backward()
@@ -149,6 +162,33 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused):
     return stats, terms
 
 
+
+def _use_extra_pass(objective: Objective, p_hat: Tensor, g_grad: str) -> bool:
+    # several outputs per image and an asymmetric objective: gamma varies inside an image
+    if g_grad == "auto":
+        return p_hat[0].numel() > 1 and not objective.symmetric
+    return g_grad == "extra_pass"
+
+
+def _extra_pass_backward(D, objective, x_hat, x_hat_d, p, p_hat, terms, loss_g, g):
+    """G's gradient at x_hat by its own input-gradient pass of D, through the graph of the pass
+    that D's backward uses: exact for any D and objective, at the cost of that pass (no extra
+    forward, no parameter gradients). D's backward then stops at D's parameters."""
+    with torch.enable_grad():
+        p_hat_ = p_hat.detach().requires_grad_(True)
+        # dL_G/dp_hat, the seed of G's pass (per_sample_gamma skips it for symmetric objectives)
+        (dloss_g,) = torch.autograd.grad(objective.loss_g(p.detach(), p_hat_).mean(), p_hat_)
+    # grad_{x_hat} L_G = (dp_hat/dx_hat)^T dL_G/dp_hat
+    (grad_x_hat,) = torch.autograd.grad(p_hat, x_hat_d, grad_outputs=dloss_g, retain_graph=True)
+    # grad_{theta_D} L_D: D's input gradient is not needed any more
+    terms["total"].backward(inputs=[q for q in D.parameters() if q.requires_grad])
+    x_hat.backward(grad_x_hat)
+    flat = Gamma(*(t.flatten() if t is not None else None for t in g))  # statistics per output
+    stats = _d_stats(terms, loss_g) | _gamma_stats(flat)
+    stats["Exact/extra_pass"] = torch.tensor(1.0)
+    return stats
+
+
 def one_stage_backward(
     G: nn.Module,
     D: nn.Module,
@@ -159,6 +199,7 @@ def one_stage_backward(
     *,
     exact: bool = False,
     fused: bool | None = None,
+    g_grad: str = "auto",
     as_float: bool = True,
 ) -> Stats:
     """Fill ``.grad`` of G's and D's parameters with :math:`\\nabla_{\\theta_G}\\mathcal{L}_G` and
@@ -166,9 +207,13 @@ def one_stage_backward(
 
     ``x``: real images ``(B, C, S, S)``; ``z``: latents ``(B, nz)``; ``y``: labels ``(B,)`` for a
     conditional objective. ``fused`` (default: when D is per-sample) sends real and fake through
-    D as one batch. Returns the step's statistics.
+    D as one batch. ``g_grad``: how G's gradient at :math:`\\hat x` is obtained, ``"gamma"``
+    (Eq. 7, the scale op; for a D with several outputs per image, their mean gamma: an
+    approximation), ``"extra_pass"`` (one more input-gradient pass of D: exact for any D) or
+    ``"auto"`` (``"gamma"`` where it is exact, one output per image or a symmetric objective;
+    else ``"extra_pass"``). Returns the step's statistics.
     """
-    stats, _ = _one_stage_backward(G, D, objective, x, z, y, exact, fused)
+    stats, _ = _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad)
     return to_floats(stats) if as_float else stats
 
 
@@ -184,11 +229,12 @@ def one_stage_step(
     *,
     exact: bool = False,
     fused: bool | None = None,
+    g_grad: str = "auto",
     as_float: bool = True,
 ) -> Stats:
     """:func:`one_stage_backward`, then both optimizer steps (Algorithm 1, line 10) and the
     objective's after-step rule (WGAN's clipping, Fisher GAN's multiplier)."""
-    stats, terms = _one_stage_backward(G, D, objective, x, z, y, exact, fused)
+    stats, terms = _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad)
     opt_d.step()
     opt_g.step()
     objective.after_d_step(D, terms)
