@@ -51,15 +51,15 @@ from IPython.display import Markdown, display
 
 import osgan
 from osgan import data as osdata
-from osgan import discriminators, losses, profiles
+from osgan import discriminators, losses, settings
 from osgan.check import step_costs
 from osgan.models import models_for
 from osgan.plots import markdown_table
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
 
-profile = profiles.resolve(profile, device)
-dev = profiles.resolve_device(device)
+profile = settings.resolve(profile, device)
+dev = settings.resolve_device(device)
 # the checks are float64 on small models; only the training run and the timings grow
 size = {
     "smoke": dict(batch=4, width=4, steps=None, repeats=2, time_width=8, time_batch=8),

@@ -103,10 +103,10 @@ def _train_one(cfg: TrainConfig) -> str:
 
 
 def run_many(cfgs: list[TrainConfig], workers: int = 0, *, desc: str = "runs",
-             progress: bool = True) -> list[Path]:
+             progress: bool = True, on_done=None) -> list[Path]:
     """Train every config (each into its ``out_dir``), ``workers`` at a time in separate
     processes (0: one per CPU core); returns the run folders in the order given. A progress bar
-    counts finished runs."""
+    counts finished runs; ``on_done(i, path)`` is called as run i finishes."""
     import os
 
     from tqdm.auto import tqdm
@@ -116,19 +116,29 @@ def run_many(cfgs: list[TrainConfig], workers: int = 0, *, desc: str = "runs",
     try:
         if workers <= 1 or len(cfgs) <= 1:
             out = []
-            for cfg in cfgs:
+            for i, cfg in enumerate(cfgs):
                 out.append(Path(_train_one(cfg)))
                 bar.update(1)
+                if on_done:
+                    on_done(i, out[-1])
             return out
         # spawn: a fresh interpreter per worker, no state copied from a notebook's kernel
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, maxtasksperchild=1) as pool:
-            pending = [pool.apply_async(_train_one, (cfg,)) for cfg in cfgs]
-            out = []
-            for p in pending:
-                out.append(Path(p.get()))
+            done: dict[int, Path] = {}
+
+            def finished(i: int, path: str) -> None:  # runs in the parent, in finishing order
+                done[i] = Path(path)
                 bar.update(1)
-            return out
+                if on_done:
+                    on_done(i, done[i])
+
+            pending = [pool.apply_async(_train_one, (cfg,),
+                                        callback=lambda path, i=i: finished(i, path))
+                       for i, cfg in enumerate(cfgs)]
+            for p in pending:
+                p.get()  # re-raises a worker's error here
+            return [done[i] for i in range(len(cfgs))]
     finally:
         bar.close()
 

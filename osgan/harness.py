@@ -105,9 +105,11 @@ class RunFolder:
     """One run's folder, owned by one kind of run (``"train"``, ``"dfad"``, ...). With
     ``path=None`` the run keeps its records in memory only and writes nothing."""
 
-    def __init__(self, path: str | Path | None, kind: str, step_key: str = "step"):
+    def __init__(self, path: str | Path | None, kind: str, step_key: str = "step",
+                 checkpoint_dir: str | Path | None = None):
         self.path = Path(path) if path is not None else None
         self.kind, self.step_key = kind, step_key
+        self._checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
 
     @property
     def config_path(self) -> Path:
@@ -115,7 +117,7 @@ class RunFolder:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.path / "checkpoint.pt"
+        return (self._checkpoint_dir or self.path) / "checkpoint.pt"
 
     @property
     def metrics_path(self) -> Path:

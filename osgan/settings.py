@@ -150,6 +150,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Named grids of training runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`): objectives x
+# schemes (one, two; one with exact=True for the objectives in exact_for) x paired seeds, at one
+# profile; "train" changes the profile's training settings for every cell.
+SWEEPS: dict[str, dict[str, Any]] = {
+    # Table 1 and Figure 4 on Fashion-MNIST, recorded in results/table1
+    "table1": dict(gans=("dcgan", "cgan", "wgan", "dcgan_ns", "lsgan", "geogan", "relgan",
+                         "fishergan", "bgan", "sngan"),
+                   exact_for=("geogan", "sngan"), seeds=(0, 1, 2), profile="reference"),
+    # seconds: the same machinery on tiny runs, for tests
+    "smoke": dict(gans=("dcgan", "geogan"), exact_for=("geogan",), seeds=(0, 1),
+                  profile="smoke", train=dict(eval=dict(every=6))),
+}
+
+
 def profile_settings(cls: type, profile: str, role: str | None = None) -> dict[str, Any]:
     """What ``profile`` changes in ``cls`` (``role``'s entry over the plain one)."""
     table = PROFILES[profile]

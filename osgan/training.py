@@ -90,6 +90,8 @@ class TrainConfig:
     checkpoint_every: int = setting(1000, "steps between checkpoints (the last step always gets "
                                     "one)")
     out_dir: str = setting("", "run directory ('': runs/<gan>-<stages>-<dataset>-seed<seed>)")
+    checkpoint_dir: str = setting("", "where checkpoint.pt goes ('': the run directory); a sweep "
+                                  "keeps checkpoints out of its record")
     resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
     progress: bool = setting(True, "show a tqdm progress bar with the current losses")
 
@@ -189,6 +191,8 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
     folder = harness.RunFolder(run_dir, "train")
     try:
         meta = folder.meta()
+        if meta is not None and meta["config"].get("checkpoint_dir"):
+            folder = harness.RunFolder(run_dir, "train", meta["config"]["checkpoint_dir"])
     except UsageError:
         meta = None
     if meta is None or meta.get("kind", "train") != "train":
@@ -305,7 +309,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     cfg.validate()
     device = settings.resolve_device(cfg.device)
     settings.set_threads(cfg.threads)  # process-wide, as torch has it
-    folder = harness.RunFolder(cfg.run_dir(), "train")
+    folder = harness.RunFolder(cfg.run_dir(), "train", checkpoint_dir=cfg.checkpoint_dir or None)
     state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY, total=cfg.steps)
     run = _setup(cfg, device)  # data before anything is written: no half-made run folder
     clock = harness.Clock(device)

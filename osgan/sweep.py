@@ -1,0 +1,286 @@
+r"""``python -m osgan sweep NAME``: a named grid of training runs, recorded with its provenance.
+
+A sweep (:data:`osgan.settings.SWEEPS`) is objectives x schemes x seeds at one profile: for the
+book's Table 1 and Figure 4, the ten objectives of Table 1 in one stage (Algorithm 1) and in two
+(Eq. 13-15), plus the hinge objectives in one stage with ``exact=True``, over paired seeds (a seed
+fixes initialisation and data order for both schemes). Each cell is an ordinary training run
+(:func:`osgan.training.train`) in ``results/<sweep>/<cell>/``: ``config.json``,
+``metrics.jsonl`` with the evaluations, the last sample grid and ``done.json``. Checkpoints stay
+out of the record, under ``cache_root()/sweeps/<sweep>/<cell>/``, so that the record is small
+enough to commit and a killed sweep resumes where its cells left off.
+
+``results/<sweep>/sweep.json`` marks the folder as this sweep's; ``provenance.json`` holds one
+entry per invocation (commit, library versions, CPU model, threads, workers, command, start and
+end, and the cells it finished), updated as each cell finishes. Finished cells are skipped,
+unfinished ones resumed. ``--dry-run`` lists the cells and estimates the time left from the
+measured cost of a step at the sweep's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from osgan import compare, losses, settings
+from osgan.training import TrainConfig
+from osgan.util import UsageError, cache_root, write_json
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
+
+@dataclass(frozen=True)
+class Cell:
+    gan: str
+    stages: str
+    exact: bool
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.gan}-{self.stages}{'-exact' if self.exact else ''}-seed{self.seed}"
+
+    @property
+    def scheme(self) -> str:
+        return self.stages + ("-exact" if self.exact else "")
+
+
+def cells(name: str) -> list[Cell]:
+    """The cells of sweep ``name``, seed by seed (so the first seeds finish first)."""
+    spec = sweep_spec(name)
+    out = []
+    for seed in spec["seeds"]:
+        for gan in spec["gans"]:
+            out += [Cell(gan, "one", False, seed), Cell(gan, "two", False, seed)]
+            if gan in spec.get("exact_for", ()):
+                out.append(Cell(gan, "one", True, seed))
+    return out
+
+
+def sweep_spec(name: str) -> dict[str, Any]:
+    if name not in settings.SWEEPS:
+        raise UsageError(f"unknown sweep {name!r}; choose one of: {', '.join(settings.SWEEPS)}")
+    return settings.SWEEPS[name]
+
+
+def cell_config(name: str, cell: Cell, results: Path, **overrides) -> TrainConfig:
+    """The training config of one cell, writing into ``results/<cell>``."""
+    spec = sweep_spec(name)
+    cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
+                                  exact=cell.exact, seed=cell.seed, progress=False,
+                                  **(spec.get("train", {}) | overrides))
+    out = results / cell.name
+    ckpt = cache_root() / "sweeps" / name / cell.name
+    return replace(cfg, out_dir=str(out), checkpoint_dir=str(ckpt),
+                   resume=(out / "config.json").exists())
+
+
+def status(cfg: TrainConfig) -> str:
+    """``done``, ``partial`` (started: resumes from its checkpoint, or afresh without one) or
+    ``todo``."""
+    out = Path(cfg.out_dir)
+    if (out / "done.json").exists():
+        return "done"
+    return "partial" if (out / "config.json").exists() else "todo"
+
+
+# ----------------------------------------------------------------------------------------------
+# the record's folder and provenance
+
+
+def own_results(name: str, results: Path) -> Path:
+    """Make ``results`` this sweep's folder (a ``sweep.json`` marker), or refuse one that holds
+    another sweep or files no sweep wrote."""
+    marker = results / "sweep.json"
+    if results.exists() and not results.is_dir():
+        raise UsageError(f"{results} is a file; give a folder for the sweep's record")
+    if marker.exists():
+        held = json.loads(marker.read_text()).get("sweep")
+        if held != name:
+            raise UsageError(f"{results} holds sweep {held!r}, not {name!r}; choose another "
+                             "--results folder")
+    elif results.exists() and any(results.iterdir()):
+        raise UsageError(f"{results} holds files no sweep wrote; it is left alone: choose "
+                         "another --results folder")
+    results.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        write_json(marker, {"sweep": name, "spec": sweep_spec(name)})
+    return results
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=RESULTS_DIR.parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Where and with what a sweep ran: commit, versions, CPU."""
+    import importlib.metadata
+
+    import numpy
+    import torchvision
+
+    return {"commit": _git("rev-parse", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "clean-fid": importlib.metadata.version("clean-fid"),
+            "numpy": numpy.__version__, "cpu": cpu_model(),
+            "cpu_count": __import__("os").cpu_count(), "platform": platform.platform()}
+
+
+def read_provenance(results: Path) -> dict[str, Any]:
+    path = results / "provenance.json"
+    if not path.exists():
+        raise UsageError(f"{results} has no provenance.json: a record without provenance is "
+                         "not shown; run `python -m osgan sweep` to make one")
+    return json.loads(path.read_text())
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------------------------
+# cost estimate
+
+
+def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
+    """Measured seconds per training step at ``cfg``'s settings (random data, same models),
+    after a few warm-up steps, on this process's threads."""
+    from osgan.models import models_for
+    from osgan.steps import one_stage_step, two_stage_step
+
+    torch.manual_seed(0)
+    obj = losses.get(cfg.gan)
+    G, D = models_for(obj, image_size=cfg.image_size, channels=1, nz=cfg.nz, width=cfg.width,
+                      num_classes=10 if obj.conditional else 0, d_norm=cfg.d_norm)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
+    B = cfg.batch_size
+    x = torch.rand(B, 1, cfg.image_size, cfg.image_size) * 2 - 1
+    y = torch.randint(10, (B,)) if obj.conditional else None
+
+    def step():
+        z = torch.randn(B, cfg.nz)
+        if cfg.stages == "one":
+            one_stage_step(G, D, opt_g, opt_d, obj, x, z, y, exact=cfg.exact, as_float=False)
+        else:
+            two_stage_step(G, D, opt_g, opt_d, obj, x, z, y, as_float=False)
+
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def estimate(name: str, cfgs: list[TrainConfig], workers: int) -> dict[str, Any]:
+    """Seconds left: steps left per cell times the measured step cost of its scheme (one,
+    two), measured once per scheme on dcgan_ns at the sweep's settings."""
+    settings.set_threads(cfgs[0].threads)
+    cost = {st: step_seconds(replace(cfgs[0], gan="dcgan_ns", stages=st, exact=False))
+            for st in ("one", "two")}
+    left = 0.0
+    for cfg in cfgs:
+        if status(cfg) == "done":
+            continue
+        ckpt = Path(cfg.checkpoint_dir) / "checkpoint.pt"
+        done = torch.load(ckpt, map_location="cpu", weights_only=True)["step"] \
+            if ckpt.exists() else 0
+        left += (cfg.steps - done) * cost[cfg.stages]
+    return {"step_seconds": cost, "cpu_seconds_left": left,
+            "wall_seconds_left": left / max(1, workers)}
+
+
+# ----------------------------------------------------------------------------------------------
+# the command
+
+
+def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
+              command: str | None = None, only: int | None = None, **overrides) -> list[Path]:
+    """Run the cells of sweep ``name`` that are not done (resuming unfinished ones), ``workers``
+    at a time; returns the finished cells' folders. ``only`` stops after that many cells;
+    ``overrides`` change every cell's training config (``data_root`` for a test)."""
+    results = own_results(name, results or RESULTS_DIR / name)
+    cfgs = [cell_config(name, c, results, **overrides) for c in cells(name)]
+    todo = [c for c in cfgs if status(c) != "done"][:only]
+    prov_path = results / "provenance.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
+                                                                         "sessions": []}
+    session = {"start": _now(), "end": None, "command": command, "workers": workers,
+               "threads": cfgs[0].threads, **environment(), "cells_finished": []}
+    prov["sessions"].append(session)
+    write_json(prov_path, prov)
+
+    def finished(i: int, path: Path) -> None:
+        session["cells_finished"].append(Path(path).name)
+        session["end"] = _now()
+        write_json(prov_path, prov)
+
+    dirs = compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
+    session["end"] = _now()
+    write_json(prov_path, prov)
+    return dirs
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help=f"the sweep: {', '.join(settings.SWEEPS)}")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="cells trained at once, one process each (default: 1)")
+    parser.add_argument("--results", default=None,
+                        help="the record's folder (default: results/<name>)")
+    parser.add_argument("--only", type=int, default=None,
+                        help="stop after this many cells (default: all)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the cells and the estimated time left; train nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1; got {args.workers}")
+    if args.only is not None and args.only < 1:
+        raise UsageError(f"--only must be at least 1; got {args.only}")
+    sweep_spec(args.name)
+    results = Path(args.results) if args.results else RESULTS_DIR / args.name
+    if args.dry_run:
+        probe = results if results.exists() else Path("/nonexistent")
+        cfgs = [cell_config(args.name, c, probe) for c in cells(args.name)]
+        for cfg, c in zip(cfgs, cells(args.name)):
+            print(f"{status(cfg):8s} {c.name}")
+        est = estimate(args.name, cfgs, args.workers)
+        s = est["step_seconds"]
+        print(f"{len(cfgs)} cells; step cost measured here: one stage {s['one']:.4f} s, two "
+              f"stages {s['two']:.4f} s; left: {est['cpu_seconds_left'] / 3600:.1f} CPU-hours, "
+              f"about {est['wall_seconds_left'] / 3600:.1f} h with {args.workers} worker(s) "
+              "(evaluations not counted)")
+        return 0
+    command = "python -m osgan sweep " + " ".join(sys.argv[2:])
+    dirs = run_sweep(args.name, results=results, workers=args.workers, command=command,
+                     only=args.only)
+    print(f"{len(dirs)} cell(s) finished; record in {results}")
+    return 0
+

@@ -1,0 +1,78 @@
+"""osgan.sweep: the grid, a record with provenance, skip and resume, refusals that touch nothing."""
+
+import json
+
+import pytest
+from fixtures_data import write_fashion_mnist
+
+from osgan import cli, data, settings, sweep
+from osgan.util import UsageError
+
+
+def test_table1_grid_is_ten_objectives_two_schemes_exact_hinges_three_seeds():
+    cells = sweep.cells("table1")
+    assert len(cells) == (10 * 2 + 2) * 3
+    assert {c.gan for c in cells} == set(settings.SWEEPS["table1"]["gans"])
+    assert {(c.gan, c.scheme) for c in cells if c.exact} == {("geogan", "one-exact"),
+                                                             ("sngan", "one-exact")}
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed by seed
+    # paired: every (gan, scheme) has every seed
+    pairs = {(c.gan, c.scheme) for c in cells}
+    assert all(sum((c.gan, c.scheme) == p for c in cells) == 3 for p in pairs)
+    assert len({c.name for c in cells}) == len(cells)
+
+
+def test_unknown_sweep_is_one_line(capsys):
+    assert cli.main(["sweep", "table9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "table1" in err
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    monkeypatch.setenv("OSGAN_CACHE", str(tmp_path / "cache"))
+    write_fashion_mnist(tmp_path / "fmnist", n_train=48, n_test=16)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_smoke_sweep_records_skips_and_resumes(env):
+    results = env / "results"
+    kw = dict(data_root=str(env / "fmnist"), steps=4, log_every=2, width=4, nz=8, batch_size=6,
+              eval=dict(every=2, n_gen=16, n_real=16))
+    done = sweep.run_sweep("smoke", results=results, workers=1, only=2, **kw)
+    assert [p.name for p in done] == ["dcgan-one-seed0", "dcgan-two-seed0"]
+    cell = results / "dcgan-one-seed0"
+    assert sorted(p.name for p in cell.iterdir()) == ["config.json", "done.json",
+                                                      "metrics.jsonl", "samples"]
+    assert not list(results.rglob("checkpoint.pt"))  # checkpoints stay out of the record
+    assert (env / "cache" / "sweeps" / "smoke" / "dcgan-one-seed0" / "checkpoint.pt").exists()
+    rows = [json.loads(x) for x in (cell / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "Eval/FID" in r] == [2, 4]
+    prov = sweep.read_provenance(results)
+    (session,) = prov["sessions"]
+    assert session["cells_finished"] == ["dcgan-one-seed0", "dcgan-two-seed0"]
+    for key in ("commit", "torch", "torchvision", "clean-fid", "cpu", "threads", "workers",
+                "start", "end"):
+        assert session[key] not in (None, ""), key
+    before = (cell / "metrics.jsonl").read_bytes()
+    # a second invocation skips the finished cells and goes on with the next
+    again = sweep.run_sweep("smoke", results=results, workers=1, only=1, **kw)
+    assert [p.name for p in again] == ["geogan-one-seed0"]
+    assert (cell / "metrics.jsonl").read_bytes() == before
+    assert len(sweep.read_provenance(results)["sessions"]) == 2
+
+
+def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
+    other = env / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="no sweep wrote"):
+        sweep.own_results("smoke", other)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+    mine = sweep.own_results("smoke", env / "mine")
+    with pytest.raises(UsageError, match="holds sweep 'smoke'"):
+        sweep.own_results("table1", mine)
+    with pytest.raises(UsageError, match="no provenance"):
+        sweep.read_provenance(mine)
