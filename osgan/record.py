@@ -1,0 +1,199 @@
+r"""Verdicts from a recorded sweep (:mod:`osgan.sweep`): Table 1 and Figure 4 with their
+uncertainty.
+
+**Plateau rule.** A run has reached its plateau when the best FID of the last third of its
+evaluations improves on the best FID before it by less than 10%:
+
+.. math:: \min_{t > 2T/3} \mathrm{FID}(t) \;\ge\; 0.9 \min_{t \le 2T/3} \mathrm{FID}(t).
+
+A curve that is still falling fails it; noise around a flat curve passes it.
+
+**Table 1.** Per objective and scheme, the final FID and KID, mean and sample standard deviation
+over seeds. The paired difference one minus two (the same seed fixes initialisation and data
+order for both schemes) gets a 95% confidence interval from Student's t with n - 1 degrees of
+freedom,
+
+.. math:: \bar d \pm t_{0.975,\,n-1}\, s_d / \sqrt n,
+
+and the verdict in words: "one stage better" when the interval lies below 0, "two stages better"
+when it lies above 0, else "no difference detected at n = ...".
+
+**Figure 4.** Time to plateau: the training time of the first evaluation whose FID is within 10%
+of the run's best, :math:`t^\star = \min\{t : \mathrm{FID}(t) \le 1.1 \min_s \mathrm{FID}(s)\}`.
+The step count at :math:`t^\star` times a step cost measured side by side for both schemes
+(``python -m osgan bench``) gives a time free of the sweep's own load; the run's own clock is
+kept as the secondary axis. The ratio two over one is summarised by its geometric mean over
+seeds with a 95% interval from the t interval of the paired log-ratios.
+
+In this implementation we use the last evaluation as "final" (every run of a recorded sweep has
+the same number of steps), and compute the t quantile with SciPy (``scipy.stats.t.ppf``); the
+tests check the intervals against ``scipy.stats.ttest_rel``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from osgan import harness, plots
+
+PLATEAU_GAIN = 0.10  # the last third may improve on the best before it by less than this
+NEAR_BEST = 0.10  # time to plateau: first FID within this fraction of the run's best
+
+
+def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID``."""
+    return [{"step": r["step"], "time": r["Time/train"], "FID": r["Eval/FID"],
+             "KID": r["Eval/KID"], "feature_space": r.get("Eval/feature_space")}
+            for r in records if "Eval/FID" in r]
+
+
+def plateau(ev: list[dict[str, Any]], steps: int | None = None) -> dict[str, Any]:
+    """The plateau rule on one run's evaluations: ``plateaued``, ``best_before``,
+    ``best_last_third``, ``gain`` (relative improvement of the last third)."""
+    steps = steps or ev[-1]["step"]
+    before = [e["FID"] for e in ev if e["step"] <= 2 * steps / 3]
+    last = [e["FID"] for e in ev if e["step"] > 2 * steps / 3]
+    if not before or not last:
+        return {"plateaued": False, "best_before": None, "best_last_third": None, "gain": None}
+    b, a = min(before), min(last)
+    gain = (b - a) / b
+    return {"plateaued": gain < PLATEAU_GAIN, "best_before": b, "best_last_third": a,
+            "gain": gain}
+
+
+def time_to_plateau(ev: list[dict[str, Any]]) -> dict[str, float]:
+    """Step and training time of the first evaluation within :data:`NEAR_BEST` of the run's
+    best FID."""
+    best = min(e["FID"] for e in ev)
+    first = next(e for e in ev if e["FID"] <= (1 + NEAR_BEST) * best)
+    return {"step": first["step"], "time": first["time"], "best": best}
+
+
+# ----------------------------------------------------------------------------------------------
+# statistics
+
+
+def mean_std(xs: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1); the std is NaN for one value."""
+    n = len(xs)
+    m = sum(xs) / n
+    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else float("nan")
+    return m, s
+
+
+def paired_interval(a: list[float], b: list[float], level: float = 0.95
+                    ) -> tuple[float, float, float]:
+    """Mean of the paired differences a - b and its ``level`` confidence interval (Student's t,
+    n - 1 degrees of freedom): ``(mean, low, high)``; NaN bounds for fewer than two pairs."""
+    from scipy.stats import t
+
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    m, s = mean_std(d)
+    if len(d) < 2:
+        return m, float("nan"), float("nan")
+    half = t.ppf(0.5 + level / 2, len(d) - 1) * s / math.sqrt(len(d))
+    return m, m - half, m + half
+
+
+def verdict(low: float, high: float, n: int) -> str:
+    """Words for an interval of one minus two (lower FID is better)."""
+    if high < 0:
+        return "one stage better"
+    if low > 0:
+        return "two stages better"
+    return f"no difference detected at n = {n}"
+
+
+# ----------------------------------------------------------------------------------------------
+# reading a record
+
+
+def load(results: str | Path) -> dict[str, Any]:
+    """A sweep's record: ``sweep`` (its marker), ``provenance`` and ``runs`` (one per cell
+    folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
+    ``samples``)."""
+    from osgan.sweep import read_provenance
+
+    results = Path(results)
+    marker = json.loads((results / "sweep.json").read_text())
+    prov = read_provenance(results)
+    runs = []
+    for d in sorted(p for p in results.iterdir() if (p / "config.json").exists()):
+        cfg = json.loads((d / "config.json").read_text())["config"]
+        rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"])
+        grids = sorted((d / "samples").glob("step_*.png"))
+        runs.append({"gan": cfg["gan"], "stages": cfg["stages"], "exact": cfg.get("exact", False),
+                     "scheme": cfg["stages"] + ("-exact" if cfg.get("exact") else ""),
+                     "seed": cfg["seed"], "done": (d / "done.json").exists(),
+                     "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
+                     "samples": grids[-1] if grids else None, "path": d})
+    return {"sweep": marker, "provenance": prov, "runs": runs, "path": results}
+
+
+def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
+           paper_dataset: str = "celeba") -> list[dict[str, Any]]:
+    """Per objective: FID and KID mean ± std of schemes ``a`` and ``b`` over the seeds both
+    finished, the paired difference a - b with its 95% interval, the verdict, and the paper's
+    direction on ``paper_dataset`` beside it."""
+    paper = {(p["gan"], p["stages"]): p for p in plots.paper_table("table1")}
+    out = []
+    for gan in dict.fromkeys(r["gan"] for r in runs):
+        final = {(r["scheme"], r["seed"]): r["evals"][-1] for r in runs
+                 if r["gan"] == gan and r["done"] and r["evals"]}
+        seeds = sorted({s for (sc, s) in final if sc == a} & {s for (sc, s) in final if sc == b})
+        if not seeds:
+            continue
+        row: dict[str, Any] = {"gan": gan, "n": len(seeds)}
+        for metric in ("FID", "KID"):
+            xa = [final[(a, s)][metric] for s in seeds]
+            xb = [final[(b, s)][metric] for s in seeds]
+            row[f"{metric} {a}"], row[f"{metric} {a} std"] = mean_std(xa)
+            row[f"{metric} {b}"], row[f"{metric} {b} std"] = mean_std(xb)
+            m, lo, hi = paired_interval(xa, xb)
+            row[f"{metric} {a}-{b}"], row[f"{metric} low"], row[f"{metric} high"] = m, lo, hi
+        row["verdict"] = verdict(row["FID low"], row["FID high"], len(seeds))
+        p_one = paper.get((plots.PAPER_NAMES[gan], "one"), {}).get(f"{paper_dataset}_fid")
+        p_two = paper.get((plots.PAPER_NAMES[gan], "two"), {}).get(f"{paper_dataset}_fid")
+        row[f"paper ({paper_dataset})"] = (None if p_one is None or p_two is None else
+                                           "one stage better" if p_one < p_two else
+                                           "two stages better")
+        row["feature space"] = final[(a, seeds[0])]["feature_space"]
+        out.append(row)
+    return out
+
+
+def plateaus(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The plateau rule for every finished run."""
+    return [{"gan": r["gan"], "scheme": r["scheme"], "seed": r["seed"]}
+            | plateau(r["evals"], r["steps"]) for r in runs if r["done"] and r["evals"]]
+
+
+def figure4(runs: list[dict[str, Any]], step_cost: dict[str, float] | None = None
+            ) -> list[dict[str, Any]]:
+    """Per objective: time to plateau of each scheme (mean over seeds; by the bench's step cost
+    when ``step_cost`` maps ``one``/``two`` to seconds per step, else by the runs' own clock),
+    and the ratio two over one: geometric mean and 95% interval over paired seeds."""
+    out = []
+    for gan in dict.fromkeys(r["gan"] for r in runs):
+        t: dict[tuple[str, int], float] = {}
+        for r in runs:
+            if r["gan"] != gan or not r["done"] or not r["evals"] or r["exact"]:
+                continue
+            tp = time_to_plateau(r["evals"])
+            t[(r["stages"], r["seed"])] = (tp["step"] * step_cost[r["stages"]] if step_cost
+                                           else tp["time"])
+        seeds = sorted({s for (sc, s) in t if sc == "one"} & {s for (sc, s) in t if sc == "two"})
+        if not seeds:
+            continue
+        logs = [math.log(t[("two", s)] / t[("one", s)]) for s in seeds]
+        m, lo, hi = paired_interval(logs, [0.0] * len(logs))
+        out.append({"gan": gan, "n": len(seeds),
+                    "time one (s)": mean_std([t[("one", s)] for s in seeds])[0],
+                    "time two (s)": mean_std([t[("two", s)] for s in seeds])[0],
+                    "two / one": math.exp(m), "low": math.exp(lo) if lo == lo else lo,
+                    "high": math.exp(hi) if hi == hi else hi,
+                    "clock": "bench step cost x steps" if step_cost else "the runs' own clock"})
+    return out

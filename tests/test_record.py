@@ -1,0 +1,75 @@
+"""osgan.record: the plateau rule, paired intervals against scipy.stats, verdicts, Figure 4."""
+
+import math
+
+import pytest
+from scipy import stats
+
+from osgan import record
+
+
+def curve(fids, every=100):
+    return [{"step": every * (i + 1), "time": 0.5 * every * (i + 1), "FID": f, "KID": f / 100,
+             "feature_space": "domain:x"} for i, f in enumerate(fids)]
+
+
+def test_plateau_rule_catches_a_curve_still_falling():
+    falling = curve([40, 20, 10, 6, 4, 3, 2.4, 2.0, 1.7])  # last third: 2.4, 2.0, 1.7
+    p = record.plateau(falling)
+    assert not p["plateaued"] and p["best_before"] == 3 and p["best_last_third"] == 1.7
+    flat = curve([40, 20, 10, 6, 4, 3, 3.1, 2.9, 3.0])
+    assert record.plateau(flat)["plateaued"]
+    assert record.plateau(flat)["gain"] == pytest.approx((3 - 2.9) / 3)
+
+
+def test_time_to_plateau_is_the_first_evaluation_near_the_best():
+    tp = record.time_to_plateau(curve([40, 20, 10, 2.1, 2.5, 2.0, 2.2]))
+    assert (tp["step"], tp["time"], tp["best"]) == (400, 200.0, 2.0)
+
+
+@pytest.mark.parametrize("a,b", [([3.1, 2.9, 3.4], [3.6, 3.3, 3.5]),
+                                 ([1.0, 2.0, 3.0, 4.5], [1.1, 1.9, 3.3, 4.4])])
+def test_paired_interval_matches_scipy(a, b):
+    m, lo, hi = record.paired_interval(a, b)
+    ref = stats.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert m == pytest.approx(sum(x - y for x, y in zip(a, b)) / len(a))
+    assert (lo, hi) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    mean, std = record.mean_std(a)
+    assert std == pytest.approx(stats.tstd(a)) and mean == pytest.approx(sum(a) / len(a))
+
+
+def test_verdict_words():
+    assert record.verdict(-0.5, -0.1, 3) == "one stage better"
+    assert record.verdict(0.1, 0.5, 3) == "two stages better"
+    assert record.verdict(-0.1, 0.5, 3) == "no difference detected at n = 3"
+    assert record.verdict(float("nan"), float("nan"), 1) == "no difference detected at n = 1"
+
+
+def _run(gan, stages, seed, fids, exact=False):
+    return {"gan": gan, "stages": stages, "exact": exact,
+            "scheme": stages + ("-exact" if exact else ""), "seed": seed, "done": True,
+            "steps": 100 * len(fids), "evals": curve(fids)}
+
+
+def test_table1_pairs_seeds_and_states_the_paper_direction():
+    runs = [_run("dcgan", "one", s, [9, 5, 3 + d]) for s, d in enumerate([0.0, 0.1, -0.1])]
+    runs += [_run("dcgan", "two", s, [9, 6, 4 + d]) for s, d in enumerate([0.0, 0.2, 0.1])]
+    runs.append(_run("dcgan", "two", 3, [9, 6, 1]))  # seed 3 has no one-stage pair: left out
+    (row,) = record.table1(runs)
+    assert row["n"] == 3 and row["FID one"] == pytest.approx(3.0)
+    ci = stats.ttest_rel([3, 3.1, 2.9], [4, 4.2, 4.1]).confidence_interval(0.95)
+    assert (row["FID low"], row["FID high"]) == pytest.approx((ci.low, ci.high))
+    assert row["verdict"] == "one stage better"
+    assert row["paper (celeba)"] == "one stage better"  # Table 1: 22.66 (one) < 23.78 (two)
+
+
+def test_figure4_ratio_of_times_to_plateau():
+    runs = [_run("lsgan", "one", s, [9, 3, 3, 3]) for s in range(3)]  # plateau at step 200
+    runs += [_run("lsgan", "two", s, [9, 6, 3, 3]) for s in range(3)]  # at step 300
+    (row,) = record.figure4(runs, step_cost={"one": 1.0, "two": 1.5})
+    assert row["two / one"] == pytest.approx(300 * 1.5 / 200)
+    assert row["low"] == pytest.approx(row["two / one"]) and row["high"] == pytest.approx(2.25)
+    (own,) = record.figure4(runs)
+    assert own["two / one"] == pytest.approx(1.5) and own["clock"] == "the runs' own clock"
+    assert not math.isnan(own["low"])
