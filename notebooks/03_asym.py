@@ -45,6 +45,7 @@ exact = False  # one stage: recover G's gradient on inactive hinge samples (chap
 steps = None  # training steps per run; None: the profile's
 runs_dir = None  # where the runs are written, afresh each time; None: runs/book/<profile>
 workers = 0  # runs trained at once, one process each; 0: one per CPU core
+record_dir = "results/table1"  # the recorded sweep shown first (python -m osgan sweep table1)
 
 # %%
 import math
@@ -76,7 +77,25 @@ print(
     f"feature space={cfg.eval.feature_space} workers={chapter.workers or 'one per core'}"
 )
 
+# %% [markdown]
+# ## The recorded sweep
+#
+# What the verdicts rest on: runs to their plateau over several paired seeds, recorded by
+# `python -m osgan sweep table1` on the machine, commit and date stated below, and committed under
+# `results/table1`. The live runs further down are this build's own, shorter, as a check that the
+# pipeline still gives the same direction.
+
 # %% tags=["hide-input"]
+from osgan import record
+from osgan.plots import show_record
+
+recorded = show_record(record_dir, names, dataset=cfg.dataset)
+
+# %% [markdown]
+# ## The live run of this build ({glue:text}`live_profile`)
+
+# %% tags=["hide-input"]
+glue("live_profile", f"{profile} profile", display=False)
 results = compare.one_vs_two(cfg, chapter, names)
 rows = compare.final_rows(results)
 glue("space", rows[0]["feature space"], display=False)
@@ -176,10 +195,15 @@ verdicts = stage_verdicts(rows, paper_dataset="celeba")
 display(Markdown(markdown_table(verdicts, formats={"FID one - two (ours)": "{:+.2f}"})))
 glue("asym_disagree", ", ".join(v["gan"] for v in verdicts if v["agree"] is False) or "none", display=False)
 glue("asym_agree", ", ".join(v["gan"] for v in verdicts if v["agree"]) or "none", display=False)
+match = record.live_agrees(recorded, rows)
+glue("asym_live_match", ", ".join(g for g, ok in match.items() if ok) or "none", display=False)
+glue("asym_live_differ", ", ".join(g for g, ok in match.items() if not ok) or "none", display=False)
 
 # %% [markdown]
-# Our runs agree with the paper's direction on CelebA for: {glue:text}`asym_agree`; they
-# **disagree** for: {glue:text}`asym_disagree`. One seed per setting, and short runs outside the
+# This live run agrees with the paper's direction on CelebA for: {glue:text}`asym_agree`; it
+# **disagrees** for: {glue:text}`asym_disagree`. Its direction matches the recorded sweep's for:
+# {glue:text}`asym_live_match`; it differs for: {glue:text}`asym_live_differ` (objectives without
+# a record are in neither list). One seed per setting, and short runs outside the
 # `full` profile: treat a disagreement from a `quick` or `smoke` build as no evidence either way.
 #
 # ## Samples

@@ -223,3 +223,84 @@ def stage_verdicts(rows: Sequence[Mapping], paper_dataset: str = "celeba") -> li
                     f"one stage better (paper, {paper_dataset})": paper_better,
                     "agree": None if paper_better is None else ours_better == paper_better})
     return out
+
+
+def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
+                paper_dataset: str = "celeba") -> list[dict[str, object]]:
+    """Display a recorded sweep (``results/<sweep>``, :mod:`osgan.record`) for the objectives
+    ``gans``: its provenance, Table 1 with intervals and verdicts, the plateau rule, Figure 4's
+    time-to-plateau ratios, FID curves (mean and band over seeds) and seed 0's sample grids.
+    Says so plainly where there is no record for ``dataset``. Returns the Table 1 rows."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"**No recorded sweep** at `{results}`: this page shows the live run "
+                         "below only. Record one with `python -m osgan sweep table1`."))
+        return []
+    rec = record.load(results)
+    spec_dataset = rec["sweep"]["spec"].get("dataset", "fashion_mnist")
+    if spec_dataset != dataset:
+        display(Markdown(f"**No recorded sweep for {dataset}**: the record at `{results}` is of "
+                         f"{spec_dataset}. This page shows the live run below only."))
+        return []
+    runs = [r for r in rec["runs"] if r["gan"] in gans]
+    display(Markdown(record.provenance_text(rec)))
+    rows = record.table1(runs, paper_dataset=paper_dataset)
+    if not rows:
+        display(Markdown("No objective of this chapter has a finished pair of runs in the record "
+                         "yet."))
+        return []
+    space = rows[0]["feature space"]
+    display(Markdown(
+        f"**Table 1 on {dataset}** (recorded; FID and KID in `{space}`, mean ± std over the "
+        "seeds both schemes finished; one - two: mean paired difference with its 95% interval; "
+        f"the paper's direction from its Table 1 on {paper_dataset}, Inception features):\n\n"
+        + markdown_table([{
+            "gan": r["gan"], "n": r["n"],
+            "FID one": f"{r['FID one']:.3f} ± {r['FID one std']:.3f}",
+            "FID two": f"{r['FID two']:.3f} ± {r['FID two std']:.3f}",
+            "FID one - two [95%]": f"{r['FID one-two']:+.3f} [{r['FID low']:+.3f}, "
+                                   f"{r['FID high']:+.3f}]",
+            "KID one - two [95%]": f"{r['KID one-two']:+.4f} [{r['KID low']:+.4f}, "
+                                   f"{r['KID high']:+.4f}]",
+            "verdict (ours)": r["verdict"], f"paper ({paper_dataset})": r[f"paper ({paper_dataset})"],
+        } for r in rows])))
+    flat = record.plateaus(runs)
+    not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%})" for p in flat
+                if not p["plateaued"]]
+    display(Markdown(
+        f"Plateau rule (the best FID of the last third improves on the best before it by less "
+        f"than {record.PLATEAU_GAIN:.0%}): {len(flat) - len(not_flat)} of {len(flat)} finished "
+        "runs pass" + (f"; still falling: {', '.join(not_flat)}." if not_flat else ".")))
+    fig4 = record.figure4(runs)
+    if fig4:
+        display(Markdown(
+            "**Figure 4's measure**, time to plateau (first evaluation within "
+            f"{record.NEAR_BEST:.0%} of the run's best FID), two stages over one, geometric mean "
+            "over seeds with its 95% interval, on the runs' own clock:\n\n" + markdown_table(
+                fig4, ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high"],
+                formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
+                         "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}"})))
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.4 * len(rows), 3), squeeze=False)
+    for ax, r in zip(axes[0], rows, strict=True):
+        for scheme, style in (("one", "-"), ("two", "--"), ("one-exact", ":")):
+            xs, mean, lo, hi = record.curves(runs, r["gan"], scheme, x="time")
+            if xs:
+                ax.plot(xs, mean, style, label=scheme)
+                ax.fill_between(xs, lo, hi, alpha=0.2)
+        ax.set(yscale="log", title=r["gan"], xlabel="training time (s)")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"FID ({space})")
+    fig.suptitle("recorded: mean and min-max band over seeds")
+    fig.tight_layout()
+    plt.show()
+    grids = [{"gan": r["gan"], "stages": r["scheme"], "samples": r["samples"]}
+             for r in runs if r["seed"] == 0 and r["done"] and r["samples"]]
+    if grids:
+        show_grids(grids, ncols=min(4, len(grids)))
+        plt.show()
+    return rows

@@ -197,3 +197,51 @@ def figure4(runs: list[dict[str, Any]], step_cost: dict[str, float] | None = Non
                     "high": math.exp(hi) if hi == hi else hi,
                     "clock": "bench step cost x steps" if step_cost else "the runs' own clock"})
     return out
+
+
+def provenance_text(rec: dict[str, Any]) -> str:
+    """Where a record came from, in one paragraph: machines, commits, dates, commands, and how
+    many of its cells are finished."""
+    sessions = rec["provenance"]["sessions"]
+    runs = rec["runs"]
+    from osgan.sweep import cells
+
+    total = len(cells(rec["sweep"]["sweep"]))
+    done = sum(r["done"] for r in runs)
+    cpus = sorted({s["cpu"] for s in sessions})
+    commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
+    versions = sorted({f"torch {s['torch']}, clean-fid {s['clean-fid']}" for s in sessions})
+    start = min(s["start"] for s in sessions)
+    end = max((s["end"] or s["start"]) for s in sessions)
+    commands = sorted({s["command"] for s in sessions if s["command"]})
+    return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished, "
+            f"{len(sessions)} invocation(s) from {start} to {end} on {', '.join(cpus)} "
+            f"({sessions[-1]['cpu_count']} cores; workers: "
+            f"{', '.join(str(w) for w in sorted({s['workers'] for s in sessions}))}), "
+            f"commit(s) {', '.join(commits)}, {'; '.join(versions)}; command: "
+            f"`{'`, `'.join(commands)}`.")
+
+
+def curves(runs: list[dict[str, Any]], gan: str, scheme: str, x: str = "step"
+           ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Mean, min and max FID over the seeds of (gan, scheme) at each evaluation, against ``x``
+    (``step``; ``time`` averages the runs' clocks): ``(xs, mean, low, high)``."""
+    ev = [r["evals"] for r in runs if r["gan"] == gan and r["scheme"] == scheme and r["done"]]
+    if not ev:
+        return [], [], [], []
+    n = min(len(e) for e in ev)
+    xs = [sum(e[i][x] for e in ev) / len(ev) for i in range(n)]
+    f = [[e[i]["FID"] for e in ev] for i in range(n)]
+    return xs, [sum(v) / len(v) for v in f], [min(v) for v in f], [max(v) for v in f]
+
+
+def live_agrees(recorded: list[dict[str, Any]], live: list[dict[str, Any]]) -> dict[str, bool]:
+    """Per objective in both: does a live build's FID one - two (``osgan.compare.final_rows``)
+    have the sign of the record's mean paired difference?"""
+    fid = {(r["gan"], r["stages"]): r["FID"] for r in live}
+    out = {}
+    for r in recorded:
+        if (r["gan"], "one") in fid and (r["gan"], "two") in fid:
+            d = fid[(r["gan"], "one")] - fid[(r["gan"], "two")]
+            out[r["gan"]] = (d < 0) == (r["FID one-two"] < 0)
+    return out

@@ -8,7 +8,8 @@
    (served as ``_static/mathjax``).
 2. Execute each chapter of ``_toc.yml`` under ``notebooks/`` (source ``notebooks/NAME.py.ipynb``)
    with papermill, from the repository root, into ``_build/book/notebooks/NAME.ipynb``. A chapter is
-   skipped when a hash of its notebook, of every ``osgan/`` source and of its parameters equals
+   skipped when a hash of its notebook, of every ``osgan/`` source, of the recorded results under
+   ``results/`` (which the chapters show first) and of its parameters equals
    the one stored beside its last successful execution (``NAME.ipynb.sha256``).
 3. ``jupyter-book build _build/book -W -n --keep-going`` (execution off: papermill ran it) writes
    ``_build/book/_build/html``.
@@ -78,10 +79,12 @@ def chapters() -> list[str]:
 
 
 def source_hash(notebook: Path, parameters: dict) -> str:
-    """sha256 over the notebook, every osgan/ source file and the parameters."""
+    """sha256 over the notebook, every osgan/ source file, the recorded results and the
+    parameters."""
     h = hashlib.sha256()
     h.update(notebook.read_bytes())
-    for path in sorted((ROOT / "osgan").rglob("*.py")):
+    recorded = [p for p in (ROOT / "results").rglob("*") if p.is_file()]
+    for path in sorted((ROOT / "osgan").rglob("*.py")) + sorted(recorded):
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
