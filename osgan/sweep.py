@@ -85,11 +85,12 @@ def cell_config(name: str, cell: Cell, results: Path, **overrides) -> TrainConfi
 
 
 def status(cfg: TrainConfig) -> str:
-    """``done``, ``partial`` (started: resumes from its checkpoint, or afresh without one) or
-    ``todo``."""
+    """``done``, ``partial`` (started, or finished with fewer steps than the sweep now asks for:
+    resumes from its checkpoint, or afresh without one) or ``todo``."""
     out = Path(cfg.out_dir)
     if (out / "done.json").exists():
-        return "done"
+        steps = json.loads((out / "done.json").read_text()).get("steps", 0)
+        return "done" if steps >= cfg.steps else "partial"
     return "partial" if (out / "config.json").exists() else "todo"
 
 
