@@ -8,6 +8,9 @@ the parts and reports measured and predicted speedups next to Eq. 17's 4/3. Then
 first point, each speed option is switched on alone, then all but ``sync`` together
 (labelled ``channels_last+bf16+...``):
 
+* ``layout``: what a run uses (:mod:`osgan.layout`): the device's recorded memory formats for G
+  and D and ``Adam(fused=True)``, with the point's D pass; measured by default, and the layout a
+  run would choose (per scheme) is printed;
 * ``channels_last``: models and images in NHWC memory format;
 * ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA only);
 * ``compile``: ``torch.compile`` of G and D (slow to warm up);
@@ -48,10 +51,10 @@ from pathlib import Path
 
 import torch
 
-from osgan import losses, models, timing
+from osgan import layout, losses, models, timing
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (GPU) live here
-OPTIONS = ("channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
+OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
 FUSED = ("fused", "separate")
 _CUDA_ONLY = ("bf16", "cudnn_benchmark")
 
@@ -63,7 +66,7 @@ class BenchConfig:
     widths: tuple[int, ...] = (64,)  # ngf = ndf of the DCGAN models
     batch_sizes: tuple[int, ...] = (64,)  # B real and B fake samples per round
     fused: tuple[str, ...] = FUSED  # D over real and fake: "fused" (one 2B pass), "separate"
-    options: tuple[str, ...] = ()  # speed options, each measured alone on the first point
+    options: tuple[str, ...] = ("layout",)  # speed options, each alone on the first point
     channels: int = 3  # image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)
     nz: int = 100  # latent dimension
     repeats: int = 7  # timed repeats per quantity (medians reported)
@@ -80,11 +83,11 @@ class BenchConfig:
         minutes, one thread, CPU time; ``full``: the GPU sweep recorded in ``results/``."""
         presets = {
             "smoke": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
-                          batch_sizes=(4,), fused=FUSED, options=("channels_last", "sync"),
+                          batch_sizes=(4,), fused=FUSED, options=("layout", "channels_last", "sync"),
                           channels=1, repeats=2, warmup=1, threads=1),
             # one thread and CPU time: figures that do not move with other load on the machine
             "quick": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
-                          batch_sizes=(32,), fused=FUSED, options=("channels_last", "sync"),
+                          batch_sizes=(32,), fused=FUSED, options=("layout", "channels_last", "sync"),
                           channels=1, repeats=5, warmup=1, threads=1, clock="cpu"),
             "full": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32, 64),
                          widths=(32, 64, 128), batch_sizes=(64, 128), fused=FUSED,
@@ -181,6 +184,10 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
     y = torch.randint(0, num_classes, (batch_size,), generator=gen) if num_classes else None
     G, D, x, z = G.to(device), D.to(device), x.to(device), z.to(device)
     y = y.to(device) if y is not None else None
+    opt_kw = {}
+    if "layout" in options:
+        lay = layout.prepare(G, D, x, device, stages="one")
+        x, opt_kw = lay.batch(x), lay.optimizer_kwargs()
     if "channels_last" in options:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -198,7 +205,7 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
         return timing.measure(
             G, D, obj, x, z, y, fused=fused == "fused", as_float="sync" in options,
             cfg=timing.TimingConfig(repeats=cfg.repeats, warmup=cfg.warmup, clock=cfg.clock),
-            context=context,
+            context=context, optimizer_kwargs=opt_kw,
         )
     finally:
         torch.backends.cudnn.benchmark = bench_flag
@@ -412,6 +419,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"device: {m['device']} ({m['device_name']}), torch {m['torch']}, "
           f"torchvision {m['torchvision']}, threads {m['torch_threads']}, "
           f"cuda {m['cuda']}, cudnn {m['cudnn']}, clock {cfg.clock}")
+    G, D = models.models_for(losses.get(cfg.objectives[0]), image_size=cfg.image_sizes[0],
+                             channels=cfg.channels, nz=cfg.nz, width=cfg.widths[0])
+    x = torch.zeros(cfg.batch_sizes[0], cfg.channels, cfg.image_sizes[0], cfg.image_sizes[0])
+    for stages in layout.STAGES:
+        lay = layout.choose(G, D, x, _resolve_device(cfg.device), stages=stages)
+        print(f"a {stages}-stage run would choose: {lay.describe()}")
     if m["skipped_options"]:
         print(f"skipped (CUDA only): {', '.join(m['skipped_options'])}")
     print(ratio_table(result.rows))

@@ -97,6 +97,20 @@ class Objective:
         only read by objectives that need it (RelGAN)."""
         raise NotImplementedError
 
+    # Optional closed forms of Eq. 7's two derivatives. Each returns, per output i,
+    # N * dL/dp_hat_i for the batch loss L (a mean over the N outputs): for an objective that
+    # splits (Eq. 4) that is the derivative of sample i's own term. ``None`` (the default) means
+    # "not written out": osgan.scale.per_sample_gamma then takes them by autograd. It uses them only
+    # where they are defined in the class that defines the loss (or below it), so a subclass that
+    # changes a loss without its derivative falls back to autograd.
+    def dloss_d(self, p: Tensor, p_hat: Tensor) -> Tensor | None:
+        r""":math:`N\,\partial\mathcal{L}_D/\partial\hat p_i`, shape of ``p_hat``; or ``None``."""
+        return None
+
+    def dloss_g(self, p: Tensor, p_hat: Tensor) -> Tensor | None:
+        r""":math:`N\,\partial\mathcal{L}_G/\partial\hat p_i`, shape of ``p_hat``; or ``None``."""
+        return None
+
     def after_d_step(self, D: nn.Module, terms: Terms) -> None:
         """Called after each optimizer step of D with the ``terms`` of its loss."""
 
@@ -131,6 +145,13 @@ class DCGAN(Objective):
         # L_G = log(1 - D(x_hat)) = -softplus(p_hat) = -L_D^f
         return -F.softplus(p_hat)
 
+    def dloss_d(self, p, p_hat):
+        # d softplus(p_hat) / dp_hat = sigmoid(p_hat)
+        return torch.sigmoid(p_hat)
+
+    def dloss_g(self, p, p_hat):
+        return -torch.sigmoid(p_hat)
+
 
 @register("cgan")
 class CGAN(DCGAN):
@@ -158,6 +179,12 @@ class WGAN(Objective):
         # L_G = -D(x_hat) = -L_D^f
         return -p_hat
 
+    def dloss_d(self, p, p_hat):
+        return torch.ones_like(p_hat)
+
+    def dloss_g(self, p, p_hat):
+        return -torch.ones_like(p_hat)
+
     @torch.no_grad()
     def after_d_step(self, D, terms):
         # keep the critic (roughly) 1-Lipschitz: clip every weight to [-c, c]
@@ -176,6 +203,10 @@ class DCGANNonSaturating(DCGAN):
         # L_G = -log D(x_hat) = softplus(-p_hat)
         return F.softplus(-p_hat)
 
+    def dloss_g(self, p, p_hat):
+        # d softplus(-p_hat) / dp_hat = -sigmoid(-p_hat)
+        return -torch.sigmoid(-p_hat)
+
 
 @register("lsgan")
 class LSGAN(Objective):
@@ -191,6 +222,12 @@ class LSGAN(Objective):
         # L_G = 1/2 (D(x_hat) - 1)^2
         return 0.5 * (p_hat - 1).pow(2)
 
+    def dloss_d(self, p, p_hat):
+        return p_hat.clone()
+
+    def dloss_g(self, p, p_hat):
+        return p_hat - 1
+
 
 @register("geogan")
 class GeoGAN(Objective):
@@ -205,6 +242,14 @@ class GeoGAN(Objective):
     def loss_g(self, p, p_hat):
         # L_G = -D(x_hat): equals -L_D^f only where the hinge is active, hence asymmetric
         return -p_hat
+
+    def dloss_d(self, p, p_hat):
+        # d max(0, 1 + p_hat) / dp_hat = 1 where the hinge is active (1 + p_hat > 0), else 0
+        # (0 at the kink, as autograd's relu has it)
+        return (p_hat > -1).to(p_hat.dtype)
+
+    def dloss_g(self, p, p_hat):
+        return -torch.ones_like(p_hat)
 
 
 @register("relgan")
@@ -226,6 +271,14 @@ class RelGAN(Objective):
     def loss_g(self, p, p_hat):
         # L_G = -log sigmoid(D(x_hat) - D(x))
         return F.softplus(-(p_hat - p))
+
+    def dloss_d(self, p, p_hat):
+        # d softplus(p_hat - p) / dp_hat = sigmoid(p_hat - p)
+        return torch.sigmoid(p_hat - p)
+
+    def dloss_g(self, p, p_hat):
+        # d softplus(p - p_hat) / dp_hat = -sigmoid(p - p_hat)
+        return -torch.sigmoid(p - p_hat)
 
 
 @register("fishergan")
@@ -258,6 +311,15 @@ class FisherGAN(Objective):
         # L_G = -D(x_hat)
         return -p_hat
 
+    def dloss_d(self, p, p_hat):
+        # N dL_D/dp_hat_i = 1 + (lambda - rho (1 - Omega)) p_hat_i, Omega of the whole batch
+        lam = self.lam.to(p.device)
+        Omega = 0.5 * (p.pow(2).mean() + p_hat.pow(2).mean())
+        return 1 + (lam - self.rho * (1 - Omega)).to(p_hat.dtype) * p_hat
+
+    def dloss_g(self, p, p_hat):
+        return -torch.ones_like(p_hat)
+
     def after_d_step(self, D, terms):
         # lambda <- lambda - rho (1 - Omega), with Omega of the batch D was just updated on
         self.lam = self.lam.to(terms["Omega"].device) - self.rho * (1 - terms["Omega"])
@@ -280,6 +342,9 @@ class BGAN(DCGAN):
     def loss_g(self, p, p_hat):
         # L_G = 1/2 (log D(x_hat) - log(1 - D(x_hat)))^2 = 1/2 logit^2
         return 0.5 * p_hat.pow(2)
+
+    def dloss_g(self, p, p_hat):
+        return p_hat.clone()
 
 
 @register("sngan")

@@ -23,6 +23,11 @@ Where :math:`\partial \mathcal{L}_D / \partial \hat p_i = 0` (an inactive hinge)
 undefined and D's backward carries nothing for that sample: :func:`per_sample_gamma` sets such
 :math:`\gamma_i` to 0 and flags the sample ``inactive``; ``osgan.steps`` can recover G's gradient
 for those samples with one extra D pass (``exact=True``).
+
+The two derivatives of Eq. 7 come from the objective's closed forms
+(:meth:`osgan.losses.Objective.dloss_d`, ``dloss_g``) where it writes them out: a few element-wise
+ops instead of two small autograd passes per step. Autograd is the fallback (and the tests'
+reference).
 """
 
 from __future__ import annotations
@@ -74,22 +79,59 @@ class Gamma(NamedTuple):
     dloss_d: Tensor  # (B,) dL_D/dp_hat_i
 
 
-def per_sample_gamma(objective: Objective, p: Tensor, p_hat: Tensor) -> Gamma:
-    r"""Per-sample :math:`\gamma_i` of Eq. 7, by autograd on D's outputs.
+def _owner(obj: object, name: str) -> type | None:
+    """The class in ``obj``'s MRO that defines ``name`` (None when an instance attribute does)."""
+    if name in vars(obj):
+        return None
+    return next(c for c in type(obj).__mro__ if name in vars(c))
 
-    ``p`` and ``p_hat`` are D's outputs on real and fake samples, shape ``(B,)``; they are
-    detached here, so this costs two tiny backward passes through the losses only, never through
-    D. Symmetric objectives return :math:`\gamma = -1` without computing anything.
-    """
-    p, p_hat = p.detach(), p_hat.detach()
-    if objective.symmetric:
-        minus_one = torch.full_like(p_hat, -1.0)
-        return Gamma(minus_one, torch.zeros_like(p_hat, dtype=torch.bool), None, None)
+
+def has_closed_form(objective: Objective) -> bool:
+    """True when ``objective`` writes out both derivatives of Eq. 7 (``dloss_d``, ``dloss_g``) in
+    the class that defines the matching loss or below it: a subclass that changes a loss but
+    inherits its parent's derivative must not use that derivative."""
+    for loss, dloss in (("loss_d", "dloss_d"), ("loss_g", "dloss_g")):
+        own_loss, own_dloss = _owner(objective, loss), _owner(objective, dloss)
+        if own_loss is None or own_dloss is None or own_dloss is Objective:
+            return False
+        if not issubclass(own_dloss, own_loss):
+            return False
+    return True
+
+
+def _derivatives_autograd(objective: Objective, p: Tensor, p_hat: Tensor) -> tuple[Tensor, Tensor]:
+    # two tiny backward passes through the losses only, never through D
     with torch.enable_grad():
         p_hat = p_hat.clone().requires_grad_(True)
         # dL_D / dp_hat_i and dL_G / dp_hat_i: each sample's derivative is its own entry
         (dloss_d,) = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], p_hat)
         (dloss_g,) = torch.autograd.grad(objective.loss_g(p, p_hat).mean(), p_hat)
+    return dloss_d, dloss_g
+
+
+def per_sample_gamma(objective: Objective, p: Tensor, p_hat: Tensor, *,
+                     closed_form: bool | None = None) -> Gamma:
+    r"""Per-sample :math:`\gamma_i` of Eq. 7 from D's outputs.
+
+    ``p`` and ``p_hat`` are D's outputs on real and fake samples, shape ``(B,)``; they are
+    detached here. Symmetric objectives return :math:`\gamma = -1` without computing anything.
+    The two derivatives come from the objective's closed forms where it has them
+    (:func:`has_closed_form`; a few element-wise ops), else by autograd through the losses.
+    ``closed_form=False`` forces autograd (the tests compare the two).
+    """
+    p, p_hat = p.detach(), p_hat.detach()
+    if objective.symmetric:
+        minus_one = torch.full_like(p_hat, -1.0)
+        return Gamma(minus_one, torch.zeros_like(p_hat, dtype=torch.bool), None, None)
+    if closed_form is None:
+        closed_form = has_closed_form(objective)
+    if closed_form:
+        # the objectives return N dL/dp_hat_i; the batch losses are means over the N outputs
+        n = p_hat.numel()
+        dloss_d = objective.dloss_d(p, p_hat) / n
+        dloss_g = objective.dloss_g(p, p_hat) / n
+    else:
+        dloss_d, dloss_g = _derivatives_autograd(objective, p, p_hat)
     # gamma_i = (dL_G/dp_hat_i) / (dL_D/dp_hat_i), Eq. 7 at the last layer.
     # A derivative below the smallest normal number cannot carry G's gradient back through D in
     # this precision: such samples are inactive (their gamma would be inf or nan).

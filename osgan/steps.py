@@ -69,9 +69,18 @@ def _generate(G: nn.Module, objective: Objective, z: Tensor, y: Tensor | None) -
     return G(z, y) if objective.conditional else G(z)
 
 
+def _memory_format(x: Tensor) -> torch.memory_format:
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
     """D's logits on real and fake samples, ``p = D(x)`` and ``p_hat = D(x_hat)``."""
     cond = objective.conditional
+    # fakes in the memory format of the real batch (osgan.layout: G and D may differ), so that D
+    # runs both in the one it was laid out for; a no-op when they match
+    x_hat = x_hat.contiguous(memory_format=_memory_format(x))
     if fused:
         # one pass over [x; x_hat]: valid only for a D that treats samples independently
         x_all = torch.cat([x, x_hat])
@@ -281,6 +290,7 @@ def two_stage_step(
         if variant == "paper":
             x_hat = _generate(G, objective, torch.randn_like(z), y)
         cond = objective.conditional
+        x_hat = x_hat.contiguous(memory_format=_memory_format(x))  # as in _discriminate
         p_hat_g = D(x_hat, y) if cond else D(x_hat)
         if objective.g_reads_real:
             with torch.no_grad():

@@ -351,20 +351,22 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
             y: Tensor | None = None, *, fused: bool | None = None, as_float: bool = False,
             cfg: TimingConfig | None = None,
             context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-            ) -> Measurement:
+            optimizer_kwargs: dict | None = None) -> Measurement:
     """Measure the parts of G and D and the three real training rounds, all interleaved in one
     round-robin, and predict each round from the parts.
 
     ``x`` (B, C, S, S), ``z`` (B, nz) and ``y`` live on the models' device. ``fused`` is passed
     to the steps (``None``: fused when D is per-sample) and decides how ``dd_*`` is measured.
     The models' parameters and buffers are restored afterwards (the steps update them).
+    ``optimizer_kwargs`` go to both Adams (e.g. ``fused=True``, :meth:`osgan.layout.Layout.optimizer_kwargs`).
     """
     cfg = cfg or TimingConfig()
     fused_ = steps._resolve_fused(D, fused)
     device = x.device
     saved = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in (G, D)]
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_kw = optimizer_kwargs or {}
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas, **opt_kw)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas, **opt_kw)
     fns = part_closures(G, D, objective, x, z, y, fused=fused_, context=context)
     fns |= optimizer_closures(G, D, opt_g, opt_d)
     fns |= step_closures(G, D, opt_g, opt_d, objective, x, z, y, fused=fused, as_float=as_float,

@@ -6,7 +6,7 @@ from conftest import ALL, batch, tiny_models
 
 from osgan import losses
 from osgan.reference import layer_ratios
-from osgan.scale import instance_losses, per_sample_gamma, scale_grad
+from osgan.scale import has_closed_form, instance_losses, per_sample_gamma, scale_grad
 
 
 def test_scale_grad_is_identity_forward_and_scales_each_sample_backward():
@@ -131,3 +131,48 @@ def test_gamma_is_finite_for_every_objective_on_random_outputs(name):
     p, q = torch.randn(64, dtype=torch.float64) * 3, torch.randn(64, dtype=torch.float64) * 3
     g = per_sample_gamma(losses.get(name), p, q)
     assert torch.isfinite(g.gamma).all()
+
+
+# --- Eq. 7's derivatives in closed form against autograd -----------------------------------------
+
+
+def _outputs(name, shape=(64,)):
+    """D outputs that cover every regime: both hinges' active and inactive sides, the kink at
+    p_hat = -1 exactly, saturated sigmoids."""
+    gen = torch.Generator().manual_seed(1)
+    p = 3 * torch.randn(shape, generator=gen, dtype=torch.float64)
+    p_hat = 3 * torch.randn(shape, generator=gen, dtype=torch.float64)
+    p_hat.view(-1)[:3] = torch.tensor([-1.0, -40.0, 40.0], dtype=torch.float64)
+    obj = losses.get(name)
+    if name == "fishergan":  # a multiplier and penalty away from their zero start
+        obj.lam = torch.tensor(0.7, dtype=torch.float64)
+        obj.rho = 0.3
+    return obj, p, p_hat
+
+
+@pytest.mark.parametrize("shape", [(64,), (16, 3)], ids=["one-output", "three-outputs"])
+@pytest.mark.parametrize("name", ALL)
+def test_closed_form_gamma_equals_autograd(name, shape):
+    obj, p, p_hat = _outputs(name, shape)
+    assert has_closed_form(obj)
+    if obj.symmetric:  # gamma = -1 without derivatives; check the closed forms say so
+        torch.testing.assert_close(obj.dloss_g(p, p_hat), -obj.dloss_d(p, p_hat), rtol=0, atol=0)
+        return
+    closed = per_sample_gamma(obj, p, p_hat, closed_form=True)
+    auto = per_sample_gamma(obj, p, p_hat, closed_form=False)
+    for field, a, e in zip(closed._fields, closed, auto):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-300, msg=lambda m, f=field: f"{f}: {m}")
+    if name in ("geogan", "sngan"):  # the inactive hinges are flagged the same way
+        assert closed.inactive.any() and not closed.inactive.all()
+
+
+def test_a_subclass_that_changes_a_loss_falls_back_to_autograd():
+    class Scaled(losses.LSGAN):  # changes L_G, inherits LSGAN's dloss_g: must not use it
+        def loss_g(self, p, p_hat):
+            return 2 * super().loss_g(p, p_hat)
+
+    obj = Scaled()
+    assert not has_closed_form(obj)
+    p, p_hat = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
+    g = per_sample_gamma(obj, p, p_hat)
+    torch.testing.assert_close(g.gamma, 2 * (p_hat - 1) / p_hat, rtol=1e-12, atol=0)
