@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from osgan import data, harness, losses, settings
+from osgan import data, harness, layout, losses, settings
 from osgan.models import Generator, ModelConfig, models_for
 from osgan.settings import EvalConfig, setting
 from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, to_floats, two_stage_step
@@ -221,6 +221,7 @@ class _Run:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     data_gen: torch.Generator
+    layout: layout.Layout  # memory formats, fused or separate D pass, fused Adam (osgan.layout)
     z_grid: torch.Tensor  # the fixed z of every sample grid
     y_grid: torch.Tensor | None  # and its labels (conditional objectives)
 
@@ -234,15 +235,20 @@ def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
     G, D = models_for(objective, image_size=cfg.image_size, channels=images.channels, nz=cfg.nz,
                       width=cfg.width, num_classes=images.num_classes, d_norm=cfg.d_norm)
     G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
+    # the step's layout for this device, the same optimisations for one and two stages
+    lay = layout.prepare(G, D, images.images[:cfg.batch_size], device, objective=objective,
+                         stages=cfg.stages)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g),
+                             **lay.optimizer_kwargs())
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d),
+                             **lay.optimizer_kwargs())
     data_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
     # the fixed z (and labels) of every sample grid, drawn apart from the training generators
     grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
     z_grid = torch.randn(cfg.sample_n, cfg.nz, generator=grid_gen).to(device)
     k = images.num_classes if objective.conditional else 0
     y_grid = (torch.arange(cfg.sample_n) % k).to(device) if k else None
-    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, data_gen, z_grid, y_grid)
+    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, data_gen, lay, z_grid, y_grid)
 
 
 def _state(run: _Run, step: int, clock: harness.Clock) -> dict[str, Any]:
@@ -272,13 +278,14 @@ def _step(run: _Run) -> dict[str, torch.Tensor]:
     """One round: a real batch, a z, one step of one or two stages (statistics on the device)."""
     cfg = run.cfg
     x, y = run.images.sample(cfg.batch_size, run.data_gen)
+    x = run.layout.batch(x)
     y = y if run.objective.conditional else None
     z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
     if cfg.stages == "one":
         return one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                              exact=cfg.exact, as_float=False)
+                              exact=cfg.exact, fused=run.layout.fused, as_float=False)
     return two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                          variant=cfg.variant, as_float=False)
+                          variant=cfg.variant, fused=run.layout.fused, as_float=False)
 
 
 def _evaluate(run: _Run) -> dict[str, Any]:
