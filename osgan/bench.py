@@ -102,7 +102,7 @@ class BenchConfig:
         for o in self.objectives:
             losses.get(o)  # raises ValueError listing the names
         for s in self.image_sizes:
-            models._check_size(s)
+            models.check_size(s)
         for f in self.fused:
             if f not in FUSED:
                 raise ValueError(f"fused must be among {FUSED}; got {f!r}")

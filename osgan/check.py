@@ -41,9 +41,10 @@ from torch import Tensor, nn
 
 from osgan import timing
 from osgan.losses import Objective
+from osgan.models import call
 from osgan.reference import LayerRatio, grads, layer_ratios, reference_grads, rel_err
 from osgan.scale import per_sample_gamma
-from osgan.steps import _resolve_fused, one_stage_backward, one_stage_step, two_stage_step
+from osgan.steps import one_stage_backward, one_stage_step, resolve_fused, two_stage_step
 
 
 @dataclass
@@ -99,13 +100,13 @@ def _validate(G, D, objective, x, z, y) -> tuple[Tensor, Tensor, Tensor]:
         raise ValueError(f"x holds {B} images but z {z.shape[0]} latents: give one z per real image")
     cond = objective.conditional
     with torch.no_grad():
-        x_hat = G(z, y) if cond else G(z)
+        x_hat = call(G, z, y if cond else None)
     if x_hat.shape != x.shape:
         raise ValueError(f"G(z) has shape {tuple(x_hat.shape)}, x {tuple(x.shape)}: real and fake "
                          "images must have one shape")
     with torch.enable_grad():
-        p = D(x, y) if cond else D(x)
-        p_hat = D(x_hat, y) if cond else D(x_hat)
+        p = call(D, x, y if cond else None)
+        p_hat = call(D, x_hat, y if cond else None)
     if p.dim() == 0 or p.shape[0] != B:
         raise ValueError(f"D returned shape {tuple(p.shape)} for a batch of {B} images: D must return "
                          "one output per image (B,) or several, (B, K) or (B, 1, H, W); reshape "
@@ -139,7 +140,7 @@ def _mixes_samples(D, objective, x_hat, y) -> bool:
         return False
     x_in = x_hat.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        out = D(x_in, y) if objective.conditional else D(x_in)
+        out = call(D, x_in, y if objective.conditional else None)
         (g,) = torch.autograd.grad(out[1:].sum(), x_in, allow_unused=True)
     return g is not None and bool(g[0].abs().amax() > 0)
 
@@ -195,7 +196,7 @@ def check_one_stage(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor,
         # cheapest first: the verdict names the first exact one
         tries = [dict(exact=True)] if inactive > 0 and not _has_batchnorm(D64) else []
         tries += [dict(g_grad="gamma"), dict(g_grad="extra_pass")]
-        if _resolve_fused(D64, fused):
+        if resolve_fused(D64, fused):
             tries += [dict(fused=False), dict(g_grad="extra_pass", fused=False)]
         for t in tries:
             kw = settings | t

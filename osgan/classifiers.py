@@ -41,7 +41,6 @@ from torch import Tensor, nn
 
 from osgan.util import cache_root
 
-
 # ----------------------------------------------------------------------------------------------
 # Architectures
 

@@ -20,6 +20,7 @@ from osgan import settings
 from osgan.metrics.fid import FEATURE_SPACES, FIDConfig, fid_kid, format_table
 from osgan.util import UsageError
 
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", action="store_true",
                         help="evaluate the test split against the train split (the floor)")

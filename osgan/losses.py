@@ -9,8 +9,9 @@ and :math:`\mathrm{softplus}(t) = \log(1 + e^t)`, each objective gives
 is returned as ``real`` and ``fake`` components. Every term is returned *per sample*, with the
 shape of D's output (``(B,)`` for one logit per image): the batch losses of the paper are their
 means, which the callers take (``total`` is that mean already). Per-sample terms are what Eq. 7
-and Eq. 9 read, and what a discriminator with several outputs per image needs. An objective is *symmetric* (Sec. 3.1.1) when
-:math:`\mathcal{L}_G = -\mathcal{L}_D^f`; then Eq. 7 gives :math:`\gamma_i = -1`.
+and Eq. 9 read, and what a discriminator with several outputs per image needs. An objective is
+*symmetric* (Sec. 3.1.1) when :math:`\mathcal{L}_G = -\mathcal{L}_D^f`; then Eq. 7 gives
+:math:`\gamma_i = -1`.
 
 D outputs a logit (no sigmoid) per sample, shape ``(B,)``: ``softplus(-p) = -log sigmoid(p)``,
 so ``dcgan`` is Eq. 2 and ``dcgan_ns`` Eq. 3 written on logits.

@@ -43,7 +43,7 @@ class ModelConfig:
     spectral_norm: bool = False  # spectrally normalise D's layers (SNGAN)
 
 
-def _check_size(image_size: int) -> int:
+def check_size(image_size: int) -> int:
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size must be 32 or 64 (the DCGAN layouts here); got {image_size}")
     return image_size
@@ -51,7 +51,7 @@ def _check_size(image_size: int) -> int:
 
 def _n_up(image_size: int) -> int:
     # 4x4 -> image_size by stride-2 layers: 3 for 32x32, 4 for 64x64
-    return {32: 3, 64: 4}[_check_size(image_size)]
+    return {32: 3, 64: 4}[check_size(image_size)]
 
 
 class Generator(nn.Module):
@@ -138,6 +138,12 @@ def _dcgan_init(m: nn.Module) -> None:
     elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+def call(net: nn.Module, inp: Tensor, y: Tensor | None = None) -> Tensor:
+    """``net(inp, y)`` with class labels, ``net(inp)`` without: the one way the steps call G and
+    D. osgan's models take ``y=None``; a user's unconditional D may take its input alone."""
+    return net(inp) if y is None else net(inp, y)
 
 
 def is_per_sample(D: nn.Module) -> bool:

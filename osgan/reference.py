@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from osgan.losses import Objective
+from osgan.models import call
 from osgan.scale import per_image_gamma, per_sample_gamma
 
 
@@ -55,7 +56,7 @@ def rel_err(actual: list[Tensor], expected: list[Tensor]) -> float:
 
 
 def _d(D, objective, x, y):
-    return D(x, y) if objective.conditional else D(x)
+    return call(D, x, y if objective.conditional else None)
 
 
 def reference_grads(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tensor,
@@ -68,7 +69,7 @@ def reference_grads(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor,
     :math:`\\mathcal{L}_D` can carry when some hinge samples are inactive."""
     G, D = copy.deepcopy(G), copy.deepcopy(D)
     D.train(not d_eval)
-    x_hat = G(z, y) if objective.conditional else G(z)
+    x_hat = call(G, z, y if objective.conditional else None)
     # grad_thetaD L_D(D(x), D(sg[x_hat]))
     p, p_hat = _d(D, objective, x, y), _d(D, objective, x_hat.detach(), y)
     grad_d = torch.autograd.grad(objective.loss_d(p, p_hat)["total"], list(D.parameters()),
@@ -133,7 +134,7 @@ def layer_ratios(D: nn.Module, objective: Objective, x: Tensor, x_hat: Tensor,
     grad_g = torch.autograd.grad(objective.loss_g(p.detach(), p_hat).mean(), tensors)
     B = x_hat.shape[0]
     out = []
-    for i, (t, gd, gg) in enumerate(zip(tensors, grad_d, grad_g, strict=True)):
+    for i, (gd, gg) in enumerate(zip(grad_d, grad_g, strict=True)):
         gd, gg = gd.reshape(B, -1), gg.reshape(B, -1)
         keep_ = gd.abs() > 1e-12 * gd.abs().amax(dim=1, keepdim=True)
         # r = grad L_G / grad L_D element-wise; gamma_i where there is nothing to divide

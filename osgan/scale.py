@@ -152,8 +152,8 @@ def instance_losses(objective: Objective, p: Tensor, p_hat: Tensor, gamma_: Tens
 
     :math:`\mathcal{L}_D^f` and :math:`\mathcal{L}_G` are the objective's per-sample terms
     (sample i's share of the batch mean is its term over B), so that :math:`\gamma_i` weights its
-    own sample; ``gamma_`` is a constant. Returns the two scalar losses. Used to check, in tests and in the derivation
-    chapter, that Eq. 9 and back-propagating :math:`\mathcal{L}_D` agree.
+    own sample; ``gamma_`` is a constant. Returns the two scalar losses. Used to check, in tests
+    and in the derivation chapter, that Eq. 9 and back-propagating :math:`\mathcal{L}_D` agree.
     """
     if not objective.splits:
         raise ValueError(f"{objective.name}: L_D does not split into L_D^r + L_D^f; Eq. 9 needs the split")

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from osgan.losses import Objective, Terms
-from osgan.models import is_per_sample
+from osgan.models import call, is_per_sample
 from osgan.scale import Gamma, per_image_gamma, per_sample_gamma, scale_grad
 from osgan.util import eval_mode
 
@@ -66,7 +66,7 @@ def to_floats(stats: dict[str, Tensor]) -> dict[str, float]:
 
 
 def _generate(G: nn.Module, objective: Objective, z: Tensor, y: Tensor | None) -> Tensor:
-    return G(z, y) if objective.conditional else G(z)
+    return call(G, z, y if objective.conditional else None)
 
 
 def _memory_format(x: Tensor) -> torch.memory_format:
@@ -84,7 +84,7 @@ def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
     if fused:
         # one pass over [x; x_hat]: valid only for a D that treats samples independently
         x_all = torch.cat([x, x_hat])
-        out = D(x_all, torch.cat([y, y])) if cond else D(x_all)
+        out = call(D, x_all, torch.cat([y, y]) if cond else None)
         p, p_hat = out.split([x.shape[0], x_hat.shape[0]])
         return p, p_hat
     if cond:
@@ -92,7 +92,7 @@ def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
     return D(x), D(x_hat)
 
 
-def _resolve_fused(D: nn.Module, fused: bool | None) -> bool:
+def resolve_fused(D: nn.Module, fused: bool | None) -> bool:
     per_sample = is_per_sample(D)
     if fused is None:
         return per_sample
@@ -128,7 +128,7 @@ def _gamma_stats(g: Gamma) -> dict[str, Tensor]:
 def _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad="auto"):
     if g_grad not in G_GRADS:
         raise ValueError(f"g_grad must be one of {G_GRADS}; got {g_grad!r}")
-    fused = _resolve_fused(D, fused)
+    fused = resolve_fused(D, fused)
     if exact and not is_per_sample(D):
         raise ValueError("exact=True needs a per-sample D (GroupNorm or none), not BatchNorm")
     G.zero_grad(set_to_none=True)
@@ -161,7 +161,7 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad="auto"):
         if idx.numel():
             x_in = x_hat_d.detach()[idx].requires_grad_(True)
             with eval_mode(D), torch.enable_grad():
-                p_in = D(x_in, y[idx]) if objective.conditional else D(x_in)
+                p_in = call(D, x_in, y[idx] if objective.conditional else None)
                 (grad_in,) = torch.autograd.grad(p_in, x_in, grad_outputs=g.dloss_g[idx])
             grad_x_hat = grad_x_hat.index_copy(0, idx, grad_in)
             gamma_ = gamma_.index_fill(0, idx, 1.0)  # already G's gradient: pass it unscaled
@@ -271,7 +271,7 @@ def two_stage_step(
     """
     if variant not in TWO_STAGE_VARIANTS:
         raise ValueError(f"variant must be one of {TWO_STAGE_VARIANTS}; got {variant!r}")
-    fused = _resolve_fused(D, fused)
+    fused = resolve_fused(D, fused)
 
     # Stage 1 (Eq. 13): fix G, update D on real and fake
     D.zero_grad(set_to_none=True)
@@ -291,10 +291,10 @@ def two_stage_step(
             x_hat = _generate(G, objective, torch.randn_like(z), y)
         cond = objective.conditional
         x_hat = x_hat.contiguous(memory_format=_memory_format(x))  # as in _discriminate
-        p_hat_g = D(x_hat, y) if cond else D(x_hat)
+        p_hat_g = call(D, x_hat, y if cond else None)
         if objective.g_reads_real:
             with torch.no_grad():
-                p_g = D(x, y) if cond else D(x)
+                p_g = call(D, x, y if cond else None)
         else:
             p_g = p.detach()  # unread by L_G
         loss_g = objective.loss_g(p_g, p_hat_g).mean()

@@ -59,6 +59,7 @@ from torch import Tensor, nn
 
 from osgan import steps
 from osgan.losses import Objective
+from osgan.models import call
 
 PARTS = ("g_fwd", "g_back", "g_para", "d_fwd", "d_back", "d_para", "dd_fwd", "dd_back", "dd_para",
          "dd_in")
@@ -237,7 +238,7 @@ def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z
         z_ = z.detach().requires_grad_(mode != "f")
         G.zero_grad(set_to_none=True)  # assign, not accumulate, as a training step does
         with context(), (_frozen(G) if mode == "fb" else contextlib.nullcontext()):
-            x_hat = G(z_, y) if cond else G(z_)
+            x_hat = call(G, z_, y if cond else None)
             if g_seed is None:
                 g_seed = torch.randn_like(x_hat)
             if mode != "f":
@@ -254,7 +255,7 @@ def part_closures(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z
         for x_, y_ in zip(xs, ys, strict=True):
             x_ = x_.detach().requires_grad_(mode in ("fb", "fbp"))
             with context(), (_frozen(D) if mode == "fb" else contextlib.nullcontext()):
-                p = D(x_, y_) if cond else D(x_)
+                p = call(D, x_, y_ if cond else None)
                 if mode != "f":
                     p.sum().backward()
 
@@ -361,7 +362,7 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
     ``optimizer_kwargs`` go to both Adams (e.g. ``fused=True``, :meth:`osgan.layout.Layout.optimizer_kwargs`).
     """
     cfg = cfg or TimingConfig()
-    fused_ = steps._resolve_fused(D, fused)
+    fused_ = steps.resolve_fused(D, fused)
     device = x.device
     saved = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in (G, D)]
     opt_kw = optimizer_kwargs or {}

@@ -2,7 +2,8 @@ r"""Training runs on real data: one config, a loop that measures itself, the ``t
 
 Each step is :func:`osgan.one_stage_step` (Algorithm 1, cost Eq. 16) or
 :func:`osgan.two_stage_step` (Eq. 13-15), with Adam for G and D (Sec. 4.1.2: batch 128, DCGAN
-backbone, GroupNorm in D). A run directory is an :class:`osgan.harness.RunFolder` of kind ``"train"``; it holds:
+backbone, GroupNorm in D). A run directory is an :class:`osgan.harness.RunFolder` of kind
+``"train"``; it holds:
 
 * ``config.json`` (written at the start) and ``done.json`` (a summary, written only at the end, so
   a killed run never looks finished);

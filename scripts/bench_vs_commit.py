@@ -19,6 +19,7 @@ Times are never asserted anywhere.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -26,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import io
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in workers.values():
             w.close()
 
-    from osgan.bench import device_name  # today's package, for the CPU's name
-
     import torch
+
+    from osgan.bench import device_name  # today's package, for the CPU's name
 
     med = {k: statistics.median(v) for k, v in times.items()}
     dirty = " (+ uncommitted changes)" if git("status", "--porcelain", "--", "osgan") else ""

@@ -246,8 +246,8 @@ def test_fid_command_prints_a_labelled_table(fm, capsys, tmp_path):
 def test_fid_command_without_a_target_is_a_usage_error():
     import argparse
 
-    from osgan.util import UsageError
     from osgan import evaluate as cli
+    from osgan.util import UsageError
 
     parser = argparse.ArgumentParser()
     cli.configure_parser(parser)

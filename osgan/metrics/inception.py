@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from osgan.util import cache_root
 from osgan.metrics.fid import FIDConfig, register_feature_space
+from osgan.util import cache_root
 
 FILENAME = "inception-2015-12-05.pt"
 URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/" + FILENAME
