@@ -60,22 +60,13 @@ from osgan.plots import markdown_table, plot_curves, show_grids, side_by_side, s
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
 profile = settings.resolve(profile, device)
-overrides = dict(seed=seed, dataset=dataset, data_root=data_root, workers=workers)
-if steps is not None:
-    overrides["steps"] = steps
-if runs_dir is not None:
-    overrides["runs_root"] = runs_dir
-cfg, chapter = compare.configs_for(profile, device, **overrides)
+cfg, chapter = compare.configs_for(profile, device, seed=seed, dataset=dataset, data_root=data_root,
+                                   workers=workers, steps=steps, runs_root=runs_dir)
 names = [g.strip() for g in gans.split(",") if g.strip()]
 bad = [g for g in names if g not in losses.SYMMETRIC]
 if bad:
     raise ValueError(f"not symmetric objectives: {bad}; choose from {', '.join(losses.SYMMETRIC)}")
-print(
-    f"profile={profile} device={settings.resolve_device(device)} dataset={cfg.dataset} "
-    f"steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} evaluations={chapter.evals} "
-    f"n_gen={cfg.eval.n_gen} n_real={cfg.eval.n_real} feature space={cfg.eval.feature_space} "
-    f"workers={chapter.workers or 'one per core'}"
-)
+print(compare.describe(cfg, chapter, profile))
 
 # %% [markdown]
 # ## The recorded sweep

@@ -61,29 +61,19 @@ from osgan.plots import markdown_table, plot_curves, show_grids, side_by_side, s
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
 profile = settings.resolve(profile, device)
-overrides = dict(seed=seed, dataset=dataset, data_root=data_root, workers=workers, exact=exact)
-if steps is not None:
-    overrides["steps"] = steps
-if runs_dir is not None:
-    overrides["runs_root"] = runs_dir
-cfg, chapter = compare.configs_for(profile, device, **overrides)
+cfg, chapter = compare.configs_for(profile, device, seed=seed, dataset=dataset, data_root=data_root,
+                                   workers=workers, steps=steps, runs_root=runs_dir, exact=exact)
 if gan != "all" and gan not in losses.ASYMMETRIC:
     raise ValueError(f"gan must be 'all' or one of: {', '.join(losses.ASYMMETRIC)}; got {gan!r}")
 names = list(losses.ASYMMETRIC) if gan == "all" else [gan]
-print(
-    f"profile={profile} device={settings.resolve_device(device)} dataset={cfg.dataset} "
-    f"gans={','.join(names)} steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} "
-    f"evaluations={chapter.evals} n_gen={cfg.eval.n_gen} n_real={cfg.eval.n_real} "
-    f"feature space={cfg.eval.feature_space} workers={chapter.workers or 'one per core'}"
-)
+print(compare.describe(cfg, chapter, profile))
 
 # %% [markdown]
 # ## The recorded sweep
 #
-# What the verdicts rest on: runs to their plateau over several paired seeds, recorded by
-# `python -m osgan sweep table1` on the machine, commit and date stated below, and committed under
-# `results/table1`. The live runs further down are this build's own, shorter, as a check that the
-# pipeline still gives the same direction.
+# The verdicts rest on the record: runs to their plateau over paired seeds, made by
+# `python -m osgan sweep table1` (machine, commit and dates below) and committed in
+# `results/table1`. This build's own shorter runs follow it, as a check of the pipeline.
 
 # %% tags=["hide-input"]
 from osgan import record

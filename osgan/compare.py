@@ -57,7 +57,9 @@ def configs_for(profile: str, device: str = "auto", **overrides
                 ) -> tuple[TrainConfig, ChapterConfig]:
     """The training and chapter configs of ``profile`` (auto: full on CUDA, quick on CPU);
     ``overrides`` set fields of either (TrainConfig's first; ``eval=dict(...)`` for the
-    evaluation settings). Runs go to ``runs/book/<profile>`` unless ``runs_root`` is given."""
+    evaluation settings; ``None`` leaves the profile's value, as a chapter's parameters cell
+    does). Runs go to ``runs/book/<profile>`` unless ``runs_root`` is given."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     name = settings.resolve(profile, device)
     chapter_fields = set(ChapterConfig.__dataclass_fields__)
     c_over = {k: v for k, v in overrides.items() if k in chapter_fields}
@@ -228,3 +230,12 @@ def speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
     for r in rows:
         per.setdefault(r["gan"], {})[r["stages"]] = r["s/step"]
     return {g: s["two"] / s["one"] for g, s in per.items() if {"one", "two"} <= set(s)}
+
+
+def describe(cfg: TrainConfig, chapter: ChapterConfig, profile: str) -> str:
+    """One line saying what a chapter's live runs are: profile, device, sizes, evaluation."""
+    return (f"profile={profile} device={settings.resolve_device(cfg.device)} "
+            f"dataset={cfg.dataset} steps={cfg.steps} batch={cfg.batch_size} width={cfg.width} "
+            f"evaluations={chapter.evals} n_gen={cfg.eval.n_gen} n_real={cfg.eval.n_real} "
+            f"feature space={cfg.eval.feature_space} "
+            f"workers={chapter.workers or 'one per core'}")

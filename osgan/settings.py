@@ -32,7 +32,6 @@ from typing import Any
 import torch
 
 PROFILES_NAMES = ("full", "reference", "quick", "smoke")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory=None, **meta):

@@ -32,8 +32,6 @@ from osgan.metrics.fid import (
 )
 from osgan.metrics.inception import InceptionFeatures, InceptionWeightsNotFound
 
-evaluate = fid_kid  # the name the shared interface announced
-
 __all__ = ["FEATURE_SPACES", "FIDConfig", "DomainFeatures", "InceptionFeatures",
-           "InceptionWeightsNotFound", "describe", "evaluate", "feature_space", "fid_kid", "format_table",
+           "InceptionWeightsNotFound", "describe", "feature_space", "fid_kid", "format_table",
            "frechet", "kid", "reference", "register_feature_space", "stats"]
