@@ -276,15 +276,31 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         f"Plateau rule (the best FID of the last third improves on the best before it by less "
         f"than {record.PLATEAU_GAIN:.0%}): {len(flat) - len(not_flat)} of {len(flat)} finished "
         "runs pass" + (f"; still falling: {', '.join(not_flat)}." if not_flat else ".")))
-    fig4 = record.figure4(runs)
+    bench = results / "bench" / "bench.json"  # step costs measured side by side, if recorded
+    costs = None
+    if bench.exists():
+        from osgan import losses
+
+        per = record.bench_costs(bench)
+        costs = {g: per.get("dcgan" if losses.get(g).symmetric else "dcgan_ns") for g in gans}
+    fig4 = record.figure4(runs, costs)
+    paper_fig4 = {p["gan"]: p["speedup"] for p in paper_table("figure4_speedups")}
     if fig4:
         display(Markdown(
             "**Figure 4's measure**, time to plateau (first evaluation within "
             f"{record.NEAR_BEST:.0%} of the run's best FID), two stages over one, geometric mean "
-            "over seeds with its 95% interval, on the runs' own clock:\n\n" + markdown_table(
-                fig4, ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high"],
+            "over seeds with its 95% interval, on "
+            + ("steps times the step cost `python -m osgan bench` measured side by side "
+               f"(`{bench}`)" if costs else "the runs' own clock (no bench recorded)")
+            + "; beside it the paper's ratio (Sec. 4.3, time to plateau, GPU, CelebA/LSUN) where "
+            "it gives one:\n\n"
+            + markdown_table(
+                [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]])} for r in fig4],
+                ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high", "paper",
+                 "clock"],
                 formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
-                         "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}"})))
+                         "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}",
+                         "paper": "{:.1f}"})))
     fig, axes = plt.subplots(1, len(rows), figsize=(3.4 * len(rows), 3), squeeze=False)
     for ax, r in zip(axes[0], rows, strict=True):
         for scheme, style in (("one", "-"), ("two", "--"), ("one-exact", ":")):

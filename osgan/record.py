@@ -171,20 +171,34 @@ def plateaus(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             | plateau(r["evals"], r["steps"]) for r in runs if r["done"] and r["evals"]]
 
 
-def figure4(runs: list[dict[str, Any]], step_cost: dict[str, float] | None = None
+def bench_costs(path: str | Path) -> dict[str, dict[str, float]]:
+    """Seconds per step from a ``bench.json`` (``python -m osgan bench``), per objective and
+    scheme: ``{"dcgan": {"one": ..., "two": ...}, ...}`` (the two-stage scheme is the paper's),
+    from the rows of the layout a run uses (option ``layout``, else ``baseline``)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    out: dict[str, dict[str, float]] = {}
+    for option in ("baseline", "layout"):  # layout last: it wins where both are there
+        for r in rows:
+            if r.get("option") == option and r["scheme"] in ("one_stage", "two_stage_paper"):
+                key = "one" if r["scheme"] == "one_stage" else "two"
+                out.setdefault(r["objective"], {})[key] = r["measured_s"]
+    return out
+
+
+def figure4(runs: list[dict[str, Any]], step_cost: dict[str, dict[str, float]] | None = None
             ) -> list[dict[str, Any]]:
-    """Per objective: time to plateau of each scheme (mean over seeds; by the bench's step cost
-    when ``step_cost`` maps ``one``/``two`` to seconds per step, else by the runs' own clock),
-    and the ratio two over one: geometric mean and 95% interval over paired seeds."""
+    """Per objective: time to plateau of each scheme (mean over seeds; by a bench's seconds per
+    step when ``step_cost`` maps the objective to ``{"one": s, "two": s}``, else by the runs' own
+    clock), and the ratio two over one: geometric mean and 95% interval over paired seeds."""
     out = []
     for gan in dict.fromkeys(r["gan"] for r in runs):
+        cost = step_cost.get(gan) if step_cost else None
         t: dict[tuple[str, int], float] = {}
         for r in runs:
             if r["gan"] != gan or not r["done"] or not r["evals"] or r["exact"]:
                 continue
             tp = time_to_plateau(r["evals"])
-            t[(r["stages"], r["seed"])] = (tp["step"] * step_cost[r["stages"]] if step_cost
-                                           else tp["time"])
+            t[(r["stages"], r["seed"])] = tp["step"] * cost[r["stages"]] if cost else tp["time"]
         seeds = sorted({s for (sc, s) in t if sc == "one"} & {s for (sc, s) in t if sc == "two"})
         if not seeds:
             continue
@@ -195,7 +209,7 @@ def figure4(runs: list[dict[str, Any]], step_cost: dict[str, float] | None = Non
                     "time two (s)": mean_std([t[("two", s)] for s in seeds])[0],
                     "two / one": math.exp(m), "low": math.exp(lo) if lo == lo else lo,
                     "high": math.exp(hi) if hi == hi else hi,
-                    "clock": "bench step cost x steps" if step_cost else "the runs' own clock"})
+                    "clock": "bench step cost x steps" if cost else "the runs' own clock"})
     return out
 
 

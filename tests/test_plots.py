@@ -61,3 +61,49 @@ def test_paper_tables_reject_unknown_names():
         plots.paper_table1(["dcgan"], dataset="mnist")
     with pytest.raises(ValueError, match="table1"):
         plots.paper_table("table9")
+
+
+def _fake_record(root, fids):
+    """A sweep record folder as osgan.sweep writes it: marker, provenance, cell folders."""
+    import json
+
+    (root / "sweep.json").write_text(json.dumps({"sweep": "table1", "spec": {}}))
+    session = {"start": "2026-11-24T05:00:00+00:00", "end": "2026-11-24T06:00:00+00:00",
+               "command": "python -m osgan sweep table1", "workers": 2, "threads": 1,
+               "commit": "0123456789abcdef", "dirty": False, "torch": "2.15.0",
+               "clean-fid": "0.1.35", "cpu": "AMD EPYC", "cpu_count": 2, "cells_finished": []}
+    (root / "provenance.json").write_text(json.dumps({"sweep": "table1", "sessions": [session]}))
+    for (gan, stages, seed), curve in fids.items():
+        d = root / f"{gan}-{stages}-seed{seed}"
+        d.mkdir()
+        cfg = {"gan": gan, "stages": stages, "exact": False, "seed": seed, "steps": 300}
+        (d / "config.json").write_text(json.dumps({"kind": "train", "config": cfg}))
+        rows = [{"step": 100 * (i + 1), "Time/train": 10.0 * (i + 1), "Eval/FID": f,
+                 "Eval/KID": f / 100, "Eval/feature_space": "domain:fashion_mnist@32/cnn"}
+                for i, f in enumerate(curve)]
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (d / "done.json").write_text(json.dumps({"steps": 300}))
+
+
+def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
+            for st, base in (("one", 3.0), ("two", 4.0))}
+    _fake_record(tmp_path, fids)
+    rows = plots.show_record(tmp_path, ["dcgan", "wgan"])
+    assert [r["gan"] for r in rows] == ["dcgan"] and rows[0]["n"] == 3
+    assert rows[0]["verdict"] == "one stage better"
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "commit(s) 0123456789" in text and "6 of 66 runs finished" in text
+    assert "Plateau rule" in text and "Figure 4" in text
+
+
+def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    assert plots.show_record(tmp_path / "nothing", ["dcgan"]) == []
+    assert "No recorded sweep" in shown[0].data

@@ -1,5 +1,6 @@
 """osgan.record: the plateau rule, paired intervals against scipy.stats, verdicts, Figure 4."""
 
+import json
 import math
 
 import pytest
@@ -67,9 +68,20 @@ def test_table1_pairs_seeds_and_states_the_paper_direction():
 def test_figure4_ratio_of_times_to_plateau():
     runs = [_run("lsgan", "one", s, [9, 3, 3, 3]) for s in range(3)]  # plateau at step 200
     runs += [_run("lsgan", "two", s, [9, 6, 3, 3]) for s in range(3)]  # at step 300
-    (row,) = record.figure4(runs, step_cost={"one": 1.0, "two": 1.5})
+    (row,) = record.figure4(runs, step_cost={"lsgan": {"one": 1.0, "two": 1.5}})
     assert row["two / one"] == pytest.approx(300 * 1.5 / 200)
     assert row["low"] == pytest.approx(row["two / one"]) and row["high"] == pytest.approx(2.25)
     (own,) = record.figure4(runs)
     assert own["two / one"] == pytest.approx(1.5) and own["clock"] == "the runs' own clock"
     assert not math.isnan(own["low"])
+
+
+def test_bench_costs_read_the_layout_rows(tmp_path):
+    rows = [{"objective": o, "scheme": sc, "option": op, "measured_s": t}
+            for o, sc, op, t in [("dcgan", "one_stage", "baseline", 0.09),
+                                 ("dcgan", "two_stage_paper", "baseline", 0.12),
+                                 ("dcgan", "one_stage", "layout", 0.08),
+                                 ("dcgan", "two_stage_paper", "layout", 0.10),
+                                 ("dcgan", "two_stage_reuse", "layout", 0.5)]]
+    (tmp_path / "bench.json").write_text(json.dumps({"rows": rows}))
+    assert record.bench_costs(tmp_path / "bench.json") == {"dcgan": {"one": 0.08, "two": 0.10}}
