@@ -59,6 +59,7 @@ data_root = None  # where osgan.data finds the data set (None: its default place
 hparams = "adam"  # "adam" (Adam 1e-3 for both) or "dfad" (DFAD's SGD 0.1 / Adam 1e-3, cosine)
 n_seeds = None  # seeds per scheme (None: the profile's: 3 on full, 2 on quick, 1 on smoke)
 one_stage_factor = None  # one-stage (and KD) rounds per two-stage round (None: 3, about equal time)
+workers = 0  # runs trained at once, one process each; 0: one per CPU core
 
 # %%
 import matplotlib.pyplot as plt
@@ -93,7 +94,7 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # wall-clock** (the shorter run's training time, read off both curves).
 
 # %%
-runs = dfad.compare(cfg, seeds, rounds)
+runs = dfad.compare(cfg, seeds, rounds, workers=workers)
 teacher_acc = runs["two"][0].teacher_accuracy
 equal_rounds = rounds["two"]
 equal_time = min(min(r.seconds for r in runs[s]) for s in ("one", "two"))

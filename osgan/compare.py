@@ -24,7 +24,6 @@ In this implementation we:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -109,40 +108,10 @@ def run_many(cfgs: list[TrainConfig], workers: int = 0, *, desc: str = "runs",
     """Train every config (each into its ``out_dir``), ``workers`` at a time in separate
     processes (0: one per CPU core); returns the run folders in the order given. A progress bar
     counts finished runs; ``on_done(i, path)`` is called as run i finishes."""
-    import os
-
-    from tqdm.auto import tqdm
-
-    workers = workers or min(len(cfgs), os.cpu_count() or 1)
-    bar = tqdm(total=len(cfgs), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
-    try:
-        if workers <= 1 or len(cfgs) <= 1:
-            out = []
-            for i, cfg in enumerate(cfgs):
-                out.append(Path(_train_one(cfg)))
-                bar.update(1)
-                if on_done:
-                    on_done(i, out[-1])
-            return out
-        # spawn: a fresh interpreter per worker, no state copied from a notebook's kernel
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, maxtasksperchild=1) as pool:
-            done: dict[int, Path] = {}
-
-            def finished(i: int, path: str) -> None:  # runs in the parent, in finishing order
-                done[i] = Path(path)
-                bar.update(1)
-                if on_done:
-                    on_done(i, done[i])
-
-            pending = [pool.apply_async(_train_one, (cfg,),
-                                        callback=lambda path, i=i: finished(i, path))
-                       for i, cfg in enumerate(cfgs)]
-            for p in pending:
-                p.get()  # re-raises a worker's error here
-            return [done[i] for i in range(len(cfgs))]
-    finally:
-        bar.close()
+    done = harness.parallel_map(_train_one, cfgs, workers, desc=desc, progress=progress,
+                                on_done=None if on_done is None else
+                                (lambda i, path: on_done(i, Path(path))))
+    return [Path(p) for p in done]
 
 
 def result_of(run_dir: str | Path) -> dict[str, Any]:

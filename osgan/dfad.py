@@ -502,11 +502,26 @@ def summarise(runs: dict[str, list[DistillResult]], *, rounds: int, seconds: flo
     return rows
 
 
-def compare(cfg: DFADConfig, seeds: list[int], rounds: dict[str, int]) -> dict[str, list]:
+def compare(cfg: DFADConfig, seeds: list[int], rounds: dict[str, int], workers: int = 1
+            ) -> dict[str, list]:
     """Every scheme in ``rounds`` (scheme -> rounds) over ``seeds``, from the base ``cfg``;
-    the same hyperparameters for all. Returns scheme -> list of :class:`DistillResult`."""
-    return {scheme: [distill(dataclasses.replace(cfg, scheme=scheme, rounds=n, seed=seed))
-                     for seed in seeds] for scheme, n in rounds.items()}
+    the same hyperparameters for all, ``workers`` runs at a time in separate processes (0: one
+    per core; :func:`osgan.harness.parallel_map`). Returns scheme -> list of
+    :class:`DistillResult`, the same as one after the other."""
+    cfgs = [dataclasses.replace(cfg, scheme=scheme, rounds=n, seed=seed)
+            for scheme, n in rounds.items() for seed in seeds]
+    if workers != 1 and cfg.teacher is None:  # train (or load) the cached teacher once, here
+        from osgan import data
+
+        kw = dict(data_root=cfg.data_root, image_size=32)
+        teacher_for(cfg, data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw),
+                    settings.resolve_device(cfg.device))
+    results = harness.parallel_map(distill, cfgs, workers, desc=f"{len(cfgs)} runs",
+                                   progress=cfg.progress)
+    out: dict[str, list] = {}
+    for c, r in zip(cfgs, results):
+        out.setdefault(c.scheme, []).append(r)
+    return out
 
 
 def plus_minus(mean: float, std: float) -> str:

@@ -318,3 +318,20 @@ def test_summarise_and_verdict_read_the_curves():
                     "at equal wall-clock, two-stage wins (0.500 vs 0.650, difference -0.150).")
     assert dfad.plus_minus(0.5, float("nan")) == "0.500"
     assert dfad.plus_minus(0.5, 0.01) == "0.500 ± 0.010"
+
+
+@pytest.mark.slow
+def test_compare_in_worker_processes_equals_serial(offline):
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    cfg = tiny_config(offline, threads=1)
+    rounds = {"one": 3, "two": 2}
+    serial = dfad.compare(cfg, [0, 1], rounds, workers=1)
+    parallel = dfad.compare(cfg, [0, 1], rounds, workers=2)
+    assert list(serial) == list(parallel) == ["one", "two"]
+    for scheme in rounds:
+        for a, b in zip(serial[scheme], parallel[scheme]):
+            assert a.config == b.config
+            assert [r.get("Loss/S") for r in a.records] == [r.get("Loss/S") for r in b.records]
+            assert a.accuracy == b.accuracy
