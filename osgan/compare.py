@@ -206,8 +206,10 @@ def gamma_summary(result: dict[str, Any]) -> dict[str, Any]:
     active gamma_i was negative, its extremes, and the fraction of inactive samples. Steps with
     no active sample carry no gamma and are counted apart."""
     rec = result["records"]
-    with_gamma = [x for x in rec if x.get("Gamma/min") is not None
-                  and x["Gamma/min"] == x["Gamma/min"]]  # NaN: no active sample
+    # a step with no active sample has Gamma/no_active = 1 and no min/mean/max (null; NaN in
+    # records written before the flag existed)
+    with_gamma = [x for x in rec if not x.get("Gamma/no_active")
+                  and x.get("Gamma/min") is not None and x["Gamma/min"] == x["Gamma/min"]]
     inactive = [x.get("Gamma/inactive", 0.0) for x in rec]
     return {
         "gan": result["gan"],
