@@ -97,6 +97,22 @@ def own_root(root: str | Path, kind: str = "chapter") -> Path:
     return root
 
 
+def claim_runs(root: Path, names: list[str]) -> None:
+    """Record ``names`` in ``root``'s marker as runs the chapter writes, after refusing any that
+    exists and is not the chapter's (a ``train`` run of the same name, say) or is in use. A
+    marker written before the list existed claims every run in the folder, as it did then."""
+    marker = json.loads((root / MARKER).read_text())
+    ours = set(marker.get("runs", names))
+    for name in names:
+        out = root / name
+        if out.exists() and name not in ours:
+            raise UsageError(f"{out} holds a run the chapter did not write; it is left alone: "
+                             "move it, or choose another runs folder (runs_dir)")
+        if (out / harness.LOCK).exists() and harness.lock_holder(out / harness.LOCK):
+            raise UsageError(f"{out} is in use by another process; wait for it to finish")
+    write_json(root / MARKER, marker | {"runs": sorted(ours | set(names))})
+
+
 def _train_one(cfg: TrainConfig) -> str:
     # a worker process's whole job: one run, one thread (set by the config), its folder's path
     return str(train(cfg).out_dir)
@@ -170,13 +186,13 @@ def one_vs_two(cfg: TrainConfig, chapter: ChapterConfig, gans: list[str]) -> lis
     """Each objective in ``gans`` in one stage and in two, trained afresh under the chapter's
     runs folder (its earlier runs there are replaced), ``chapter.workers`` at a time."""
     root = own_root(chapter.runs_root)
-    cfgs = []
-    for gan in gans:
-        for stages in ("one", "two"):
-            c = replace(cfg, gan=gan, stages=stages, resume=False, progress=False)
-            out = root / run_name(c)
-            shutil.rmtree(out, ignore_errors=True)  # ours: the book's numbers are this build's
-            cfgs.append(with_evals(c, chapter.evals, out))
+    cfgs = [replace(cfg, gan=gan, stages=stages, resume=False, progress=False)
+            for gan in gans for stages in ("one", "two")]
+    outs = [root / run_name(c) for c in cfgs]
+    claim_runs(root, [o.name for o in outs])
+    for out in outs:
+        shutil.rmtree(out, ignore_errors=True)  # ours: the book's numbers are this build's
+    cfgs = [with_evals(c, chapter.evals, out) for c, out in zip(cfgs, outs, strict=True)]
     dirs = run_many(cfgs, chapter.workers, desc=f"{len(cfgs)} runs")
     return [result_of(d) for d in dirs]
 

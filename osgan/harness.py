@@ -129,7 +129,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _lock_holder(lock: Path) -> int | None:
+def lock_holder(lock: Path) -> int | None:
     """The live process holding ``lock``, or None when the lock is stale (its process is gone,
     or it is unreadable and older than a few seconds: not one being written right now)."""
     try:
@@ -203,7 +203,7 @@ class RunFolder:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                holder = _lock_holder(lock)
+                holder = lock_holder(lock)
                 if holder is not None:
                     who = f"process {holder}" if holder > 0 else "another process"
                     raise UsageError(f"{p} is in use by {who} (lock {lock}); wait for it to "
