@@ -93,7 +93,7 @@ def own_root(root: str | Path, kind: str = "chapter") -> Path:
                          f"not of a {kind}; choose another runs folder")
     root.mkdir(parents=True, exist_ok=True)
     if not marker.exists():
-        write_json(marker, {"kind": kind})
+        write_json(marker, {"kind": kind, "runs": []})  # runs: what it may replace
     return root
 
 
