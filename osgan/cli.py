@@ -17,7 +17,7 @@ import importlib
 import importlib.util
 import sys
 
-from osgan.util import RunFailed, UsageError
+from osgan.util import RunFailed
 
 # command name -> (module, one-line help)
 COMMANDS = {
