@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import io
 import json
 import os
 import platform
@@ -57,6 +58,7 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (
 OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
 FUSED = ("fused", "separate")
 _CUDA_ONLY = ("bf16", "cudnn_benchmark")
+BENCH_FILES = ("bench.csv", "bench.json")  # what an output folder of bench holds
 
 
 @dataclass
@@ -79,26 +81,42 @@ class BenchConfig:
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> BenchConfig:
-        """``smoke``: seconds on a CPU (tests, book smoke build); ``quick``: a CPU sweep of a few
-        minutes, one thread, CPU time; ``full``: the GPU sweep recorded in ``results/``."""
-        presets = {
-            "smoke": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
-                          batch_sizes=(4,), fused=FUSED, options=("layout", "channels_last", "sync"),
-                          channels=1, repeats=2, warmup=1, threads=1),
-            # one thread and CPU time: figures that do not move with other load on the machine
-            "quick": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
-                          batch_sizes=(32,), fused=FUSED, options=("layout", "channels_last", "sync"),
-                          channels=1, repeats=5, warmup=1, threads=1, clock="cpu"),
-            "full": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32, 64),
-                         widths=(32, 64, 128), batch_sizes=(64, 128), fused=FUSED,
-                         options=OPTIONS, repeats=20, warmup=5),
-        }
-        if profile not in presets:
-            raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(presets)}")
-        return cls(**(presets[profile] | overrides))
+        """The sweep of a profile (``osgan.settings.PROFILES``, key ``BenchConfig``): ``smoke``:
+        seconds on a CPU; ``quick``: a CPU sweep of a few minutes, one thread, CPU time;
+        ``full``: the GPU sweep recorded in ``results/``; then ``overrides``."""
+        from osgan import settings
+
+        return settings.for_profile(cls, profile, **overrides)
 
     def check(self) -> None:
-        """ValueError naming the first bad value."""
+        self.validate()
+
+    def validate(self) -> None:
+        """ValueError naming the first bad value; also refuses an output folder that is a file or
+        holds files other than an earlier bench's, before anything is measured."""
+        from osgan.util import check_count, check_seed
+
+        for name in ("channels", "nz", "repeats"):
+            check_count(name, getattr(self, name))
+        for name in ("warmup", "threads"):
+            check_count(name, getattr(self, name), minimum=0)
+        check_seed("seed", self.seed)
+        for name in ("objectives", "image_sizes", "widths", "batch_sizes", "fused"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must name at least one value")
+        for v in self.widths + self.batch_sizes:
+            check_count("widths and batch_sizes", v)
+        if self.out_dir:
+            out = Path(self.out_dir)
+            if out.exists() and not out.is_dir():
+                raise ValueError(f"out_dir {out} is a file; give a folder for bench.csv and "
+                                 "bench.json")
+            foreign = [f.name for f in out.iterdir() if f.name not in BENCH_FILES] \
+                if out.is_dir() else []
+            if foreign:
+                raise ValueError(f"out_dir {out} holds files that bench did not write "
+                                 f"({', '.join(sorted(foreign)[:3])}); it is left alone: choose "
+                                 "another --out-dir")
         for o in self.objectives:
             losses.get(o)  # raises ValueError listing the names
         for s in self.image_sizes:
@@ -279,14 +297,21 @@ def run_bench(cfg: BenchConfig, *, command: str | None = None, progress=None) ->
 
 
 def write(result: BenchResult, out_dir: str | Path) -> Path:
+    """``bench.csv`` and ``bench.json``, each written atomically (never half a file)."""
+    from osgan.util import atomic_write
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "bench.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(result.rows[0]))
+
+    def write_csv(f):
+        text = io.StringIO(newline="")
+        w = csv.DictWriter(text, fieldnames=list(result.rows[0]))
         w.writeheader()
         w.writerows(result.rows)
+        f.write(text.getvalue().encode())
+
+    atomic_write(out / "bench.csv", write_csv)
     doc = {"meta": result.meta, "rows": result.rows, "points": result.points}
-    (out / "bench.json").write_text(json.dumps(doc, indent=1))
+    atomic_write(out / "bench.json", lambda f: f.write(json.dumps(doc, indent=1).encode()))
     return out
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -207,11 +208,19 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
     settings = settings_of(model, train, test, cfg)
     path = cache_root(cache_dir) / "classifiers" / f"{name}-{settings_key(settings)}.pt"
     if use_cache and path.exists():
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("settings") == json.loads(json.dumps(settings)):
-            model.load_state_dict(blob["state_dict"])
+        try:  # verified: a corrupt file is trained again and replaced, with a one-line notice
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            ok = blob.get("settings") == json.loads(json.dumps(settings))
+            if ok:
+                model.load_state_dict(blob["state_dict"])
+                acc = float(blob["accuracy"])
+        except Exception as e:  # truncated, not a checkpoint, weights of another shape
+            print(f"osgan: the cached classifier {path} is corrupt ({type(e).__name__}); "
+                  "training it again", file=sys.stderr)
+            ok = False
+        if ok:
             model.to(device).eval()
-            return FitResult(model, float(blob["accuracy"]), settings, path, from_cache=True)
+            return FitResult(model, acc, settings, path, from_cache=True)
     torch.manual_seed(cfg.seed)
     for m in model.modules():  # the weights depend only on the seed, not on what ran before
         if hasattr(m, "reset_parameters"):

@@ -4,6 +4,10 @@ Each sub-command lives in the module that owns its concept and exposes two funct
 ``configure_parser(parser)`` (add the arguments, with defaults from the module's config dataclass)
 and ``run(args) -> int`` (the exit status). This file only dispatches, so that adding a command
 never touches another command's code.
+
+Every error a user can cause is one line on stderr, never a traceback. Exit status: 0 done;
+2 a usage error (a bad value, a refused folder, missing data: fix the command); 1 a failure at
+run time (non-finite losses, permission denied, disk full); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import importlib
 import importlib.util
 import sys
 
-from osgan.util import UsageError
+from osgan.util import RunFailed
 
 # command name -> (module, one-line help)
 COMMANDS = {
@@ -48,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except UsageError as e:
+    except ValueError as e:  # UsageError and every bad value: the user can fix the command
         print(f"osgan {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except RunFailed as e:  # the run started and went wrong (non-finite losses, ...)
+        print(f"osgan {args.command}: failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # permission, disk full, a path that is a file: one line, no traceback
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"osgan {args.command}: failed: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"osgan {args.command}: interrupted", file=sys.stderr)
         return 130

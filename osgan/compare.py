@@ -94,8 +94,24 @@ def own_root(root: str | Path, kind: str = "chapter") -> Path:
                          f"not of a {kind}; choose another runs folder")
     root.mkdir(parents=True, exist_ok=True)
     if not marker.exists():
-        write_json(marker, {"kind": kind})
+        write_json(marker, {"kind": kind, "runs": []})  # runs: what it may replace
     return root
+
+
+def claim_runs(root: Path, names: list[str]) -> None:
+    """Record ``names`` in ``root``'s marker as runs the chapter writes, after refusing any that
+    exists and is not the chapter's (a ``train`` run of the same name, say) or is in use. A
+    marker written before the list existed claims every run in the folder, as it did then."""
+    marker = json.loads((root / MARKER).read_text())
+    ours = set(marker.get("runs", names))
+    for name in names:
+        out = root / name
+        if out.exists() and name not in ours:
+            raise UsageError(f"{out} holds a run the chapter did not write; it is left alone: "
+                             "move it, or choose another runs folder (runs_dir)")
+        if (out / harness.LOCK).exists() and harness.lock_holder(out / harness.LOCK):
+            raise UsageError(f"{out} is in use by another process; wait for it to finish")
+    write_json(root / MARKER, marker | {"runs": sorted(ours | set(names))})
 
 
 def _train_one(cfg: TrainConfig) -> str:
@@ -141,13 +157,13 @@ def one_vs_two(cfg: TrainConfig, chapter: ChapterConfig, gans: list[str]) -> lis
     """Each objective in ``gans`` in one stage and in two, trained afresh under the chapter's
     runs folder (its earlier runs there are replaced), ``chapter.workers`` at a time."""
     root = own_root(chapter.runs_root)
-    cfgs = []
-    for gan in gans:
-        for stages in ("one", "two"):
-            c = replace(cfg, gan=gan, stages=stages, resume=False, progress=False)
-            out = root / run_name(c)
-            shutil.rmtree(out, ignore_errors=True)  # ours: the book's numbers are this build's
-            cfgs.append(with_evals(c, chapter.evals, out))
+    cfgs = [replace(cfg, gan=gan, stages=stages, resume=False, progress=False)
+            for gan in gans for stages in ("one", "two")]
+    outs = [root / run_name(c) for c in cfgs]
+    claim_runs(root, [o.name for o in outs])
+    for out in outs:
+        shutil.rmtree(out, ignore_errors=True)  # ours: the book's numbers are this build's
+    cfgs = [with_evals(c, chapter.evals, out) for c, out in zip(cfgs, outs, strict=True)]
     dirs = run_many(cfgs, chapter.workers, desc=f"{len(cfgs)} runs")
     return [result_of(d) for d in dirs]
 
@@ -177,8 +193,10 @@ def gamma_summary(result: dict[str, Any]) -> dict[str, Any]:
     active gamma_i was negative, its extremes, and the fraction of inactive samples. Steps with
     no active sample carry no gamma and are counted apart."""
     rec = result["records"]
-    with_gamma = [x for x in rec if x.get("Gamma/min") is not None
-                  and x["Gamma/min"] == x["Gamma/min"]]  # NaN: no active sample
+    # a step with no active sample has Gamma/no_active = 1 and no min/mean/max (null; NaN in
+    # records written before the flag existed)
+    with_gamma = [x for x in rec if not x.get("Gamma/no_active")
+                  and x.get("Gamma/min") is not None and x["Gamma/min"] == x["Gamma/min"]]
     inactive = [x.get("Gamma/inactive", 0.0) for x in rec]
     return {
         "gan": result["gan"],

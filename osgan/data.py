@@ -25,7 +25,9 @@ In this implementation we:
   not say which images its FID reference uses);
 * do not align CelebA by the eyes (the paper uses the aligned release, ``img_align_celeba``, which
   already is); LSUN must be exported from its LMDB to image files first;
-* keep images as float32 in memory; ``limit`` reads the first ``limit`` images of a big folder.
+* keep images as float32 in memory; ``limit`` reads the first ``limit`` images of a big folder;
+* skip an unreadable file of an image folder with a warning that counts them, and fail only when
+  none is readable; a ``data_root`` given is the only place Fashion-MNIST is looked for.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import gzip
 import os
 import pickle
 import struct
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +104,16 @@ class ImageData:
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (``.gz`` or raw) as a uint8 array: ``(N,)`` labels or ``(N, H, W)`` images."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:  # a download cut short, not gzip
+        raise ValueError(f"{path} is not a complete gzip file ({e}); download it again") from None
+    if len(data) < 4:
+        raise ValueError(f"{path} is truncated: {len(data)} bytes, not even an IDX header")
     zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    if zero != 0 or dtype != 0x08 or not 1 <= ndim <= 3 or len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} has a bad header: not an IDX file of unsigned bytes")
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     array = np.frombuffer(bytearray(data), dtype=np.uint8, offset=4 + 4 * ndim)  # writable
     if array.size != int(np.prod(shape)):
@@ -140,7 +149,9 @@ def _download_fashion_mnist(root: Path, split: str) -> tuple[Path, Path] | None:
 
 
 def _fashion_mnist(split: str, data_root: str | None) -> tuple[np.ndarray, np.ndarray, int]:
-    dirs = ([Path(data_root)] if data_root else []) + [Path(d) for d in SYSTEM_DIRS]
+    # a data_root given is the only place looked in, never silently the system copy
+    # (torchvision downloads into it when online)
+    dirs = [Path(data_root)] if data_root else [Path(d) for d in SYSTEM_DIRS]
     found = next((f for d in dirs if (f := _find_idx(d, split))), None)
     if found is None:
         cache = Path(data_root) if data_root else Path.home() / ".cache" / "osgan"
@@ -154,6 +165,9 @@ def _fashion_mnist(split: str, data_root: str | None) -> tuple[np.ndarray, np.nd
             "data_root (--data-root); or run once online so torchvision downloads them."
         )
     images, labels = (read_idx(p) for p in found)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{found[0]} and {found[1]} do not match: {images.shape} images, "
+                         f"{labels.shape} labels; replace them with the files of one release")
     return images[:, None], labels, 10  # (N, 28, 28) -> (N, 1, 28, 28)
 
 
@@ -181,10 +195,19 @@ def _cifar(name: str, split: str, data_root: str | None) -> tuple[np.ndarray, np
         )
     images, labels = [], []
     for f in files[split]:
-        with open(root / f, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
-        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        try:
+            with open(root / f, "rb") as fh:
+                batch = pickle.load(fh, encoding="bytes")
+            x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(batch[label_key], dtype=np.int64)
+        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError,
+                AttributeError, IndexError) as e:  # truncated, garbage or another pickle
+            raise ValueError(f"{root / f} is not a {name} batch of the python release "
+                             f"({type(e).__name__}: {str(e)[:80]}); download it again") from None
+        if len(x) != len(y):
+            raise ValueError(f"{root / f}: {len(x)} images but {len(y)} labels")
+        images.append(x)
+        labels.append(y)
     return np.concatenate(images), np.concatenate(labels), classes
 
 
@@ -215,12 +238,23 @@ def _folder(name: str, split: str, data_root: str | None, size: int, limit: int 
     if (root / "train").is_dir() and (root / "test").is_dir():
         root = root / split
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if limit is not None:
-        paths = paths[:limit]
     if not paths:
         raise DataNotFound(f"{name}: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
-    images = np.stack([_center_crop_resize(p, size) for p in paths])
-    return images, np.zeros(len(paths), dtype=np.int64), 0
+    images, bad = [], []
+    for p in paths:  # an unreadable file is skipped, not the whole folder
+        if limit is not None and len(images) == limit:
+            break
+        try:
+            images.append(_center_crop_resize(p, size))
+        except (OSError, ValueError, SyntaxError) as e:  # PIL: truncated or not an image
+            bad.append(f"{p} ({type(e).__name__})")
+    if bad:
+        warnings.warn(f"{name}: skipped {len(bad)} unreadable image file(s) under {root}, e.g. "
+                      f"{bad[0]}", stacklevel=3)
+    if not images:
+        raise ValueError(f"{name}: none of the {len(bad)} image files under {root} is readable, "
+                         f"e.g. {bad[0]}")
+    return np.stack(images), np.zeros(len(images), dtype=np.int64), 0
 
 
 # name -> one-line description; the image size a data set is trained at is chosen by the caller

@@ -59,7 +59,7 @@ from osgan.resnet import resnet18, resnet34
 from osgan.scale import scale_grad
 from osgan.settings import setting
 from osgan.steps import to_floats
-from osgan.util import UsageError
+from osgan.util import UsageError, check_count, check_rate, check_seed
 
 SCHEMES = ("one", "two", "kd")
 
@@ -260,6 +260,8 @@ class DFADConfig:
                                   "(None: no files)")
     checkpoint_every: int = setting(0, "rounds between checkpoints (0: only at the end)")
     resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
+    overwrite: bool = setting(False, "start the run in out_dir afresh, replacing the dfad run "
+                              "there (never another kind's files)")
     cache_dir: str | None = setting(None, "cache of trained teachers (None: $OSGAN_CACHE or "
                                     "~/.cache)")
     progress: bool = setting(True, "show a progress bar")
@@ -275,9 +277,17 @@ class DFADConfig:
         for name in (self.teacher_arch, self.student_arch):
             if name is not None and name not in NETWORKS:
                 raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
-        for name in ("rounds", "batch_size", "student_steps", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        for name in ("rounds", "batch_size", "student_steps", "eval_every", "nz", "g_width",
+                     "resnet_width"):
+            check_count(name, getattr(self, name))
+        for name in ("threads", "checkpoint_every"):
+            check_count(name, getattr(self, name), minimum=0)
+        check_count("eval_n", self.eval_n, optional=True)
+        check_seed("seed", self.seed)
+        check_rate("kd_temperature", self.kd_temperature)
+        check_rate("teacher_epochs", self.teacher_epochs)
+        if self.resume and self.overwrite:
+            raise ValueError("give resume (--resume) or overwrite (--overwrite), not both")
         if self.teacher is not None and not Path(self.teacher).is_file():
             raise ValueError(f"teacher checkpoint {self.teacher!r} not found; give a state_dict "
                              "file, or leave --teacher out to train the teacher")
@@ -321,11 +331,16 @@ def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]
     arch = cfg.archs[0]
     T = network(arch, test.num_classes, test.channels, cfg.resnet_width)
     if cfg.teacher is not None:
-        blob = torch.load(cfg.teacher, map_location="cpu", weights_only=True)
+        try:
+            blob = torch.load(cfg.teacher, map_location="cpu", weights_only=True)
+        except Exception as e:  # a text file, a truncated file, pickled code
+            raise ValueError(f"teacher checkpoint {cfg.teacher} is not a readable torch file "
+                             f"({type(e).__name__}: {str(e).splitlines()[0][:100]}); give a "
+                             "state_dict saved with torch.save") from None
         state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
         try:
             T.load_state_dict(state)
-        except RuntimeError as e:
+        except (RuntimeError, TypeError, AttributeError) as e:
             raise ValueError(f"teacher checkpoint {cfg.teacher} does not fit {arch} "
                              f"(width {cfg.resnet_width}): {str(e).splitlines()[0]}") from e
         T.to(device)
@@ -419,9 +434,14 @@ def distill(cfg: DFADConfig) -> DistillResult:
     cfg.validate()
     device = settings.resolve_device(cfg.device)
     settings.set_threads(cfg.threads)
-    folder = harness.RunFolder(cfg.out_dir, "dfad", step_key="round")
-    state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
-                        total=cfg.rounds, total_key="rounds")
+    with harness.RunFolder(cfg.out_dir, "dfad", step_key="round") as folder:
+        state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
+                            total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite)
+        return _distill(cfg, device, folder, state)
+
+
+def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
+             state: dict | None) -> DistillResult:
     run = _setup(cfg, device)
     clock = harness.Clock(device)
     start = _restore(run, state, clock) if state is not None else 0
@@ -432,6 +452,7 @@ def distill(cfg: DFADConfig) -> DistillResult:
         with clock.evaluating():
             acc = classifiers.accuracy(run.S, run.eval_set, device=device)
         rec = {"round": r, "Time/train": clock.train, "Accuracy/student": acc} | to_floats(stats)
+        folder.check_finite(r, rec)  # before the row is written
         records.append(rec)
         folder.append(rec)
         bar.set_postfix(acc=f"{acc:.3f}", refresh=False)
@@ -440,7 +461,7 @@ def distill(cfg: DFADConfig) -> DistillResult:
         if "eval" in events:
             evaluate(r, stats)
         if "checkpoint" in events:
-            folder.save(_state(run, r, clock, records))
+            folder.save(_state(run, r, clock, records), {"student": run.S, "generator": run.G})
 
     if start == 0:
         evaluate(0, {})

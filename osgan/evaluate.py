@@ -12,13 +12,12 @@ evaluation, because FID's bias depends on them.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from osgan import settings
 from osgan.metrics.fid import FEATURE_SPACES, FIDConfig, fid_kid, format_table
-from osgan.util import UsageError
+from osgan.util import UsageError, write_json
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +25,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="evaluate the test split against the train split (the floor)")
     parser.add_argument("--run", metavar="RUN_DIR", action="append", default=[],
                         help="evaluate the generator of this finished training run (repeatable)")
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="evaluate a run that has not finished (killed, or still running): "
+                        "its latest checkpoint")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     settings.add_arguments(parser, FIDConfig,
                            choices={"feature_space": tuple(sorted(FEATURE_SPACES))})
@@ -35,9 +37,14 @@ def _config(args) -> FIDConfig:
     return FIDConfig(**settings.given(args, FIDConfig))
 
 
-def _run_row(run_dir: str, cfg: FIDConfig) -> dict:
+def _run_row(run_dir: str, cfg: FIDConfig, allow_unfinished: bool = False) -> dict:
     from osgan import training
 
+    if Path(run_dir).is_dir() and not (Path(run_dir) / "done.json").exists() \
+            and (Path(run_dir) / "config.json").exists() and not allow_unfinished:
+        raise UsageError(f"--run {run_dir}: the run has not finished (no done.json: killed, or "
+                         "still running); resume it, or pass --allow-unfinished to score its "
+                         "latest checkpoint")
     try:
         G, run_cfg = training.load_generator(run_dir, device=cfg.device)
     except (ValueError, OSError) as e:
@@ -56,7 +63,9 @@ def run(args) -> int:
 
     if not args.reference and not args.run:
         raise UsageError("nothing to evaluate; give --reference and/or --run RUN_DIR")
-    cfg = _config(args)
+    cfg = _config(args)  # FIDConfig checks every count before anything is computed
+    if args.json and Path(args.json).is_dir():
+        raise UsageError(f"--json {args.json} is a folder; give a file name")
     settings.set_threads(cfg.threads)
     rows = []
     try:
@@ -69,10 +78,10 @@ def run(args) -> int:
             rows.append({"name": "test split (floor)",
                          **fid_kid(test.images, **vars(replace(cfg, split="train", n_gen=n)))})
         for run_dir in args.run:
-            rows.append(_run_row(run_dir, cfg))
+            rows.append(_run_row(run_dir, cfg, args.allow_unfinished))
     except (InceptionWeightsNotFound, DataNotFound) as e:
         raise UsageError(str(e)) from e
     print(format_table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(args.json, rows)
     return 0

@@ -109,6 +109,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         "chapter:ChapterConfig": dict(evals=8),
         "chapter:DFADChapter": dict(n_seeds=3),
+        # the GPU sweep recorded in results/
+        "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32, 64),
+                            widths=(32, 64, 128), batch_sizes=(64, 128),
+                            fused=("fused", "separate"),
+                            options=("layout", "channels_last", "bf16", "compile",
+                                     "cudnn_benchmark", "sync"), repeats=20, warmup=5),
     },
     "reference": {
         # the recorded sweeps on this project's 2-core CPU (python -m osgan sweep table1). From a
@@ -137,6 +143,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "DFADConfig": dict(rounds=150, batch_size=128, g_width=8, nz=64, eval_every=10,
                            eval_n=2000, threads=1),
         "chapter:DFADChapter": dict(n_seeds=2),
+        # a CPU sweep of a few minutes; one thread and CPU time: figures that do not move with
+        # other load on the machine
+        "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
+                            batch_sizes=(32,), fused=("fused", "separate"),
+                            options=("layout", "channels_last", "sync"), channels=1, repeats=5,
+                            warmup=1, threads=1, clock="cpu"),
     },
     "smoke": {
         "TrainConfig": dict(width=8, batch_size=16, steps=12, log_every=2, sample_every=6,
@@ -148,6 +160,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "DFADConfig": dict(rounds=3, batch_size=16, g_width=4, nz=8, eval_every=2, eval_n=200,
                            teacher_epochs=0.02, progress=False),
         "chapter:DFADChapter": dict(n_seeds=1),
+        # seconds on a CPU (tests, the book's smoke build)
+        "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
+                            batch_sizes=(4,), fused=("fused", "separate"),
+                            options=("layout", "channels_last", "sync"), channels=1, repeats=2,
+                            warmup=1, threads=1),
     },
 }
 

@@ -57,11 +57,14 @@ G_GRADS = ("auto", "gamma", "extra_pass")
 
 
 def to_floats(stats: dict[str, Tensor]) -> dict[str, float]:
-    """Tensors -> Python floats with one host-device transfer for the whole dict."""
+    """Tensors -> Python floats with one host-device transfer for the whole dict (the gamma
+    statistics of a batch with no active sample become None)."""
     keys = [k for k, v in stats.items() if torch.is_tensor(v)]
     values = torch.stack([stats[k].detach().float().cpu() for k in keys]).tolist() if keys else []
     out = {k: v for k, v in stats.items() if not torch.is_tensor(v)}
     out.update(zip(keys, values))
+    if out.get("Gamma/no_active") == 1.0:  # no active sample: no gamma (see _gamma_stats)
+        out.update({f"Gamma/{k}": None for k in ("min", "mean", "max")})
     return out
 
 
@@ -110,18 +113,20 @@ def _d_stats(terms: Terms, loss_g: Tensor) -> dict[str, Tensor]:
 
 
 def _gamma_stats(g: Gamma) -> dict[str, Tensor]:
-    # statistics over the active samples; NaN when there is none (D's backward then carries no
-    # gradient to G at all, unless exact=True)
+    # statistics over the active samples; with none active (D's backward then carries no
+    # gradient to G at all, unless exact=True) there is no gamma: Gamma/no_active is 1 and
+    # to_floats reports min, mean and max as None (null in metrics.jsonl), never NaN
     active = ~g.inactive
     n_active = active.sum()
-    nan = torch.full_like(g.gamma, float("nan"))
     inf = torch.full_like(g.gamma, float("inf"))
     none_active = n_active == 0
+    zero = torch.zeros_like(g.gamma[0])
     return {
-        "Gamma/mean": torch.where(none_active, nan[0], (g.gamma * active).sum() / n_active.clamp(min=1)),
-        "Gamma/min": torch.where(none_active, nan[0], torch.where(active, g.gamma, inf).min()),
-        "Gamma/max": torch.where(none_active, nan[0], torch.where(active, g.gamma, -inf).max()),
+        "Gamma/mean": (g.gamma * active).sum() / n_active.clamp(min=1),
+        "Gamma/min": torch.where(none_active, zero, torch.where(active, g.gamma, inf).min()),
+        "Gamma/max": torch.where(none_active, zero, torch.where(active, g.gamma, -inf).max()),
         "Gamma/inactive": g.inactive.float().mean(),
+        "Gamma/no_active": none_active.float(),
     }
 
 

@@ -50,7 +50,7 @@ from osgan import data, harness, layout, losses, settings
 from osgan.models import Generator, ModelConfig, models_for
 from osgan.settings import EvalConfig, setting
 from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, to_floats, two_stage_step
-from osgan.util import UsageError, eval_mode
+from osgan.util import UsageError, check_count, check_rate, check_seed, eval_mode
 
 STAGES = ("one", "two")
 
@@ -94,6 +94,8 @@ class TrainConfig:
     checkpoint_dir: str = setting("", "where checkpoint.pt goes ('': the run directory); a sweep "
                                   "keeps checkpoints out of its record")
     resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
+    overwrite: bool = setting(False, "start the run in out_dir afresh, replacing the train run "
+                              "there (never another kind's files)")
     progress: bool = setting(True, "show a tqdm progress bar with the current losses")
 
     def __post_init__(self):
@@ -118,17 +120,19 @@ class TrainConfig:
             raise ValueError(f"image_size must be 32 or 64 (the DCGAN layouts); "
                              f"got {self.image_size}")
         for name in ("batch_size", "steps", "width", "nz", "log_every", "sample_n"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)}")
+            check_count(name, getattr(self, name))
         for name in ("sample_every", "checkpoint_every", "threads"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0 (0 turns it off); got {getattr(self, name)}")
+            check_count(name, getattr(self, name), minimum=0)
+        check_count("data_limit", self.data_limit, optional=True)
+        check_seed("seed", self.seed)
         for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive; got {getattr(self, name)}")
+            check_rate(name, getattr(self, name))
         for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1); got {getattr(self, name)}")
+            b = getattr(self, name)
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b < 1:
+                raise ValueError(f"{name} must be in [0, 1); got {b!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("give resume (--resume) or overwrite (--overwrite), not both")
         self.eval.validate()
         if self.device != "auto":
             try:
@@ -312,17 +316,51 @@ def _save_grid(run: _Run, path: Path) -> None:
     save_image(x_hat.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
 
 
+def _check_eval(cfg: TrainConfig) -> None:
+    """The evaluation settings, checked before step 1 rather than at the first evaluation."""
+    if not cfg.eval.every:
+        return
+    import osgan.metrics as metrics  # the registry of feature spaces, loaded with it
+
+    spaces = getattr(metrics, "FEATURE_SPACES", None) or {cfg.eval.feature_space: None}
+    if cfg.eval.feature_space not in spaces:
+        raise ValueError(f"unknown eval.feature_space {cfg.eval.feature_space!r}; choose one "
+                         f"of: {', '.join(sorted(spaces))}")
+    for name in ("n_gen", "n_real"):
+        if getattr(cfg.eval, name) < 4:
+            raise ValueError(f"eval.{name} must be at least 4 (KID compares subsets of each "
+                             f"side); got {getattr(cfg.eval, name)}")
+    if cfg.eval.feature_space == "inception":
+        from osgan.metrics.inception import InceptionWeightsNotFound, find_weights
+
+        try:
+            find_weights()
+        except InceptionWeightsNotFound as e:
+            raise ValueError(str(e)) from None
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.gan`` for ``cfg.steps`` steps in one or two stages; see the module docstring."""
     cfg.validate()
     device = settings.resolve_device(cfg.device)
     settings.set_threads(cfg.threads)  # process-wide, as torch has it
-    folder = harness.RunFolder(cfg.run_dir(), "train", checkpoint_dir=cfg.checkpoint_dir or None)
-    state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY, total=cfg.steps)
+    _check_eval(cfg)
+    with harness.RunFolder(cfg.run_dir(), "train",
+                           checkpoint_dir=cfg.checkpoint_dir or None) as folder:
+        state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
+                            total=cfg.steps, overwrite=cfg.overwrite)
+        return _train(cfg, device, folder, state)
+
+
+def _train(cfg: TrainConfig, device: torch.device, folder: harness.RunFolder,
+           state: dict | None) -> TrainResult:
     run = _setup(cfg, device)  # data before anything is written: no half-made run folder
     clock = harness.Clock(device)
     start = _restore(run, state, clock) if state is not None else 0
     records = folder.begin({"config": asdict(cfg), "model": asdict(run.G.cfg)}, start)
+    if state is None and folder.path is not None:  # afresh: the grids of a replaced run go
+        for old in (folder.path / "samples").glob("step_*.png"):
+            old.unlink()
     last_log = {"step": start, "time": clock.train}
     bar = harness.progress(cfg.steps, start, f"{cfg.gan} {cfg.stages}-stage", cfg.progress)
 
@@ -330,6 +368,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         row = None
         if events & {"log", "eval"}:
             row = {"step": step} | to_floats(stats)
+            folder.check_finite(step, row)  # before anything of this step is written
             row["Time/step"] = (clock.train - last_log["time"]) / (step - last_log["step"])
             row["Time/train"] = clock.train
             last_log.update(step=step, time=clock.train)
@@ -344,7 +383,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         if "sample" in events:
             _save_grid(run, folder.path / "samples" / f"step_{step:06d}.png")
         if "checkpoint" in events:
-            folder.save(_state(run, step, clock))
+            folder.save(_state(run, step, clock), {"G": run.G, "D": run.D})
 
     schedule = harness.Schedule(log=cfg.log_every, eval=cfg.eval.every, sample=cfg.sample_every,
                                 checkpoint=cfg.checkpoint_every)

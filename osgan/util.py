@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,35 @@ from torch import nn
 class UsageError(ValueError):
     """A bad value or a refused action caused by the user: the command line prints it as one
     line and exits with status 2. A ``ValueError``, so library callers can catch either."""
+
+
+class RunFailed(RuntimeError):
+    """A run that started went wrong (non-finite losses or parameters): the command line prints
+    it as one line and exits with status 1; the run's folder keeps its last good checkpoint."""
+
+
+def check_count(name: str, value, *, minimum: int = 1, optional: bool = False) -> None:
+    """``ValueError`` unless ``value`` is an integer >= ``minimum`` (or None when
+    ``optional``): a negative count would act as a Python slice, a float as nonsense."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}{' or None' if optional else ''}; got {value!r}")
+
+
+def check_rate(name: str, value, *, low: float = 0.0, high: float = math.inf) -> None:
+    """``ValueError`` unless ``low < value < high`` and finite (a rate, a temperature)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low < value < high:
+        rng = f"finite and > {low:g}" if high == math.inf else f"in ({low:g}, {high:g})"
+        raise ValueError(f"{name} must be {rng}; got {value!r}")
+
+
+def check_seed(name: str, value) -> None:
+    """Seeds are integers in [0, 2**31): torch and NumPy both take those."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValueError(f"{name} must be an integer in [0, 2**31); got {value!r}")
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -60,7 +60,7 @@ def test_a_chapter_never_touches_a_folder_it_does_not_own(tmp_path):
         compare.own_root(foreign)
     assert sorted(p.name for p in foreign.rglob("*")) == before
     ours = compare.own_root(tmp_path / "book")
-    assert json.loads((ours / compare.MARKER).read_text()) == {"kind": "chapter"}
+    assert json.loads((ours / compare.MARKER).read_text()) == {"kind": "chapter", "runs": []}
     assert compare.own_root(ours) == ours  # a second time: still ours
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="is a file"):

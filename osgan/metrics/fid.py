@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from cleanfid import fid as cfid
 from torch import Tensor, nn
 
 from osgan.settings import setting
-from osgan.util import cache_root
+from osgan.util import cache_root, check_count, check_seed
 
 
 @dataclass
@@ -71,6 +72,28 @@ class FIDConfig:
     kid_subset_size: int = setting(1000, "KID: at most this many images per subset "
                                    "(clean-fid's default)")
     seed: int = setting(0, "reference subset, latent draws for generators, KID subsets")
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """``ValueError`` naming the first bad value (a negative count would act as a slice)."""
+        from osgan.data import DATASETS, SPLITS
+
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of: "
+                             f"{', '.join(DATASETS)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}")
+        if self.image_size not in (32, 64):
+            raise ValueError(f"image_size must be 32 or 64; got {self.image_size!r}")
+        check_count("n_real", self.n_real, minimum=4, optional=True)
+        check_count("n_gen", self.n_gen, minimum=4)
+        for name in ("batch_size", "kid_subsets"):
+            check_count(name, getattr(self, name))
+        check_count("kid_subset_size", self.kid_subset_size, minimum=2)
+        check_count("threads", self.threads, minimum=0)
+        check_seed("seed", self.seed)
 
 
 class FeatureSpace(Protocol):
@@ -188,6 +211,23 @@ def _key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _load_reference(path) -> dict | None:
+    """A cached reference, verified (keys, shapes, finite); None, with a one-line notice, when
+    the file is corrupt, so the caller computes it again and replaces it."""
+    try:
+        with np.load(path) as blob:
+            feats, mu, sigma = blob["feats"], blob["mu"], blob["sigma"]
+        n, F = feats.shape
+        if mu.shape != (F,) or sigma.shape != (F, F) or not (
+                np.isfinite(feats).all() and np.isfinite(mu).all() and np.isfinite(sigma).all()):
+            raise ValueError("inconsistent or non-finite statistics")
+    except Exception as e:  # truncated zip, missing key, wrong shapes
+        print(f"osgan: the cached reference statistics {path} are corrupt "
+              f"({type(e).__name__}); computing them again", file=sys.stderr)
+        return None
+    return {"feats": feats, "mu": mu, "sigma": sigma, "n": int(n), "path": path}
+
+
 def reference(cfg: FIDConfig, *, split: str | None = None, use_cache: bool = True) -> dict:
     """Features, mean and covariance of ``n_real`` images of the reference split, cached on disk.
 
@@ -205,11 +245,10 @@ def reference(cfg: FIDConfig, *, split: str | None = None, use_cache: bool = Tru
     if use_cache and name in _REFS:
         return {**_REFS[name], "from_cache": True}
     if use_cache and path.exists():
-        blob = np.load(path)
-        ref = {"feats": blob["feats"], "mu": blob["mu"], "sigma": blob["sigma"],
-               "n": int(blob["feats"].shape[0]), "path": path}
-        _REFS[name] = ref
-        return {**ref, "from_cache": True}
+        ref = _load_reference(path)
+        if ref is not None:
+            _REFS[name] = ref
+            return {**ref, "from_cache": True}
     real = data.load(cfg.dataset, split, data_root=cfg.data_root, image_size=cfg.image_size)
     x = real.images
     if cfg.n_real is not None and cfg.n_real < x.shape[0]:
