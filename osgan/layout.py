@@ -38,7 +38,6 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import os
 import statistics
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -48,8 +47,8 @@ from torch import Tensor, nn
 
 from osgan import losses, steps
 from osgan.models import is_per_sample
+from osgan.util import cache_root, write_json
 
-CACHE = Path(os.environ.get("OSGAN_CACHE", Path.home() / ".cache" / "osgan")) / "layout.json"
 STAGES = ("one", "two")
 
 # Per device type and scheme, the fastest layout of the recorded CPU timings
@@ -184,15 +183,19 @@ def time_layouts(G: nn.Module, D: nn.Module, objective: losses.Objective, x: Ten
 
 def choose(G: nn.Module, D: nn.Module, x_example: Tensor, device: torch.device | str | None = None,
            *, objective: losses.Objective | None = None, stages: str = "one",
-           autotune: bool = False, y: Tensor | None = None, cache: Path | None = CACHE) -> Layout:
+           autotune: bool = False, y: Tensor | None = None, cache: Path | None | str = "default"
+           ) -> Layout:
     """The layout a run uses for G, D and batches shaped like ``x_example`` on ``device``.
 
     ``autotune=False``: the recorded default for the device type (:data:`DEFAULTS`).
     ``autotune=True``: the fastest of :func:`candidates` for a round of ``stages`` ("one" or
     "two"), timed now on copies of the models (a few rounds each; for DCGAN 64x64 on one CPU
     thread about a minute) or read from ``cache`` when this device, torch, thread count, model
-    and batch shape were timed before. ``objective`` defaults to ``dcgan``.
+    and batch shape were timed before (``"default"``: ``cache_root()/layout.json``; None: no
+    cache). ``objective`` defaults to ``dcgan``.
     """
+    if cache == "default":
+        cache = cache_root() / "layout.json"
     device = torch.device(device) if device is not None else x_example.device
     threads = torch.get_num_threads()
     if not autotune:
@@ -208,9 +211,7 @@ def choose(G: nn.Module, D: nn.Module, x_example: Tensor, device: torch.device |
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         stored = _read_cache(cache) | {key: asdict(best)}
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=1))
-        tmp.replace(cache)  # atomic: two runs starting at once never read half a file
+        write_json(cache, stored)  # atomic: two runs starting at once never read half a file
     return best
 
 
