@@ -228,12 +228,19 @@ def provenance_text(rec: dict[str, Any]) -> str:
     start = min(s["start"] for s in sessions)
     end = max((s["end"] or s["start"]) for s in sessions)
     commands = sorted({s["command"] for s in sessions if s["command"]})
+    c = runs[0]["config"] if runs else {}
+    setting = (f" Every run: width {c.get('width')}, batch {c.get('batch_size')}, "
+               f"{c.get('steps')} steps, Adam with G's rate {c.get('lr_g')} and D's "
+               f"{c.get('lr_d')} (D's below G's, as in the paper's released configurations, for "
+               "every objective and both schemes), an evaluation of "
+               f"{c.get('eval', {}).get('n_gen')} images every {c.get('eval', {}).get('every')} "
+               "steps." if c else "")
     return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished, "
             f"{len(sessions)} invocation(s) from {start} to {end} on {', '.join(cpus)} "
             f"({sessions[-1]['cpu_count']} cores; workers: "
             f"{', '.join(str(w) for w in sorted({s['workers'] for s in sessions}))}), "
             f"commit(s) {', '.join(commits)}, {'; '.join(versions)}; command: "
-            f"`{'`, `'.join(commands)}`.")
+            f"`{'`, `'.join(commands)}`." + setting)
 
 
 def curves(runs: list[dict[str, Any]], gan: str, scheme: str, x: str = "step"
