@@ -29,11 +29,15 @@ In this implementation we:
   data and, optionally, a teacher checkpoint are given, and default to a setting a CPU can run:
   Fashion-MNIST at 32x32 with a LeNet-5 teacher and a half-width LeNet-5 student (DFAD's MNIST
   pair);
-* train the teacher ourselves on the training split (cached on disk with its test accuracy) when
-  no checkpoint is given;
+* hold the last ``val_n`` training images out as a validation split for choosing learning rates
+  (``Accuracy/val`` beside ``Accuracy/student`` at every evaluation); the teacher and KD never
+  train on them, and the test split is never used to choose anything;
+* train the teacher ourselves on the rest of the training split (cached on disk with its test
+  accuracy) when no checkpoint is given;
 * use DFAD's generator (a linear layer to 8x8, two nearest-neighbour upsamplings with 3x3
   convolutions, tanh, then BatchNorm without affine parameters) with a ``g_width`` argument;
-* default to Adam (1e-3) for both student and generator, the same for both schemes;
+* default to Adam (1e-3) for both student and generator, the same for both schemes, with
+  ``lr_s`` / ``lr_g`` to set the rates of a recipe (a sweep's grid, :mod:`osgan.sweep`);
   ``hparams="dfad"`` selects DFAD's published recipe (student SGD 0.1, momentum 0.9, weight decay
   5e-4; generator Adam 1e-3; cosine decay of both over the run);
 * add the baseline "KD" (Hinton et al. 2015) of Table 2: the student trained on real training
@@ -120,23 +124,35 @@ def _adam(params, lr):
     return torch.optim.Adam(params, lr=lr)
 
 
-# name -> (student optimiser, generator optimiser, cosine decay over the run)
+def _sgd_dfad(params, lr):
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    student: object  # (params, lr) -> optimiser of the student
+    lr_s: float  # the student's learning rate unless the config gives lr_s
+    generator: object  # (params, lr) -> optimiser of the generator
+    lr_g: float  # the generator's learning rate unless the config gives lr_g
+    cosine: bool  # cosine decay of both rates over the run
+
+
 HPARAMS = {
-    "adam": (lambda p: _adam(p, 1e-3), lambda p: _adam(p, 1e-3), False),
-    "dfad": (
-        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4),
-        lambda p: _adam(p, 1e-3),
-        True,
-    ),
+    "adam": Recipe(_adam, 1e-3, _adam, 1e-3, cosine=False),
+    "dfad": Recipe(_sgd_dfad, 0.1, _adam, 1e-3, cosine=True),  # DFAD's published recipe
 }
 
 
-def optimizers(hparams: str, student: nn.Module, generator: nn.Module, rounds: int):
-    """(opt_s, opt_g, schedulers) of a recipe in ``HPARAMS``; the schedulers step once a round."""
+def optimizers(hparams: str, student: nn.Module, generator: nn.Module, rounds: int,
+               lr_s: float | None = None, lr_g: float | None = None):
+    """(opt_s, opt_g, schedulers) of a recipe in ``HPARAMS``, its learning rates replaced by
+    ``lr_s`` / ``lr_g`` where given; the schedulers step once a round."""
     if hparams not in HPARAMS:
         raise ValueError(f"unknown hparams {hparams!r}; valid: {', '.join(HPARAMS)}")
-    make_s, make_g, cosine = HPARAMS[hparams]
-    opt_s, opt_g = make_s(student.parameters()), make_g(generator.parameters())
+    rec = HPARAMS[hparams]
+    opt_s = rec.student(student.parameters(), rec.lr_s if lr_s is None else lr_s)
+    opt_g = rec.generator(generator.parameters(), rec.lr_g if lr_g is None else lr_g)
+    cosine = rec.cosine
     scheds = []
     if cosine:
         cos = torch.optim.lr_scheduler.CosineAnnealingLR
@@ -240,6 +256,9 @@ class DFADConfig:
     g_width: int = setting(64, "generator width ngf (DFAD: 64)")
     hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both) or dfad (SGD 0.1, "
                            "Adam)")
+    lr_s: float | None = setting(None, "the student's learning rate (None: the recipe's, adam "
+                                 "1e-3, dfad 0.1)")
+    lr_g: float | None = setting(None, "the generator's learning rate (None: the recipe's, 1e-3)")
     kd_temperature: float = setting(4.0, "kd only: softmax temperature of the soft targets")
     teacher: str | None = setting(None, "teacher checkpoint (state_dict .pt); None: train it and "
                                   "cache")
@@ -249,6 +268,9 @@ class DFADConfig:
     resnet_width: int = setting(64, "channels of the ResNets' first stage (paper: 64)")
     teacher_epochs: float = setting(2.0, "passes over the training split when training the "
                                     "teacher")
+    val_n: int = setting(5000, "the last val_n training images, held out as a validation split "
+                         "for choosing learning rates: the teacher and KD never train on them "
+                         "(0: none)")
     eval_every: int = setting(200, "rounds between test-accuracy evaluations (also at 0 and the "
                               "end)")
     eval_n: int | None = setting(None, "test images per evaluation in the run (None: all; last: "
@@ -258,6 +280,8 @@ class DFADConfig:
     threads: int = setting(0, "CPU threads torch may use (0: torch's default)")
     out_dir: str | None = setting(None, "run folder: config.json, metrics.jsonl, checkpoint.pt "
                                   "(None: no files)")
+    checkpoint_dir: str | None = setting(None, "where checkpoint.pt goes (None: out_dir); a "
+                                         "sweep keeps checkpoints out of its record")
     checkpoint_every: int = setting(0, "rounds between checkpoints (0: only at the end)")
     resume: bool = setting(False, "continue the run in out_dir from its checkpoint")
     overwrite: bool = setting(False, "start the run in out_dir afresh, replacing the dfad run "
@@ -283,6 +307,10 @@ class DFADConfig:
         for name in ("threads", "checkpoint_every"):
             check_count(name, getattr(self, name), minimum=0)
         check_count("eval_n", self.eval_n, optional=True)
+        check_count("val_n", self.val_n, minimum=0)
+        for name in ("lr_s", "lr_g"):
+            if getattr(self, name) is not None:
+                check_rate(name, getattr(self, name))
         check_seed("seed", self.seed)
         check_rate("kd_temperature", self.kd_temperature)
         check_rate("teacher_epochs", self.teacher_epochs)
@@ -307,7 +335,7 @@ class DFADConfig:
 # Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
 TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
               "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
-              "teacher_epochs", "seed")
+              "teacher_epochs", "seed", "lr_s", "lr_g", "val_n")
 
 
 # --------------------------------------------------------------------------- the run
@@ -326,8 +354,23 @@ class DistillResult:
     out_dir: Path | None
 
 
+def split_val(train, val_n: int):
+    """``(train, val)``: the training images without their last ``val_n``, and those last
+    ``val_n`` as the validation split (None when ``val_n`` is 0)."""
+    if val_n == 0:
+        return train, None
+    N = len(train)
+    if val_n >= N:
+        raise ValueError(f"val_n ({val_n}) must be smaller than the {N} training images")
+    keep = train.head(N - val_n)
+    val = type(train)(train.images[N - val_n:], train.labels[N - val_n:], train.num_classes,
+                      train.name, "val")
+    return keep, val
+
+
 def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]:
-    """The frozen teacher and its test accuracy: from ``cfg.teacher`` or trained and cached."""
+    """The frozen teacher and its test accuracy: from ``cfg.teacher`` or trained and cached on
+    ``train`` (the caller's training images, the validation split already held out)."""
     arch = cfg.archs[0]
     T = network(arch, test.num_classes, test.channels, cfg.resnet_width)
     if cfg.teacher is not None:
@@ -359,7 +402,8 @@ class _Run:
 
     cfg: DFADConfig
     device: torch.device
-    train: object  # osgan.data.ImageData, on the device for kd
+    train: object  # osgan.data.ImageData without the validation images, on the device for kd
+    val: object | None  # the held-out validation images (None when val_n is 0)
     test: object
     eval_set: object  # the test images of the evaluations during the run
     T: nn.Module
@@ -376,7 +420,8 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
     from osgan import data
 
     kw = dict(data_root=cfg.data_root, image_size=32)
-    train, test = data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw)
+    train, val = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)
+    test = data.load(cfg.dataset, "test", **kw)
     T, teacher_acc = teacher_for(cfg, train, test, device)
     torch.manual_seed(cfg.seed)
     if cfg.scheme == "kd":  # real batches, drawn on the device
@@ -384,10 +429,10 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
     data_gen = torch.Generator(device=device).manual_seed(cfg.seed)
     S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
     G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
-    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds)
+    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
     eval_set = test if cfg.eval_n is None else test.head(cfg.eval_n)
-    return _Run(cfg, device, train, test, eval_set, T, teacher_acc, S, G, opt_s, opt_g, scheds,
-                data_gen)
+    return _Run(cfg, device, train, val, test, eval_set, T, teacher_acc, S, G, opt_s, opt_g,
+                scheds, data_gen)
 
 
 def _state(run: _Run, r: int, clock: harness.Clock, records: list[dict]) -> dict:
@@ -434,7 +479,8 @@ def distill(cfg: DFADConfig) -> DistillResult:
     cfg.validate()
     device = settings.resolve_device(cfg.device)
     settings.set_threads(cfg.threads)
-    with harness.RunFolder(cfg.out_dir, "dfad", step_key="round") as folder:
+    with harness.RunFolder(cfg.out_dir, "dfad", step_key="round",
+                           checkpoint_dir=cfg.checkpoint_dir) as folder:
         state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
                             total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite)
         return _distill(cfg, device, folder, state)
@@ -451,7 +497,10 @@ def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
     def evaluate(r: int, stats: dict) -> None:
         with clock.evaluating():
             acc = classifiers.accuracy(run.S, run.eval_set, device=device)
-        rec = {"round": r, "Time/train": clock.train, "Accuracy/student": acc} | to_floats(stats)
+            val = {} if run.val is None else {
+                "Accuracy/val": classifiers.accuracy(run.S, run.val, device=device)}
+        rec = {"round": r, "Time/train": clock.train, "Accuracy/student": acc} | val \
+            | to_floats(stats)
         folder.check_finite(r, rec)  # before the row is written
         records.append(rec)
         folder.append(rec)
@@ -476,7 +525,8 @@ def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
     if cfg.eval_n is not None:
         final = classifiers.accuracy(run.S, run.test, device=device)
     folder.finish({"rounds": cfg.rounds, "Time/train": clock.train, "Time/eval": clock.eval,
-                   "accuracy": final, "teacher_accuracy": run.teacher_acc})
+                   "accuracy": final, "val_accuracy": records[-1].get("Accuracy/val"),
+                   "teacher_accuracy": run.teacher_acc})
     return DistillResult(cfg, records, final, run.teacher_acc, clock.train, run.S,
                          None if cfg.scheme == "kd" else run.G, run.T, folder.path)
 
@@ -535,7 +585,8 @@ def compare(cfg: DFADConfig, seeds: list[int], rounds: dict[str, int], workers: 
         from osgan import data
 
         kw = dict(data_root=cfg.data_root, image_size=32)
-        teacher_for(cfg, data.load(cfg.dataset, "train", **kw), data.load(cfg.dataset, "test", **kw),
+        train = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
+        teacher_for(cfg, train, data.load(cfg.dataset, "test", **kw),
                     settings.resolve_device(cfg.device))
     results = harness.parallel_map(distill, cfgs, workers, desc=f"{len(cfgs)} runs",
                                    progress=cfg.progress)

@@ -158,7 +158,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                     progress=False),
         "chapter:ChapterConfig": dict(evals=2),
         "DFADConfig": dict(rounds=3, batch_size=16, g_width=4, nz=8, eval_every=2, eval_n=200,
-                           teacher_epochs=0.02, progress=False),
+                           teacher_epochs=0.02, val_n=500, progress=False),
         "chapter:DFADChapter": dict(n_seeds=1),
         # seconds on a CPU (tests, the book's smoke build)
         "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),

@@ -186,7 +186,7 @@ def tiny_config(root, **kw):
     return dfad.DFADConfig(**(dict(
         data_root=str(root / "data"), cache_dir=str(root / "cache"), rounds=3, batch_size=8,
         nz=8, g_width=4, eval_every=2, teacher_epochs=0.2, progress=False, device="cpu",
-        student_steps=2) | kw))
+        student_steps=2, val_n=16) | kw))
 
 
 @pytest.mark.parametrize("scheme", dfad.SCHEMES)
@@ -208,8 +208,9 @@ def test_distill_fashion_mnist_fixture(offline, scheme):
     # the teacher is cached: a second run loads it and measures the same accuracy
     from osgan import data
 
-    splits = (data.load("fashion_mnist", split, data_root=cfg.data_root) for split in ("train", "test"))
-    again = dfad.teacher_for(cfg, *splits, torch.device("cpu"))[1]
+    train = dfad.split_val(data.load("fashion_mnist", "train", data_root=cfg.data_root), 16)[0]
+    test = data.load("fashion_mnist", "test", data_root=cfg.data_root)
+    again = dfad.teacher_for(cfg, train, test, torch.device("cpu"))[1]
     assert again == res.teacher_accuracy
 
 
@@ -335,3 +336,44 @@ def test_compare_in_worker_processes_equals_serial(offline):
             assert a.config == b.config
             assert [r.get("Loss/S") for r in a.records] == [r.get("Loss/S") for r in b.records]
             assert a.accuracy == b.accuracy
+
+
+def test_val_split_is_the_last_training_images_and_the_rest_is_kept():
+    from osgan.data import ImageData
+
+    images, labels = torch.arange(10.0).view(10, 1, 1, 1), torch.arange(10)
+    train, val = dfad.split_val(ImageData(images, labels, 10, "fashion_mnist", "train"), 3)
+    assert train.labels.tolist() == list(range(7)) and val.labels.tolist() == [7, 8, 9]
+    assert (train.split, val.split) == ("train", "val")
+    assert dfad.split_val(train, 0) == (train, None)
+    with pytest.raises(ValueError, match="smaller than the 7"):
+        dfad.split_val(train, 7)
+
+
+def test_learning_rates_replace_the_recipes():
+    G, S, _ = tiny_nets(torch.float32)
+    opt_s, opt_g, scheds = dfad.optimizers("dfad", S, G, 10, lr_s=0.02)
+    assert isinstance(opt_s, torch.optim.SGD) and opt_s.param_groups[0]["lr"] == 0.02
+    assert opt_g.param_groups[0]["lr"] == 1e-3 and len(scheds) == 2  # the recipe's, cosine
+    opt_s, opt_g, scheds = dfad.optimizers("adam", S, G, 10, lr_g=3e-4)
+    assert (opt_s.param_groups[0]["lr"], opt_g.param_groups[0]["lr"], scheds) == (1e-3, 3e-4, [])
+    with pytest.raises(ValueError, match="lr_s must be finite and > 0"):
+        dfad.DFADConfig(lr_s=0.0).validate()
+
+
+def test_teacher_and_kd_never_see_the_validation_images(offline, monkeypatch):
+    from fixtures_data import write_fashion_mnist
+
+    from osgan import classifiers
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    seen = []
+    real_fit = classifiers.fit
+    monkeypatch.setattr(classifiers, "fit", lambda m, train, *a, **k: (
+        seen.append(len(train)), real_fit(m, train, *a, **k))[1])
+    res = dfad.distill(tiny_config(offline, scheme="kd", val_n=16))
+    assert seen == [48]  # the teacher trained on 64 - 16 images
+    assert len(res.records) == 3 and all("Accuracy/val" in r for r in res.records)
+    # KD's real batches: drawn from the first 48 images only (uniform indices below 48)
+    run = dfad._setup(tiny_config(offline, scheme="kd", val_n=16), torch.device("cpu"))
+    assert len(run.train) == 48 and len(run.val) == 16
