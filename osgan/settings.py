@@ -128,6 +128,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "EvalConfig": dict(every=500, n_gen=5000, n_real=10_000),
         "chapter:ChapterConfig": dict(evals=20),
         "chapter:DFADChapter": dict(n_seeds=3),
+        # the recorded DFAD sweep (python -m osgan sweep table2): the quick chapter's networks,
+        # every evaluation on the whole test split and the whole validation split. Not yet
+        # probed for convergence: check --dry-run's estimate and a first seed's curves first.
+        "DFADConfig": dict(batch_size=128, g_width=16, nz=64, eval_every=100, eval_n=None,
+                           checkpoint_every=200, threads=1, progress=False),
     },
     "quick": {
         # about 0.07 CPU-seconds a step on a 2-core CPU, so 2000 steps take 2-3 minutes; by step
@@ -169,9 +174,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# Named grids of training runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`): objectives x
-# schemes (one, two; one with exact=True for the objectives in exact_for) x paired seeds, at one
-# profile; "train" changes the profile's training settings for every cell.
+# Named grids of runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`). Training runs:
+# objectives x schemes (one, two; one with exact=True for the objectives in exact_for) x paired
+# seeds, at one profile; "train" changes the profile's training settings for every cell.
+# kind="dfad": distillation runs, schemes x lr_s x lr_g (+ recipes) x seeds, "rounds" per scheme,
+# "dfad" changes the profile's DFADConfig for every cell.
 SWEEPS: dict[str, dict[str, Any]] = {
     # Table 1 and Figure 4 on Fashion-MNIST, recorded in results/table1
     "table1": dict(gans=("dcgan", "cgan", "wgan", "dcgan_ns", "lsgan", "geogan", "relgan",
@@ -180,6 +187,18 @@ SWEEPS: dict[str, dict[str, Any]] = {
     # seconds: the same machinery on tiny runs, for tests
     "smoke": dict(gans=("dcgan", "geogan"), exact_for=("geogan",), seeds=(0, 1),
                   profile="smoke", train=dict(eval=dict(every=6))),
+    # Table 2 on Fashion-MNIST (kind "dfad", osgan.dfad): schemes x (Adam rates of student x
+    # generator, the same grid for both adversarial schemes; kd: the student's rates) plus DFAD's
+    # published recipe, x paired seeds. A one-stage round updates the student once, a two-stage
+    # round student_steps (5) times: one and kd run 5x the rounds of two, so that the record
+    # reads them at equal rounds, at equal student updates (the end) and at equal time.
+    "table2": dict(kind="dfad", schemes=("one", "two", "kd"), lr_s=(3e-4, 1e-3, 3e-3),
+                   lr_g=(3e-4, 1e-3, 3e-3), recipes=("dfad",), seeds=(0, 1, 2),
+                   profile="reference", rounds=dict(two=1000, one=5000, kd=5000)),
+    # seconds: the same on tiny runs, for tests
+    "dfad_smoke": dict(kind="dfad", schemes=("one", "two", "kd"), lr_s=(1e-3,),
+                       lr_g=(1e-3, 3e-3), recipes=("dfad",), seeds=(0, 1), profile="smoke",
+                       rounds=dict(two=2, one=4, kd=4)),
 }
 
 

@@ -14,6 +14,13 @@ entry per invocation (commit, library versions, CPU model, threads, workers, com
 end, and the cells it finished), updated as each cell finishes. Finished cells are skipped,
 unfinished ones resumed. ``--dry-run`` lists the cells and estimates the time left from the
 measured cost of a step at the sweep's settings.
+
+A sweep with ``kind="dfad"`` holds distillation runs (:func:`osgan.dfad.distill`, Sec. 4.4 and
+Table 2) through the same machinery: schemes (one, two, kd) x a grid of learning rates for the
+student and the generator (Adam, the same grid for every scheme; kd has no generator, so its grid
+is the student's rates alone) plus published recipes (``hparams="dfad"``) x paired seeds. Each
+cell is an ordinary ``dfad`` run folder; the rates are chosen afterwards on the validation split
+(:func:`osgan.record.dfad_table2`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any
 
 import torch
 
-from osgan import compare, losses, settings
+from osgan import compare, harness, losses, settings
 from osgan.training import TrainConfig
 from osgan.util import UsageError, cache_root, write_json
 
@@ -54,9 +61,46 @@ class Cell:
         return self.stages + ("-exact" if self.exact else "")
 
 
-def cells(name: str) -> list[Cell]:
+@dataclass(frozen=True)
+class DFADCell:
+    scheme: str  # one, two or kd
+    hparams: str  # the recipe (osgan.dfad.HPARAMS)
+    lr_s: float | None  # the student's rate (None: the recipe's)
+    lr_g: float | None  # the generator's rate (None: the recipe's; always None for kd)
+    seed: int
+
+    @property
+    def point(self) -> str:
+        """The grid point, the same name for every seed: ``adam-s0.001-g0.0003``, ``dfad``."""
+        rates = [f"{k}{v:g}" for k, v in (("s", self.lr_s), ("g", self.lr_g)) if v is not None]
+        return "-".join([self.hparams, *rates])
+
+    @property
+    def name(self) -> str:
+        return f"{self.scheme}-{self.point}-seed{self.seed}"
+
+
+def kind(name: str) -> str:
+    """``train`` (GAN training runs, Table 1) or ``dfad`` (distillation runs, Table 2)."""
+    return sweep_spec(name).get("kind", "train")
+
+
+def _dfad_cells(spec: dict[str, Any]) -> list[DFADCell]:
+    out = []
+    for seed in spec["seeds"]:
+        for scheme in spec["schemes"]:
+            grid = [(s, None) for s in spec["lr_s"]] if scheme == "kd" else \
+                [(s, g) for s in spec["lr_s"] for g in spec["lr_g"]]
+            out += [DFADCell(scheme, "adam", s, g, seed) for s, g in grid]
+            out += [DFADCell(scheme, r, None, None, seed) for r in spec.get("recipes", ())]
+    return out
+
+
+def cells(name: str) -> list:
     """The cells of sweep ``name``, seed by seed (so the first seeds finish first)."""
     spec = sweep_spec(name)
+    if kind(name) == "dfad":
+        return _dfad_cells(spec)
     out = []
     for seed in spec["seeds"]:
         for gan in spec["gans"]:
@@ -72,25 +116,39 @@ def sweep_spec(name: str) -> dict[str, Any]:
     return settings.SWEEPS[name]
 
 
-def cell_config(name: str, cell: Cell, results: Path, **overrides) -> TrainConfig:
-    """The training config of one cell, writing into ``results/<cell>``."""
+def cell_config(name: str, cell, results: Path, **overrides):
+    """The config of one cell (a ``TrainConfig``, or a ``DFADConfig`` for a dfad sweep), writing
+    into ``results/<cell>``, its checkpoint under ``cache_root()/sweeps/<sweep>/<cell>``."""
     spec = sweep_spec(name)
-    cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
-                                  exact=cell.exact, seed=cell.seed, progress=False,
-                                  **(spec.get("train", {}) | overrides))
+    if kind(name) == "dfad":
+        from osgan.dfad import DFADConfig
+
+        given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
+                     seed=cell.seed, rounds=spec["rounds"][cell.scheme], progress=False)
+        cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
+    else:
+            cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
+                                      exact=cell.exact, seed=cell.seed, progress=False,
+                                      **(spec.get("train", {}) | overrides))
     out = results / cell.name
     ckpt = cache_root() / "sweeps" / name / cell.name
     return replace(cfg, out_dir=str(out), checkpoint_dir=str(ckpt),
                    resume=(out / "config.json").exists())
 
 
-def status(cfg: TrainConfig) -> str:
+def _total(cfg) -> tuple[str, int]:
+    """The length of a cell's run: ``("steps", n)`` for training, ``("rounds", n)`` for dfad."""
+    return ("steps", cfg.steps) if isinstance(cfg, TrainConfig) else ("rounds", cfg.rounds)
+
+
+def status(cfg) -> str:
     """``done``, ``partial`` (started, or finished with fewer steps than the sweep now asks for:
     resumes from its checkpoint, or afresh without one) or ``todo``."""
     out = Path(cfg.out_dir)
+    key, total = _total(cfg)
     if (out / "done.json").exists():
-        steps = json.loads((out / "done.json").read_text()).get("steps", 0)
-        return "done" if steps >= cfg.steps else "partial"
+        steps = json.loads((out / "done.json").read_text()).get(key, 0)
+        return "done" if steps >= total else "partial"
     return "partial" if (out / "config.json").exists() else "todo"
 
 
@@ -199,26 +257,78 @@ def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def estimate(name: str, cfgs: list[TrainConfig], workers: int) -> dict[str, Any]:
-    """Seconds left: steps left per cell times the measured step cost of its scheme (one,
-    two), measured once per scheme on dcgan_ns at the sweep's settings."""
+def round_seconds(cfg, rounds: int = 5) -> float:
+    """Measured seconds per distillation round at ``cfg``'s settings (random teacher and data,
+    the same networks), after a warm-up round, on this process's threads."""
+    from osgan import dfad
+
+    torch.manual_seed(0)
+    K, C = (100 if cfg.dataset == "cifar100" else 10), (1 if cfg.dataset == "fashion_mnist" else 3)
+    T = dfad.freeze(dfad.network(cfg.archs[0], K, C, cfg.resnet_width))
+    S = dfad.network(cfg.archs[1], K, C, cfg.resnet_width)
+    G = dfad.Generator(cfg.nz, cfg.g_width, C, 32)
+    opt_s, opt_g, _ = dfad.optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
+    x, z = torch.rand(cfg.batch_size, C, 32, 32) * 2 - 1, torch.randn(cfg.batch_size, cfg.nz)
+
+    def round_():
+        if cfg.scheme == "kd":
+            dfad.kd_round(S, T, opt_s, x, temperature=cfg.kd_temperature, as_float=False)
+        elif cfg.scheme == "one":
+            dfad.one_stage_round(G, S, T, opt_g, opt_s, z, as_float=False)
+        else:
+            dfad.two_stage_round(G, S, T, opt_g, opt_s, z, student_steps=cfg.student_steps,
+                                 as_float=False)
+
+    round_()
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        round_()
+    return (time.perf_counter() - t0) / rounds
+
+
+def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
+    """Seconds left: steps (rounds) left per cell times the measured cost of a step of its
+    scheme, measured once per scheme (training: on dcgan_ns; dfad: at the first cell's rates)
+    at the sweep's settings."""
     settings.set_threads(cfgs[0].threads)
-    cost = {st: step_seconds(replace(cfgs[0], gan="dcgan_ns", stages=st, exact=False))
-            for st in ("one", "two")}
+    dfad_kind = kind(name) == "dfad"
+    if dfad_kind:
+        first = {c.scheme: c for c in reversed(cfgs)}
+        cost = {sc: round_seconds(c) for sc, c in first.items()}
+    else:
+        cost = {st: step_seconds(replace(cfgs[0], gan="dcgan_ns", stages=st, exact=False))
+                for st in ("one", "two")}
     left = 0.0
     for cfg in cfgs:
         if status(cfg) == "done":
             continue
+        key, total = _total(cfg)
         ckpt = Path(cfg.checkpoint_dir) / "checkpoint.pt"
-        done = torch.load(ckpt, map_location="cpu", weights_only=True)["step"] \
+        done = torch.load(ckpt, map_location="cpu", weights_only=True)[key.rstrip("s")] \
             if ckpt.exists() else 0
-        left += (cfg.steps - done) * cost[cfg.stages]
+        left += (total - done) * cost[cfg.scheme if dfad_kind else cfg.stages]
     return {"step_seconds": cost, "cpu_seconds_left": left,
             "wall_seconds_left": left / max(1, workers)}
 
 
 # ----------------------------------------------------------------------------------------------
 # the command
+
+
+def _distill_one(cfg) -> str:
+    # a worker process's whole job: one distillation run, its folder's path (not its modules)
+    from osgan import dfad
+
+    return str(dfad.distill(cfg).out_dir)
+
+
+def _teacher(cfg) -> None:
+    from osgan import data, dfad
+
+    kw = dict(data_root=cfg.data_root, image_size=32)
+    train = dfad.split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
+    dfad.teacher_for(cfg, train, data.load(cfg.dataset, "test", **kw),
+                     settings.resolve_device(cfg.device))
 
 
 def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
@@ -242,7 +352,14 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
         session["end"] = _now()
         write_json(prov_path, prov)
 
-    dirs = compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
+    if kind(name) == "dfad":
+        if todo and workers > 1:  # train (or load) the cached teacher once, before the workers
+            _teacher(todo[0])
+        paths = harness.parallel_map(_distill_one, todo, workers, desc=f"sweep {name}",
+                                     on_done=lambda i, p: finished(i, Path(p)))
+        dirs = [Path(p) for p in paths]
+    else:
+        dirs = compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
     session["end"] = _now()
     write_json(prov_path, prov)
     return dirs
@@ -274,8 +391,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{status(cfg):8s} {c.name}")
         est = estimate(args.name, cfgs, args.workers)
         s = est["step_seconds"]
-        print(f"{len(cfgs)} cells; step cost measured here: one stage {s['one']:.4f} s, two "
-              f"stages {s['two']:.4f} s; left: {est['cpu_seconds_left'] / 3600:.1f} CPU-hours, "
+        costs = (", ".join(f"scheme {k} {v:.4f} s a round" for k, v in s.items())
+                 if kind(args.name) == "dfad" else
+                 f"one stage {s['one']:.4f} s, two stages {s['two']:.4f} s")
+        print(f"{len(cfgs)} cells; step cost measured here: {costs}; "
+              f"left: {est['cpu_seconds_left'] / 3600:.1f} CPU-hours, "
               f"about {est['wall_seconds_left'] / 3600:.1f} h with {args.workers} worker(s) "
               "(evaluations not counted)")
         return 0

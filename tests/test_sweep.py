@@ -76,3 +76,41 @@ def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
         sweep.own_results("table1", mine)
     with pytest.raises(UsageError, match="no provenance"):
         sweep.read_provenance(mine)
+
+
+def test_table2_grid_is_the_same_rates_for_both_schemes_plus_dfads_recipe():
+    spec = settings.SWEEPS["table2"]
+    cells = sweep.cells("table2")
+    points = {sc: {c.point for c in cells if c.scheme == sc} for sc in ("one", "two", "kd")}
+    assert points["one"] == points["two"]
+    assert len(points["one"]) == len(spec["lr_s"]) * len(spec["lr_g"]) + 1
+    assert "dfad" in points["one"] and "dfad" in points["kd"]
+    assert all(c.lr_g is None for c in cells if c.scheme == "kd")
+    assert all(sum(c.scheme == sc and c.point == pt for c in cells) == 3
+               for sc in points for pt in points[sc])  # paired seeds
+    assert len({c.name for c in cells}) == len(cells)
+    cfg = sweep.cell_config("table2", cells[0], sweep.RESULTS_DIR / "table2")
+    assert (cfg.lr_s, cfg.lr_g, cfg.rounds, cfg.val_n) == (cells[0].lr_s, cells[0].lr_g,
+                                                           spec["rounds"]["one"], 5000)
+
+
+@pytest.mark.slow
+def test_dfad_smoke_sweep_records_skips_and_resumes(env):
+    results = env / "results"
+    kw = dict(data_root=str(env / "fmnist"), batch_size=6, val_n=8, eval_n=None,
+              teacher_epochs=0.1, device="cpu")
+    done = sweep.run_sweep("dfad_smoke", results=results, workers=1, only=3, **kw)
+    names = ["one-adam-s0.001-g0.001-seed0", "one-adam-s0.001-g0.003-seed0", "one-dfad-seed0"]
+    assert [p.name for p in done] == names
+    cell = results / names[0]
+    assert sorted(p.name for p in cell.iterdir()) == ["config.json", "done.json", "metrics.jsonl"]
+    assert (env / "cache" / "sweeps" / "dfad_smoke" / names[0] / "checkpoint.pt").exists()
+    rows = [json.loads(x) for x in (cell / "metrics.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in rows] == [0, 2, 4]
+    assert all("Accuracy/val" in r for r in rows)
+    before = (cell / "metrics.jsonl").read_bytes()
+    again = sweep.run_sweep("dfad_smoke", results=results, workers=1, only=1, **kw)
+    assert [p.name for p in again] == ["two-adam-s0.001-g0.001-seed0"]
+    assert (cell / "metrics.jsonl").read_bytes() == before
+    assert [s["cells_finished"] for s in sweep.read_provenance(results)["sessions"]] == [
+        names, ["two-adam-s0.001-g0.001-seed0"]]
