@@ -266,3 +266,146 @@ def live_agrees(recorded: list[dict[str, Any]], live: list[dict[str, Any]]) -> d
             d = fid[(r["gan"], "one")] - fid[(r["gan"], "two")]
             out[r["gan"]] = (d < 0) == (r["FID one-two"] < 0)
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 2: a recorded DFAD sweep (osgan.sweep, kind "dfad")
+#
+# Per scheme, the grid point (recipe and learning rates) with the highest validation accuracy at
+# the end of its runs, averaged over seeds, is chosen; the test split is read only for the chosen
+# points. The schemes are then compared on the test split, seed by seed (paired), four ways:
+# at the end of their runs, at equal rounds, at equal student updates (a two-stage round updates
+# the student student_steps times, a one-stage or KD round once) and at equal training time
+# (the shorter run's clock of each pair). Higher accuracy is better.
+
+# student updates per round
+UPDATES = {"one": lambda cfg: 1, "two": lambda cfg: cfg["student_steps"], "kd": lambda cfg: 1}
+
+
+def load_dfad(results: str | Path) -> dict[str, Any]:
+    """A DFAD sweep's record: ``sweep``, ``provenance`` and ``runs`` (one per cell folder:
+    ``scheme``, ``point``, ``seed``, ``done``, ``rounds``, ``config``, ``records``, and from
+    ``done.json`` ``accuracy`` (whole test split), ``val_accuracy``, ``teacher_accuracy``)."""
+    from osgan.sweep import DFADCell, read_provenance
+
+    results = Path(results)
+    marker = json.loads((results / "sweep.json").read_text())
+    prov = read_provenance(results)
+    runs = []
+    for d in sorted(p for p in results.iterdir() if (p / "config.json").exists()):
+        cfg = json.loads((d / "config.json").read_text())["config"]
+        rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
+        done = json.loads((d / "done.json").read_text()) if (d / "done.json").exists() else {}
+        point = DFADCell(cfg["scheme"], cfg["hparams"], cfg["lr_s"], cfg["lr_g"], 0).point
+        runs.append({"scheme": cfg["scheme"], "point": point, "seed": cfg["seed"],
+                     "done": done.get("rounds", -1) >= cfg["rounds"], "rounds": cfg["rounds"],
+                     "config": cfg, "records": rows, "accuracy": done.get("accuracy"),
+                     "val_accuracy": done.get("val_accuracy"),
+                     "teacher_accuracy": done.get("teacher_accuracy"), "path": d})
+    return {"sweep": marker, "provenance": prov, "runs": runs, "path": results}
+
+
+def choose(runs: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
+    """The grid points of ``scheme`` with their mean final validation accuracy over the seeds
+    that finished, best first (ties: the first in the record's order)."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        if r["scheme"] == scheme and r["done"] and r["val_accuracy"] is not None:
+            by.setdefault(r["point"], []).append(r)
+    rows = [{"scheme": scheme, "point": pt, "n": len(rs),
+             "val": mean_std([r["val_accuracy"] for r in rs])[0],
+             "seeds": sorted(r["seed"] for r in rs)} for pt, rs in by.items()]
+    return sorted(rows, key=lambda r: -r["val"])
+
+
+def _at(run: dict[str, Any], *, round: float | None = None, seconds: float | None = None):
+    """Test accuracy of the last evaluation at or before ``round`` (or ``seconds`` of training
+    clock); the whole-split final accuracy when that is the run's end."""
+    from osgan.dfad import accuracy_at
+
+    if round is not None and round >= run["rounds"]:
+        return run["accuracy"]
+    return accuracy_at(run["records"], round=round, seconds=seconds)
+
+
+def verdict_acc(low: float, high: float, n: int, a: str = "one", b: str = "two") -> str:
+    """Words for an interval of accuracy ``a`` minus ``b`` (higher is better)."""
+    if low > 0:
+        return f"{a} better"
+    if high < 0:
+        return f"{b} better"
+    return f"no difference detected at n = {n}"
+
+
+def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two"
+                ) -> dict[str, Any]:
+    """Table 2 from a record: ``chosen`` (scheme -> best grid point by validation accuracy),
+    ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
+    std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
+    equal rounds, at equal student updates, at equal time; mean ± std of each, the paired
+    difference a - b with its 95% interval, and the verdict)."""
+    chosen = {sc: choose(runs, sc)[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in runs)
+              if choose(runs, sc)}
+    pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt
+                 and r["done"]} for sc, pt in chosen.items()}
+    rows = []
+    for sc, by_seed in pick.items():
+        rs = list(by_seed.values())
+        val, test = mean_std([r["val_accuracy"] for r in rs]), mean_std([r["accuracy"] for r in rs])
+        rows.append({"scheme": sc, "point": chosen[sc], "n": len(rs), "val": val[0],
+                     "val std": val[1], "test": test[0], "test std": test[1],
+                     "rounds": rs[0]["rounds"]})
+    paired = []
+    if a in pick and b in pick:
+        seeds = sorted(set(pick[a]) & set(pick[b]))
+        for what in ("end", "equal rounds", "equal student updates", "equal time"):
+            xa, xb, at = [], [], []
+            for s in seeds:
+                ra, rb = pick[a][s], pick[b][s]
+                if what == "end":
+                    pa, pb = dict(round=ra["rounds"]), dict(round=rb["rounds"])
+                elif what == "equal rounds":
+                    n = min(ra["rounds"], rb["rounds"])
+                    pa = pb = dict(round=n)
+                elif what == "equal student updates":
+                    ua, ub = UPDATES[a](ra["config"]), UPDATES[b](rb["config"])
+                    u = min(ra["rounds"] * ua, rb["rounds"] * ub)
+                    pa, pb = dict(round=u / ua), dict(round=u / ub)
+                else:
+                    t = min(ra["records"][-1]["Time/train"], rb["records"][-1]["Time/train"])
+                    pa = pb = dict(seconds=t)
+                xa.append(_at(ra, **pa))
+                xb.append(_at(rb, **pb))
+                at.append(pa)
+            m, lo, hi = paired_interval(xa, xb)
+            paired.append({"at": what, "n": len(seeds), a: mean_std(xa)[0],
+                           f"{a} std": mean_std(xa)[1], b: mean_std(xb)[0],
+                           f"{b} std": mean_std(xb)[1], f"{a}-{b}": m, "low": lo, "high": hi,
+                           "verdict": verdict_acc(lo, hi, len(seeds), a, b), "points": at})
+    return {"chosen": chosen, "rows": rows, "paired": paired}
+
+
+def dfad_provenance_text(rec: dict[str, Any]) -> str:
+    """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
+    from osgan.sweep import cells
+
+    sessions, runs = rec["provenance"]["sessions"], rec["runs"]
+    total = len(cells(rec["sweep"]["sweep"]))
+    done = sum(r["done"] for r in runs)
+    if not sessions:
+        return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished."
+    cpus = sorted({s["cpu"] for s in sessions})
+    commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
+    start = min(s["start"] for s in sessions)
+    end = max((s["end"] or s["start"]) for s in sessions)
+    commands = sorted({s["command"] for s in sessions if s["command"]})
+    c = runs[0]["config"] if runs else {}
+    teacher = next((r["teacher_accuracy"] for r in runs if r["teacher_accuracy"]), None)
+    setting = (f" Every run: {c.get('dataset')}, batch {c.get('batch_size')}, generator width "
+               f"{c.get('g_width')}, nz {c.get('nz')}, teacher trained {c.get('teacher_epochs')} "
+               f"epochs (test accuracy {teacher:.4f}), the last {c.get('val_n')} training images "
+               "held out for choosing the learning rates." if c and teacher else "")
+    return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished, "
+            f"{len(sessions)} invocation(s) from {start} to {end} on {', '.join(cpus)}, "
+            f"commit(s) {', '.join(commits)}, torch {sessions[-1]['torch']}; command: "
+            f"`{'`, `'.join(commands)}`." + setting)

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from pytest import approx
 from scipy import stats
 
 from osgan import record
@@ -85,3 +86,62 @@ def test_bench_costs_read_the_layout_rows(tmp_path):
                                  ("dcgan", "two_stage_reuse", "layout", 0.5)]]
     (tmp_path / "bench.json").write_text(json.dumps({"rows": rows}))
     assert record.bench_costs(tmp_path / "bench.json") == {"dcgan": {"one": 0.08, "two": 0.10}}
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 2 from a DFAD record
+
+
+def _dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds):
+    """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation."""
+    from osgan.sweep import DFADCell
+
+    cfg = {"scheme": scheme, "hparams": hparams, "lr_s": lr_s, "lr_g": lr_g, "seed": seed,
+           "rounds": rounds, "student_steps": 5}
+    d = root / DFADCell(scheme, hparams, lr_s, lr_g, seed).name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"kind": "dfad", "config": cfg}))
+    (d / "metrics.jsonl").write_text("".join(
+        json.dumps({"round": r, "Time/train": t, "Accuracy/student": a}) + "\n"
+        for r, t, a in curve))
+    (d / "done.json").write_text(json.dumps({"rounds": rounds, "accuracy": final,
+                                             "val_accuracy": val, "teacher_accuracy": 0.9}))
+
+
+def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    # one: point s0.001 wins on validation, s0.003 has the better test accuracy: not chosen
+    for seed, bump in ((0, 0.0), (1, 0.02), (2, 0.01)):
+        _dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, seed,
+                   [(0, 0, 0.1), (10, 1.0, 0.5 + bump), (50, 5.0, 0.7 + bump)], 0.71 + bump,
+                   0.8, 50)
+        _dfad_cell(tmp_path, "one", "adam", 3e-3, 1e-3, seed,
+                   [(0, 0, 0.1), (50, 5.0, 0.95)], 0.95, 0.7, 50)
+        _dfad_cell(tmp_path, "two", "dfad", None, None, seed,
+                   [(0, 0, 0.1), (5, 2.0, 0.55), (10, 4.0, 0.6 + 2 * bump)], 0.61 + 2 * bump,
+                   0.75, 10)
+    rec = record.load_dfad(tmp_path)
+    assert [r["point"] for r in record.choose(rec["runs"], "one")] == ["adam-s0.001-g0.001",
+                                                                      "adam-s0.003-g0.001"]
+    t2 = record.dfad_table2(rec["runs"])
+    assert t2["chosen"] == {"one": "adam-s0.001-g0.001", "two": "dfad"}
+    by = {p["at"]: p for p in t2["paired"]}
+    # end: one's whole-split final vs two's; paired differences 0.10, 0.08, 0.09
+    assert by["end"]["one-two"] == approx(0.09, abs=1e-12)
+    ref = stats.ttest_rel([0.71, 0.73, 0.72], [0.61, 0.65, 0.63]).confidence_interval(0.95)
+    assert (by["end"]["low"], by["end"]["high"]) == (approx(ref.low, abs=1e-12),
+                                                     approx(ref.high, abs=1e-12))
+    assert by["end"]["verdict"] == "one better"
+    # equal rounds (10): one's evaluation at round 10 against two's end
+    assert by["equal rounds"]["one"] == approx(0.51, abs=1e-12)
+    assert by["equal rounds"]["two"] == approx(0.63, abs=1e-12)
+    # equal student updates: min(50 x 1, 10 x 5) = 50: both at their ends
+    assert by["equal student updates"]["one-two"] == approx(0.09, abs=1e-12)
+    # equal time: min(5.0, 4.0) = 4 s: one's evaluation at 1 s against two's last
+    assert by["equal time"]["one"] == approx(0.51, abs=1e-12)
+    assert by["equal time"]["verdict"] == "two better"
+    rows = {r["scheme"]: r for r in t2["rows"]}
+    assert rows["one"]["val"] == approx(0.8) and rows["one"]["n"] == 3
+    text = record.dfad_provenance_text(rec)
+    assert text.startswith("Recorded sweep `dfad_smoke`: 9 of ")
