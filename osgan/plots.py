@@ -320,3 +320,58 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         show_grids(grids, ncols=min(4, len(grids)))
         plt.show()
     return rows
+
+
+def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
+    """Display a recorded DFAD sweep (``results/<sweep>``, :func:`osgan.record.dfad_table2`): its
+    provenance, the learning rates chosen on validation accuracy, Table 2 (test accuracy, mean ±
+    std over seeds), schemes ``a`` against ``b`` four ways with paired 95% intervals and
+    verdicts, and the chosen points' test-accuracy curves against rounds and training time. Says
+    so plainly where there is no record. Returns :func:`osgan.record.dfad_table2`'s dict ({}
+    without a record)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"**No recorded DFAD sweep** at `{results}`: this page shows the live "
+                         "run below only, which is a pipeline check, not a result. Record one "
+                         "with `python -m osgan sweep table2`."))
+        return {}
+    rec = record.load_dfad(results)
+    display(Markdown(record.dfad_provenance_text(rec)))
+    t2 = record.dfad_table2(rec["runs"])
+    if not t2["rows"]:
+        display(Markdown("No scheme has a finished run in the record yet."))
+        return t2
+    display(Markdown(
+        "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the grid point with the best mean "
+        "validation accuracy (held-out training images) at the end; its test accuracy at the "
+        "end, on the whole test split, mean ± std over seeds:\n\n" + markdown_table([{
+            "scheme": r["scheme"], "chosen": r["point"], "n": r["n"], "rounds": r["rounds"],
+            "val": f"{r['val']:.4f}", "test": f"{r['test']:.4f} ± {r['test std']:.4f}",
+        } for r in t2["rows"]])))
+    if t2["paired"]:
+        display(Markdown(
+            f"**{a} against {b}**, each at its chosen point, paired by seed; {a} - {b}: mean "
+            "paired difference of test accuracy with its 95% interval:\n\n" + markdown_table([{
+                "at": p["at"], "n": p["n"], a: f"{p[a]:.4f} ± {p[f'{a} std']:.4f}",
+                b: f"{p[b]:.4f} ± {p[f'{b} std']:.4f}",
+                f"{a} - {b} [95%]": f"{p[f'{a}-{b}']:+.4f} [{p['low']:+.4f}, {p['high']:+.4f}]",
+                "verdict": p["verdict"]} for p in t2["paired"]])))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for sc, pt in t2["chosen"].items():
+        for k, r in enumerate(x for x in rec["runs"] if x["scheme"] == sc and x["point"] == pt):
+            acc = [row["Accuracy/student"] for row in r["records"]]
+            kw = dict(color=f"C{list(t2['chosen']).index(sc)}", alpha=0.8,
+                      label=f"{sc} ({pt})" if k == 0 else None)
+            axes[0].plot([row["round"] for row in r["records"]], acc, **kw)
+            axes[1].plot([row["Time/train"] for row in r["records"]], acc, **kw)
+    axes[0].set(xlabel="round", ylabel="student test accuracy", title="against rounds")
+    axes[1].set(xlabel="training clock (s)", title="against training time")
+    axes[0].legend()
+    plt.tight_layout()
+    plt.show()
+    return t2

@@ -92,3 +92,21 @@ def write_image_folder(root: Path, n: int = 4, *, size: tuple[int, int] = (90, 6
         Image.fromarray(a).save(p, **kw)
         paths.append(p)
     return paths
+
+
+def write_dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds):
+    """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation."""
+    import json
+
+    from osgan.sweep import DFADCell
+
+    cfg = {"scheme": scheme, "hparams": hparams, "lr_s": lr_s, "lr_g": lr_g, "seed": seed,
+           "rounds": rounds, "student_steps": 5}
+    d = root / DFADCell(scheme, hparams, lr_s, lr_g, seed).name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"kind": "dfad", "config": cfg}))
+    (d / "metrics.jsonl").write_text("".join(
+        json.dumps({"round": r, "Time/train": t, "Accuracy/student": a}) + "\n"
+        for r, t, a in curve))
+    (d / "done.json").write_text(json.dumps({"rounds": rounds, "accuracy": final,
+                                             "val_accuracy": val, "teacher_accuracy": 0.9}))

@@ -1,6 +1,7 @@
 """osgan.plots: Markdown tables, image grids and the paper's tables, against hand-written expectations."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -107,3 +108,24 @@ def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     assert plots.show_record(tmp_path / "nothing", ["dcgan"]) == []
     assert "No recorded sweep" in shown[0].data
+
+
+def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
+    import matplotlib
+    from fixtures_data import write_dfad_cell
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    assert plots.show_dfad_record(tmp_path / "nothing") == {}
+    assert "No recorded DFAD sweep" in shown[0].data
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    for seed in (0, 1):
+        for scheme, acc in (("one", 0.7), ("two", 0.6)):
+            write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed,
+                       [(0, 0, 0.1), (10, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed, 0.8, 10)
+    t2 = plots.show_dfad_record(tmp_path)
+    assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text

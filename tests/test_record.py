@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from fixtures_data import write_dfad_cell
 from pytest import approx
 from scipy import stats
 
@@ -92,33 +93,17 @@ def test_bench_costs_read_the_layout_rows(tmp_path):
 # Table 2 from a DFAD record
 
 
-def _dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds):
-    """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation."""
-    from osgan.sweep import DFADCell
-
-    cfg = {"scheme": scheme, "hparams": hparams, "lr_s": lr_s, "lr_g": lr_g, "seed": seed,
-           "rounds": rounds, "student_steps": 5}
-    d = root / DFADCell(scheme, hparams, lr_s, lr_g, seed).name
-    d.mkdir(parents=True)
-    (d / "config.json").write_text(json.dumps({"kind": "dfad", "config": cfg}))
-    (d / "metrics.jsonl").write_text("".join(
-        json.dumps({"round": r, "Time/train": t, "Accuracy/student": a}) + "\n"
-        for r, t, a in curve))
-    (d / "done.json").write_text(json.dumps({"rounds": rounds, "accuracy": final,
-                                             "val_accuracy": val, "teacher_accuracy": 0.9}))
-
-
 def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
     (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
     # one: point s0.001 wins on validation, s0.003 has the better test accuracy: not chosen
     for seed, bump in ((0, 0.0), (1, 0.02), (2, 0.01)):
-        _dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, seed,
+        write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, seed,
                    [(0, 0, 0.1), (10, 1.0, 0.5 + bump), (50, 5.0, 0.7 + bump)], 0.71 + bump,
                    0.8, 50)
-        _dfad_cell(tmp_path, "one", "adam", 3e-3, 1e-3, seed,
+        write_dfad_cell(tmp_path, "one", "adam", 3e-3, 1e-3, seed,
                    [(0, 0, 0.1), (50, 5.0, 0.95)], 0.95, 0.7, 50)
-        _dfad_cell(tmp_path, "two", "dfad", None, None, seed,
+        write_dfad_cell(tmp_path, "two", "dfad", None, None, seed,
                    [(0, 0, 0.1), (5, 2.0, 0.55), (10, 4.0, 0.6 + 2 * bump)], 0.61 + 2 * bump,
                    0.75, 10)
     rec = record.load_dfad(tmp_path)
