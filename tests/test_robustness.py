@@ -400,8 +400,8 @@ def test_a_text_file_as_teacher_is_named(tmp_path, capsys):
     teacher = tmp_path / "teacher.pt"
     teacher.write_text("these are not weights\n")
     rc, err = run_cli(capsys, "dfad", "--profile", "smoke", "--device", "cpu", "--data-root",
-                      str(tmp_path / "fm"), "--teacher", str(teacher), "--out-dir",
-                      str(tmp_path / "run"))
+                      str(tmp_path / "fm"), "--teacher", str(teacher), "--val-n", "4",
+                      "--out-dir", str(tmp_path / "run"))
     assert rc == 2 and "teacher.pt is not a readable torch file" in err, err
     assert not (tmp_path / "run").exists()
 
