@@ -270,7 +270,7 @@ def test_cifar_configuration_trains_then_reuses_a_teacher_checkpoint(offline):
     torch.save(res.teacher.state_dict(), path)
     rc = main(["dfad", "--dataset", "cifar10", "--data-root", str(offline / "data"),
                "--teacher", str(path), "--resnet-width", "2", "--rounds", "1", "--batch-size", "4",
-               "--nz", "8", "--g-width", "4", "--eval-every", "1", "--device", "cpu",
+               "--nz", "8", "--g-width", "4", "--eval-every", "1", "--device", "cpu", "--val-n", "4",
                "--out-dir", str(offline / "cli"), "--no-progress"])
     assert rc == 0
     records = [json.loads(x) for x in (offline / "cli" / "metrics.jsonl").read_text().splitlines()]
