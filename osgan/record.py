@@ -111,18 +111,24 @@ def verdict(low: float, high: float, n: int) -> str:
 # reading a record
 
 
-def load(results: str | Path) -> dict[str, Any]:
-    """A sweep's record: ``sweep`` (its marker), ``provenance`` and ``runs`` (one per cell
-    folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
-    ``samples``)."""
+def _cells(results: str | Path) -> tuple[dict, dict, list[tuple[Path, dict]]]:
+    """A record folder's marker, provenance, and (folder, config) of each cell in it."""
     from osgan.sweep import read_provenance
 
     results = Path(results)
     marker = json.loads((results / "sweep.json").read_text())
-    prov = read_provenance(results)
+    cells = [(d, json.loads((d / "config.json").read_text())["config"])
+             for d in sorted(p for p in results.iterdir() if (p / "config.json").exists())]
+    return marker, read_provenance(results), cells
+
+
+def load(results: str | Path) -> dict[str, Any]:
+    """A sweep's record: ``sweep`` (its marker), ``provenance`` and ``runs`` (one per cell
+    folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
+    ``samples``)."""
+    marker, prov, cells = _cells(results)
     runs = []
-    for d in sorted(p for p in results.iterdir() if (p / "config.json").exists()):
-        cfg = json.loads((d / "config.json").read_text())["config"]
+    for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"])
         grids = sorted((d / "samples").glob("step_*.png"))
         runs.append({"gan": cfg["gan"], "stages": cfg["stages"], "exact": cfg.get("exact", False),
@@ -130,7 +136,7 @@ def load(results: str | Path) -> dict[str, Any]:
                      "seed": cfg["seed"], "done": (d / "done.json").exists(),
                      "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
                      "samples": grids[-1] if grids else None, "path": d})
-    return {"sweep": marker, "provenance": prov, "runs": runs, "path": results}
+    return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results)}
 
 
 def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
@@ -286,14 +292,11 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     """A DFAD sweep's record: ``sweep``, ``provenance`` and ``runs`` (one per cell folder:
     ``scheme``, ``point``, ``seed``, ``done``, ``rounds``, ``config``, ``records``, and from
     ``done.json`` ``accuracy`` (whole test split), ``val_accuracy``, ``teacher_accuracy``)."""
-    from osgan.sweep import DFADCell, read_provenance
+    from osgan.sweep import DFADCell
 
-    results = Path(results)
-    marker = json.loads((results / "sweep.json").read_text())
-    prov = read_provenance(results)
+    marker, prov, cells = _cells(results)
     runs = []
-    for d in sorted(p for p in results.iterdir() if (p / "config.json").exists()):
-        cfg = json.loads((d / "config.json").read_text())["config"]
+    for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
         done = json.loads((d / "done.json").read_text()) if (d / "done.json").exists() else {}
         point = DFADCell(cfg["scheme"], cfg["hparams"], cfg["lr_s"], cfg["lr_g"], 0).point
@@ -302,7 +305,7 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
                      "config": cfg, "records": rows, "accuracy": done.get("accuracy"),
                      "val_accuracy": done.get("val_accuracy"),
                      "teacher_accuracy": done.get("teacher_accuracy"), "path": d})
-    return {"sweep": marker, "provenance": prov, "runs": runs, "path": results}
+    return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results)}
 
 
 def choose(runs: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
