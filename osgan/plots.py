@@ -256,7 +256,9 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         return []
     space = rows[0]["feature space"]
     display(Markdown(
-        f"**Table 1 on {dataset}** (recorded; FID and KID in `{space}`, mean ± std over the "
+        f"**Table 1 on {dataset}**, the last evaluation of runs of "
+        f"{' or '.join(f'{n:,}' for n in sorted({r['steps'] for r in runs}))} steps "
+        f"(recorded; FID and KID in `{space}`, mean ± std over the "
         "seeds both schemes finished; one - two: mean paired difference with its 95% interval; "
         f"the paper's direction from its Table 1 on {paper_dataset}, Inception features):\n\n"
         + markdown_table([{
@@ -276,6 +278,20 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         f"Plateau rule (the best FID of the last third improves on the best before it by less "
         f"than {record.PLATEAU_GAIN:.0%}): {len(flat) - len(not_flat)} of {len(flat)} finished "
         "runs pass" + (f"; still falling: {', '.join(not_flat)}." if not_flat else ".")))
+    fl = rec.get("floor")
+    finals = [r["evals"][-1]["FID"] for r in runs if r["done"] and r["evals"]]
+    if fl is None:
+        display(Markdown(f"No FID floor recorded for this sweep (`python -m osgan sweep "
+                         f"{rec['sweep']['sweep']} --floor` records it)."))
+    elif finals:
+        display(Markdown(
+            f"**How far from converged.** Real training images score FID {fl['FID']:.3f} "
+            f"(range {fl['FID min']:.3f} to {fl['FID max']:.3f} over {fl['n_draws']} draws of "
+            f"{fl['n_gen']}) against the same {fl['n_real']} reference images in "
+            f"`{fl['feature_space']}`: what a perfect generator would score at these sample "
+            f"sizes. The finished runs end at {min(finals) / fl['FID']:.0f} to "
+            f"{max(finals) / fl['FID']:.0f} times that (`floor.json`, recorded "
+            f"{fl['date'][:10]} at commit {fl['commit'][:7]})."))
     bench = results / "bench" / "bench.json"  # step costs measured side by side, if recorded
     costs = None
     if bench.exists():

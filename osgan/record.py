@@ -123,9 +123,10 @@ def _cells(results: str | Path) -> tuple[dict, dict, list[tuple[Path, dict]]]:
 
 
 def load(results: str | Path) -> dict[str, Any]:
-    """A sweep's record: ``sweep`` (its marker), ``provenance`` and ``runs`` (one per cell
+    """A sweep's record: ``sweep`` (its marker), ``provenance``, ``runs`` (one per cell
     folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
-    ``samples``)."""
+    ``samples``) and ``floor`` (``floor.json``, the FID of real images at the record's
+    evaluation settings, when recorded; else None)."""
     marker, prov, cells = _cells(results)
     runs = []
     for d, cfg in cells:
@@ -136,7 +137,10 @@ def load(results: str | Path) -> dict[str, Any]:
                      "seed": cfg["seed"], "done": (d / "done.json").exists(),
                      "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
                      "samples": grids[-1] if grids else None, "path": d})
-    return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results)}
+    floor_path = Path(results) / "floor.json"  # python -m osgan sweep NAME --floor
+    floor = json.loads(floor_path.read_text()) if floor_path.exists() else None
+    return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
+            "floor": floor}
 
 
 def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",

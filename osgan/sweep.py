@@ -312,6 +312,36 @@ def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------
+# the floor: what a perfect generator would score at the sweep's evaluation settings
+
+
+def write_floor(name: str, results: Path, n_draws: int = 3, command: str | None = None,
+                **overrides) -> dict[str, Any]:
+    """``results/floor.json``: FID and KID of real training images against the sweep's reference
+    at its evaluation settings (:func:`osgan.metrics.floor`, ``n_draws`` draws), with the
+    environment and command, for :func:`osgan.record.load`. Returns what it wrote."""
+    from osgan import metrics
+
+    if kind(name) == "dfad":
+        raise UsageError(f"sweep {name!r} holds distillation runs: they have no FID floor")
+    results = own_results(name, results)
+    cfg = cell_config(name, cells(name)[0], results, **overrides)
+    settings.set_threads(cfg.threads)
+    ev = cfg.eval
+    draws = metrics.floor(n_draws, dataset=cfg.dataset, split="test",
+                          feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
+                          data_root=cfg.data_root, image_size=cfg.image_size, device="cpu")
+    fids = [d["FID"] for d in draws]
+    floor = {"FID": sum(fids) / n_draws, "FID min": min(fids), "FID max": max(fids),
+             "KID": sum(d["KID"] for d in draws) / n_draws, "n_draws": n_draws,
+             "draws": draws, "n_gen": ev.n_gen, "n_real": draws[0]["n_real"],
+             "feature_space": draws[0]["feature_space"], "images": "train split",
+             "date": _now(), "command": command, **environment()}
+    write_json(results / "floor.json", floor)
+    return floor
+
+
+# ----------------------------------------------------------------------------------------------
 # the command
 
 
@@ -375,6 +405,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many cells (default: all)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the cells and the estimated time left; train nothing")
+    parser.add_argument("--floor", action="store_true",
+                        help="record floor.json, the FID of real training images at the sweep's "
+                             "evaluation settings (what a perfect generator would score); "
+                             "train nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -384,6 +418,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--only must be at least 1; got {args.only}")
     sweep_spec(args.name)
     results = Path(args.results) if args.results else RESULTS_DIR / args.name
+    if args.floor:
+        command = "python -m osgan sweep " + " ".join(sys.argv[2:])
+        f = write_floor(args.name, results, command=command)
+        print(f"FID floor at {args.name}'s settings: {f['FID']:.4f} "
+              f"[{f['FID min']:.4f}, {f['FID max']:.4f}] over {f['n_draws']} draws of "
+              f"{f['n_gen']} real images vs {f['n_real']} ({f['feature_space']}); "
+              f"written to {results / 'floor.json'}")
+        return 0
     if args.dry_run:
         probe = results if results.exists() else Path("/nonexistent")
         cfgs = [cell_config(args.name, c, probe) for c in cells(args.name)]

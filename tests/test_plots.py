@@ -101,6 +101,26 @@ def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "commit(s) 0123456789" in text and "6 of 66 runs finished" in text
     assert "Plateau rule" in text and "Figure 4" in text
+    assert "No FID floor recorded" in text and "3 steps" not in text and "300 steps" in text
+
+
+def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monkeypatch):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    _fake_record(tmp_path, {("dcgan", st, 0): [9, 5, f] for st, f in (("one", 3.0), ("two", 4.0))})
+    (tmp_path / "floor.json").write_text(json.dumps({
+        "FID": 0.5, "FID min": 0.4, "FID max": 0.6, "n_draws": 3, "n_gen": 5000,
+        "n_real": 10000, "feature_space": "domain:fashion_mnist@32/cnn",
+        "date": "2026-11-24T09:00:00+00:00", "commit": "abcdef0123"}))
+    plots.show_record(tmp_path, ["dcgan"])
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "FID 0.500 (range 0.400 to 0.600 over 3 draws of 5000)" in text
+    assert "end at 6 to 8 times that" in text and "abcdef0" in text
 
 
 def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):

@@ -114,3 +114,37 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert (cell / "metrics.jsonl").read_bytes() == before
     assert [s["cells_finished"] for s in sweep.read_provenance(results)["sessions"]] == [
         names, ["two-adam-s0.001-g0.001-seed0"]]
+
+
+def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
+    import torch
+
+    from osgan import metrics
+
+    results = env / "results"
+    kw = dict(data_root=str(env / "fmnist"), eval=dict(n_gen=16, n_real=16))
+    floor = sweep.write_floor("smoke", results, n_draws=2, **kw)
+    assert json.loads((results / "floor.json").read_text())["FID"] == floor["FID"]
+    assert (results / "sweep.json").exists()  # the folder is the sweep's, as a run would make it
+    fids = [d["FID"] for d in floor["draws"]]
+    assert fids[0] != fids[1]  # two different draws of real images
+    assert floor["FID min"] <= floor["FID"] <= floor["FID max"]
+    assert (floor["n_gen"], floor["n_real"]) == (16, 16) and floor["commit"]
+    assert floor["feature_space"] == "domain:fashion_mnist@32/smoke-cnn"
+    # a generator of noise scores far above real images, in the same space and sizes
+    noise = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    bad = metrics.fid_kid(noise, dataset="fashion_mnist", split="test", n_gen=16, n_real=16,
+                          feature_space="domain_smoke", data_root=str(env / "fmnist"))
+    assert bad["FID"] > 3 * floor["FID max"]
+
+
+def test_floor_refuses_a_distillation_sweep_and_the_reference_split(env, capsys):
+    from osgan import metrics
+
+    assert cli.main(["sweep", "dfad_smoke", "--floor"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no FID floor" in err
+    with pytest.raises(ValueError, match="reference split itself"):
+        metrics.floor(1, images_split="test", data_root=str(env / "fmnist"), n_gen=8)
+    with pytest.raises(ValueError, match="lower n_gen"):
+        metrics.floor(1, data_root=str(env / "fmnist"), n_gen=100, feature_space="domain_smoke")

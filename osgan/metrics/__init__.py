@@ -10,7 +10,8 @@ spaces, by name (``FEATURE_SPACES``):
 * ``domain``: penultimate features of a CNN osgan trains on the data set (offline; ``domain.py``);
 * ``domain_smoke``: the same with a tiny CNN, for tests and the CI book build only.
 
-``format_table(rows)`` prints results with their labels, ``describe(row)`` labels a plot axis;
+``floor(...)`` is the FID of real images at the same sample sizes (what a perfect generator
+would get); ``format_table(rows)`` prints results with their labels, ``describe(row)`` labels a plot axis;
 ``python -m osgan fid`` is the command.
 """
 
@@ -23,6 +24,7 @@ from osgan.metrics.fid import (
     describe,
     feature_space,
     fid_kid,
+    floor,
     format_table,
     frechet,
     kid,
@@ -33,5 +35,5 @@ from osgan.metrics.fid import (
 from osgan.metrics.inception import InceptionFeatures, InceptionWeightsNotFound
 
 __all__ = ["FEATURE_SPACES", "FIDConfig", "DomainFeatures", "InceptionFeatures",
-           "InceptionWeightsNotFound", "describe", "feature_space", "fid_kid", "format_table",
+           "InceptionWeightsNotFound", "describe", "feature_space", "fid_kid", "floor", "format_table",
            "frechet", "kid", "reference", "register_feature_space", "stats"]

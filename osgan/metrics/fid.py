@@ -289,6 +289,36 @@ def fid_kid(fake, **kwargs) -> dict:
             "image_size": cfg.image_size, **space.info}
 
 
+
+def floor(n_draws: int = 3, images_split: str = "train", **kwargs) -> list[dict]:
+    """The FID and KID a perfect generator would get: ``n_gen`` *real* images of ``images_split``
+    against the reference split, in the same feature space and at the same sample sizes.
+
+    The plug-in FID is biased upwards at finite sample sizes, so a generated sample never scores
+    below this; how far a run's FID lies above it says how much it has left to learn in that
+    feature space. ``n_draws`` independent draws (seeds ``seed``, ``seed + 1``, ...) without
+    replacement give its spread. ``kwargs`` are ``FIDConfig`` fields; returns one
+    :func:`fid_kid` dict per draw.
+    """
+    from osgan import data  # deferred, as in reference
+
+    check_count("n_draws", n_draws)
+    cfg = FIDConfig(**kwargs)
+    if images_split == cfg.split:
+        raise ValueError(f"split {images_split!r} is the reference split itself; draw the floor's "
+                         "images from another split (e.g. train)")
+    images = data.load(cfg.dataset, images_split, data_root=cfg.data_root,
+                       image_size=cfg.image_size).images
+    if images.shape[0] < cfg.n_gen:
+        raise ValueError(f"the {images_split} split has {images.shape[0]} images; the floor needs "
+                         f"n_gen = {cfg.n_gen}: lower n_gen")
+    out = []
+    for k in range(n_draws):
+        gen = torch.Generator().manual_seed(cfg.seed + 1000 + k)
+        idx = torch.randperm(images.shape[0], generator=gen)[:cfg.n_gen]
+        out.append(fid_kid(images[idx], **kwargs) | {"draw": k, "images_split": images_split})
+    return out
+
 # ----------------------------------------------------------------------------------------------
 # Tables that always print the feature space
 
