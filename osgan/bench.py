@@ -5,7 +5,8 @@ For every point of a sweep (objective x resolution x width x batch size x fused/
 one run of :func:`osgan.timing.measure` times the parts of G and D and the three real rounds
 (``one_stage``, ``two_stage_paper``, ``two_stage_reuse``) interleaved, predicts each round from
 the parts and reports measured and predicted speedups next to Eq. 17's 4/3. Then, on the sweep's
-first point, each speed option is switched on alone, then all but ``sync`` together
+first point (``--options-on all``: on every point), each speed option is switched on alone, then
+all but ``sync`` together
 (labelled ``channels_last+bf16+...``):
 
 * ``layout``: what a run uses (:mod:`osgan.layout`): the device's recorded memory formats for G
@@ -58,6 +59,7 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (
 OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
 FUSED = ("fused", "separate")
 _CUDA_ONLY = ("bf16", "cudnn_benchmark")
+OPTIONS_ON = ("first", "all")  # which points of the grid the speed options are measured on
 BENCH_FILES = ("bench.csv", "bench.json")  # what an output folder of bench holds
 
 
@@ -69,6 +71,7 @@ class BenchConfig:
     batch_sizes: tuple[int, ...] = (64,)  # B real and B fake samples per round
     fused: tuple[str, ...] = FUSED  # D over real and fake: "fused" (one 2B pass), "separate"
     options: tuple[str, ...] = ("layout",)  # speed options, each alone on the first point
+    options_on: str = "first"  # "first": options on the grid's first point; "all": on every one
     channels: int = 3  # image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)
     nz: int = 100  # latent dimension
     repeats: int = 7  # timed repeats per quantity (medians reported)
@@ -127,6 +130,8 @@ class BenchConfig:
         for o in self.options:
             if o not in OPTIONS:
                 raise ValueError(f"unknown option {o!r}; choose among: {', '.join(OPTIONS)}")
+        if self.options_on not in OPTIONS_ON:
+            raise ValueError(f"options_on must be one of {OPTIONS_ON}; got {self.options_on!r}")
         if self.clock not in timing.CLOCKS:
             raise ValueError(f"clock must be one of {timing.CLOCKS}; got {self.clock!r}")
         if min(self.widths + self.batch_sizes) < 1 or self.repeats < 1 or self.warmup < 0:
@@ -251,7 +256,8 @@ def _rows(point: dict, m: timing.Measurement) -> list[dict]:
 
 
 def _points(cfg: BenchConfig, device: torch.device):
-    """(point, options) in the order measured: the grid, then the options on its first point."""
+    """(point, options) in the order measured: the grid, then the options on its first point
+    (``options_on="all"``: on every point)."""
     grid = [
         dict(objective=o, image_size=s, width=w, batch_size=b, fused=f)
         for o in cfg.objectives for s in cfg.image_sizes for w in cfg.widths
@@ -260,11 +266,12 @@ def _points(cfg: BenchConfig, device: torch.device):
     for p in grid:
         yield p, ()
     opts = _applicable(cfg.options, device)
-    for o in opts:
-        yield grid[0], (o,)
-    combined = tuple(o for o in opts if o != "sync")
-    if len(combined) > 1:
-        yield grid[0], combined
+    for point in grid if cfg.options_on == "all" else grid[:1]:
+        for o in opts:
+            yield point, (o,)
+        combined = tuple(o for o in opts if o != "sync")
+        if len(combined) > 1:
+            yield point, combined
 
 
 def run_bench(cfg: BenchConfig, *, command: str | None = None, progress=None) -> BenchResult:
@@ -388,7 +395,7 @@ def ratio_table(rows: list[dict]) -> str:
 
 # --- command line -------------------------------------------------------------------------------
 
-_CHOICES = {"fused": FUSED, "options": OPTIONS, "clock": timing.CLOCKS}
+_CHOICES = {"fused": FUSED, "options": OPTIONS, "options_on": OPTIONS_ON, "clock": timing.CLOCKS}
 _TUPLE_TYPES = {"objectives": str, "image_sizes": int, "widths": int, "batch_sizes": int,
                 "fused": str, "options": str}
 

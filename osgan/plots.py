@@ -298,7 +298,9 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         from osgan import losses
 
         per = record.bench_costs(bench)
-        costs = {g: per.get("dcgan" if losses.get(g).symmetric else "dcgan_ns") for g in gans}
+        # each objective's own cost where the bench measured it, else its kind's (dcgan, dcgan_ns)
+        costs = {g: per.get(g) or per.get("dcgan" if losses.get(g).symmetric else "dcgan_ns")
+                 for g in gans}
     fig4 = record.figure4(runs, costs)
     paper_fig4 = {p["gan"]: p["speedup"] for p in paper_table("figure4_speedups")}
     if fig4:

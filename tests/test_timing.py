@@ -182,6 +182,22 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
             assert_close(e["speedup_over_baseline"], 1.0, **EXACT)
 
 
+def test_options_go_on_the_first_point_or_on_every_point():
+    cfg = bench.BenchConfig(objectives=("dcgan", "lsgan"), fused=("separate",),
+                            options=("layout", "channels_last"), out_dir="")
+    cpu = torch.device("cpu")
+    first = [(p["objective"], o) for p, o in bench._points(cfg, cpu)]
+    assert first == [("dcgan", ()), ("lsgan", ()), ("dcgan", ("layout",)),
+                     ("dcgan", ("channels_last",)), ("dcgan", ("layout", "channels_last"))]
+    cfg.options_on = "all"
+    every = [(p["objective"], o) for p, o in bench._points(cfg, cpu)]
+    assert every == first + [("lsgan", ("layout",)), ("lsgan", ("channels_last",)),
+                             ("lsgan", ("layout", "channels_last"))]
+    cfg.options_on = "some"
+    with pytest.raises(ValueError, match="first.*all"):
+        cfg.check()
+
+
 def test_breakdown_sums_to_prediction():
     costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
                          dd_fwd=15, dd_back=35, dd_para=50, dd_in=5, opt_g=0.5, opt_d=0.25)
