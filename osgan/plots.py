@@ -272,12 +272,15 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             "verdict (ours)": r["verdict"], f"paper ({paper_dataset})": r[f"paper ({paper_dataset})"],
         } for r in rows])))
     flat = record.plateaus(runs)
-    not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%})" for p in flat
-                if not p["plateaued"]]
+    not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%}"
+                + (f", FID ∝ step^{p['slope']:.1f}" if p["slope"] is not None else "") + ")"
+                for p in flat if not p["plateaued"]]
     display(Markdown(
         f"Plateau rule (the best FID of the last third improves on the best before it by less "
         f"than {record.PLATEAU_GAIN:.0%}): {len(flat) - len(not_flat)} of {len(flat)} finished "
-        "runs pass" + (f"; still falling: {', '.join(not_flat)}." if not_flat else ".")))
+        "runs pass" + (f"; still falling (the gain of the last third, and the power of the "
+                       f"step count FID falls as over the second half): {', '.join(not_flat)}."
+                       if not_flat else ".")))
     fl = rec.get("floor")
     finals = [r["evals"][-1]["FID"] for r in runs if r["done"] and r["evals"]]
     if fl is None:

@@ -52,16 +52,31 @@ def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plateau(ev: list[dict[str, Any]], steps: int | None = None) -> dict[str, Any]:
     """The plateau rule on one run's evaluations: ``plateaued``, ``best_before``,
-    ``best_last_third``, ``gain`` (relative improvement of the last third)."""
+    ``best_last_third``, ``gain`` (relative improvement of the last third) and ``slope``
+    (:func:`loglog_slope`)."""
     steps = steps or ev[-1]["step"]
     before = [e["FID"] for e in ev if e["step"] <= 2 * steps / 3]
     last = [e["FID"] for e in ev if e["step"] > 2 * steps / 3]
     if not before or not last:
-        return {"plateaued": False, "best_before": None, "best_last_third": None, "gain": None}
+        return {"plateaued": False, "best_before": None, "best_last_third": None, "gain": None,
+                "slope": None}
     b, a = min(before), min(last)
     gain = (b - a) / b
     return {"plateaued": gain < PLATEAU_GAIN, "best_before": b, "best_last_third": a,
-            "gain": gain}
+            "gain": gain, "slope": loglog_slope(ev, steps)}
+
+
+def loglog_slope(ev: list[dict[str, Any]], steps: int | None = None) -> float | None:
+    """Least-squares slope of log FID against log step over the second half of the run: FID
+    falls about as step to this power there (None with fewer than two evaluations)."""
+    import numpy as np
+
+    steps = steps or ev[-1]["step"]
+    half = [e for e in ev if e["step"] > steps / 2]
+    if len(half) < 2:
+        return None
+    return float(np.polyfit(np.log([e["step"] for e in half]), np.log([e["FID"] for e in half]),
+                            1)[0])
 
 
 def time_to_plateau(ev: list[dict[str, Any]]) -> dict[str, float]:

@@ -25,6 +25,14 @@ def test_plateau_rule_catches_a_curve_still_falling():
     assert record.plateau(flat)["gain"] == pytest.approx((3 - 2.9) / 3)
 
 
+def test_loglog_slope_recovers_a_power_law():
+    power = [{"step": t, "FID": 50.0 * t ** -1.5} for t in range(100, 1100, 100)]
+    assert record.loglog_slope(power) == pytest.approx(-1.5, abs=1e-9)
+    assert record.plateau(curve([40, 20, 10]))["slope"] == pytest.approx(
+        math.log(10 / 20) / math.log(300 / 200))  # second half: steps 200 and 300
+    assert record.loglog_slope(curve([40, 20]), steps=300) is None
+
+
 def test_time_to_plateau_is_the_first_evaluation_near_the_best():
     tp = record.time_to_plateau(curve([40, 20, 10, 2.1, 2.5, 2.0, 2.2]))
     assert (tp["step"], tp["time"], tp["best"]) == (400, 200.0, 2.0)
