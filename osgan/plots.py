@@ -225,6 +225,18 @@ def stage_verdicts(rows: Sequence[Mapping], paper_dataset: str = "celeba") -> li
     return out
 
 
+def _pm(mean: float, std: float, fmt: str) -> str:
+    """``mean ± std``; the mean alone where there is no std (one seed)."""
+    return fmt.format(mean) + ("" if math.isnan(std) else " ± " + fmt.format(std).lstrip("+"))
+
+
+def _interval(mean: float, low: float, high: float, fmt: str) -> str:
+    """``mean [low, high]``; ``mean [–]`` where there is no interval (one seed)."""
+    if math.isnan(low) or math.isnan(high):
+        return fmt.format(mean) + " [–]"
+    return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
 def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
                 paper_dataset: str = "celeba") -> list[dict[str, object]]:
     """Display a recorded sweep (``results/<sweep>``, :mod:`osgan.record`) for the objectives
@@ -263,12 +275,12 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         f"the paper's direction from its Table 1 on {paper_dataset}, Inception features):\n\n"
         + markdown_table([{
             "gan": r["gan"], "n": r["n"],
-            "FID one": f"{r['FID one']:.3f} ± {r['FID one std']:.3f}",
-            "FID two": f"{r['FID two']:.3f} ± {r['FID two std']:.3f}",
-            "FID one - two [95%]": f"{r['FID one-two']:+.3f} [{r['FID low']:+.3f}, "
-                                   f"{r['FID high']:+.3f}]",
-            "KID one - two [95%]": f"{r['KID one-two']:+.4f} [{r['KID low']:+.4f}, "
-                                   f"{r['KID high']:+.4f}]",
+            "FID one": _pm(r["FID one"], r["FID one std"], "{:.3f}"),
+            "FID two": _pm(r["FID two"], r["FID two std"], "{:.3f}"),
+            "FID one - two [95%]": _interval(r["FID one-two"], r["FID low"], r["FID high"],
+                                             "{:+.3f}"),
+            "KID one - two [95%]": _interval(r["KID one-two"], r["KID low"], r["KID high"],
+                                             "{:+.4f}"),
             "verdict (ours)": r["verdict"], f"paper ({paper_dataset})": r[f"paper ({paper_dataset})"],
         } for r in rows])))
     flat = record.plateaus(runs)

@@ -121,6 +121,8 @@ def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monk
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "FID 0.500 (range 0.400 to 0.600 over 3 draws of 5000)" in text
     assert "end at 6 to 8 times that" in text and "abcdef0" in text
+    # one seed: no std, no interval, and never "nan"
+    assert "| 3.000 | 4.000 | -1.000 [–] |" in text and "nan" not in text
 
 
 def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
