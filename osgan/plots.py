@@ -334,16 +334,30 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
                 formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
                          "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}",
                          "paper": "{:.1f}"})))
-    fig, axes = plt.subplots(1, len(rows), figsize=(3.4 * len(rows), 3), squeeze=False)
-    for ax, r in zip(axes[0], rows, strict=True):
-        for scheme, style in (("one", "-"), ("two", "--"), ("one-exact", ":")):
-            xs, mean, lo, hi = record.curves(runs, r["gan"], scheme, x="time")
-            if xs:
-                ax.plot(xs, mean, style, label=scheme)
-                ax.fill_between(xs, lo, hi, alpha=0.2)
-        ax.set(yscale="log", title=r["gan"], xlabel="training time (s)")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel(f"FID ({space})")
+    # Figure 4 analogue: FID against training time, by the bench's step costs (both schemes
+    # timed side by side) where recorded, and by the runs' own clock (the sweep's load included)
+    axes_rows = ([("bench", "training time (s): steps x bench step cost")] if costs else []) \
+        + [("own", "training time (s): the runs' own clock")]
+    fig, axes = plt.subplots(len(axes_rows), len(rows), figsize=(3.4 * len(rows),
+                             3 * len(axes_rows)), squeeze=False)
+    for (clock, xlabel), ax_row in zip(axes_rows, axes, strict=True):
+        for ax, r in zip(ax_row, rows, strict=True):
+            cost = costs.get(r["gan"]) if costs else None
+            if clock == "bench" and not cost:
+                ax.set_title(f"{r['gan']}: no bench step cost")
+                continue
+            # the bench times one and two stages; exact=True's extra passes it does not
+            schemes = ("one", "two") if clock == "bench" else ("one", "two", "one-exact")
+            for scheme, style in zip(schemes, ("-", "--", ":")):
+                xs, mean, lo, hi = record.curves(
+                    runs, r["gan"], scheme, x="time",
+                    step_cost=cost[scheme] if clock == "bench" and cost else None)
+                if xs:
+                    ax.plot(xs, mean, style, label=scheme)
+                    ax.fill_between(xs, lo, hi, alpha=0.2)
+            ax.set(yscale="log", title=r["gan"], xlabel=xlabel)
+            ax.legend(fontsize=7)
+        ax_row[0].set_ylabel(f"FID ({space})")
     fig.suptitle("recorded: mean and min-max band over seeds")
     fig.tight_layout()
     plt.show()

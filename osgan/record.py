@@ -268,15 +268,19 @@ def provenance_text(rec: dict[str, Any]) -> str:
             f"`{'`, `'.join(commands)}`." + setting)
 
 
-def curves(runs: list[dict[str, Any]], gan: str, scheme: str, x: str = "step"
+def curves(runs: list[dict[str, Any]], gan: str, scheme: str, x: str = "step",
+           step_cost: float | None = None
            ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Mean, min and max FID over the seeds of (gan, scheme) at each evaluation, against ``x``
-    (``step``; ``time`` averages the runs' clocks): ``(xs, mean, low, high)``."""
+    (``step``; ``time`` averages the runs' clocks; with ``step_cost``, seconds per step measured
+    by a bench, x is the step times that cost): ``(xs, mean, low, high)``."""
     ev = [r["evals"] for r in runs if r["gan"] == gan and r["scheme"] == scheme and r["done"]]
     if not ev:
         return [], [], [], []
     n = min(len(e) for e in ev)
-    xs = [sum(e[i][x] for e in ev) / len(ev) for i in range(n)]
+    if step_cost is not None:
+        x = "step"
+    xs = [sum(e[i][x] for e in ev) / len(ev) * (step_cost or 1) for i in range(n)]
     f = [[e[i]["FID"] for e in ev] for i in range(n)]
     return xs, [sum(v) / len(v) for v in f], [min(v) for v in f], [max(v) for v in f]
 

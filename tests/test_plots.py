@@ -104,6 +104,33 @@ def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     assert "No FID floor recorded" in text and "3 steps" not in text and "300 steps" in text
 
 
+def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, monkeypatch):
+    import json
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    shown, figures = [], []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
+    _fake_record(tmp_path, {("dcgan", st, 0): [9, 5, 3] for st in ("one", "two")})
+    (tmp_path / "bench").mkdir()
+    rows = [{"objective": "dcgan", "scheme": sc, "option": "layout", "measured_s": t}
+            for sc, t in (("one_stage", 0.5), ("two_stage_paper", 1.0))]
+    (tmp_path / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
+    plots.show_record(tmp_path, ["dcgan"])
+    curves = figures[0]
+    (bench_ax,), (own_ax,) = [[a for a in curves.axes if a.get_xlabel() == label] for label in (
+        "training time (s): steps x bench step cost", "training time (s): the runs' own clock")]
+    lines = {ln.get_label(): list(ln.get_xdata()) for ln in bench_ax.get_lines()}
+    assert lines == {"one": [50.0, 100.0, 150.0], "two": [100.0, 200.0, 300.0]}
+    own = {ln.get_label(): list(ln.get_xdata()) for ln in own_ax.get_lines()}
+    assert own["one"] == [10.0, 20.0, 30.0]
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "steps times the step cost" in text
+
+
 def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monkeypatch):
     import json
 

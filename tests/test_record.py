@@ -86,6 +86,15 @@ def test_figure4_ratio_of_times_to_plateau():
     assert not math.isnan(own["low"])
 
 
+def test_curves_on_the_bench_clock_are_steps_times_the_step_cost():
+    runs = [_run("lsgan", "one", s, [9, 6, 3]) for s in range(2)]
+    steps, mean, lo, hi = record.curves(runs, "lsgan", "one")
+    assert steps == [100, 200, 300] and mean == [9, 6, 3] and lo == hi == mean
+    timed, *_ = record.curves(runs, "lsgan", "one", x="time", step_cost=0.25)
+    assert timed == [25.0, 50.0, 75.0]
+    assert record.curves(runs, "lsgan", "two") == ([], [], [], [])
+
+
 def test_bench_costs_read_the_layout_rows(tmp_path):
     rows = [{"objective": o, "scheme": sc, "option": op, "measured_s": t}
             for o, sc, op, t in [("dcgan", "one_stage", "baseline", 0.09),
