@@ -115,7 +115,9 @@ plt.show()
 # %% [markdown]
 # What each speed option buys on the sweep's first point, for each scheme: the baseline's time
 # over the option's (above 1: faster). `sync` reads the step's statistics on the host every round.
-# Options that need CUDA (bf16 autocast, cuDNN autotuning) are skipped on a CPU.
+# Options this device lacks are skipped: cuDNN autotuning on a CPU, and bf16 autocast on a CPU
+# whose oneDNN has no bfloat16 kernels. bf16 rounds what a step computes, so no training run here
+# uses it; its line shows what lower precision would buy.
 
 # %%
 display(Markdown(plots.markdown_table(bench.option_effects(result.rows),

@@ -13,7 +13,9 @@ all but ``sync`` together
   and D and ``Adam(fused=True)``, with the point's D pass; measured by default, and the layout a
   run would choose (per scheme) is printed;
 * ``channels_last``: models and images in NHWC memory format;
-* ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA only);
+* ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA, and CPUs whose oneDNN has
+  bfloat16 kernels). It changes what a step computes (bfloat16 rounding), so no run uses it: it
+  shows what lower precision would buy;
 * ``compile``: ``torch.compile`` of G and D (slow to warm up);
 * ``cudnn_benchmark``: ``torch.backends.cudnn.benchmark = True`` (CUDA only);
 * ``sync``: the steps return Python floats (``as_float=True``), a host-device synchronisation per
@@ -188,8 +190,18 @@ def _resolve_device(name: str) -> torch.device:
 # --- one point ----------------------------------------------------------------------------------
 
 
+def _cpu_bf16() -> bool:
+    """Whether oneDNN has bfloat16 kernels on this CPU (AVX-512 BF16, AMX): then ``bf16`` is
+    worth timing on CPU too."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _applicable(options: tuple[str, ...], device: torch.device) -> tuple[str, ...]:
-    return tuple(o for o in options if device.type == "cuda" or o not in _CUDA_ONLY)
+    return tuple(o for o in options if device.type == "cuda" or o not in _CUDA_ONLY
+                 or (o == "bf16" and _cpu_bf16()))
 
 
 def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_size: int,
@@ -458,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
         lay = layout.choose(G, D, x, _resolve_device(cfg.device), stages=stages)
         print(f"a {stages}-stage run would choose: {lay.describe()}")
     if m["skipped_options"]:
-        print(f"skipped (CUDA only): {', '.join(m['skipped_options'])}")
+        print(f"skipped (not available on this device): {', '.join(m['skipped_options'])}")
     print(ratio_table(result.rows))
     print("S = two-stage (paper, Eq. 15) / one-stage (Eq. 16) time per round; model: Eq. 13-16 "
           "pass counts with measured parts + optimizer steps; eq17: 4/3.")

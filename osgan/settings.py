@@ -154,7 +154,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # other load on the machine
         "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(32,),
                             batch_sizes=(32,), fused=("fused", "separate"),
-                            options=("layout", "channels_last", "sync"), channels=1, repeats=5,
+                            options=("layout", "channels_last", "bf16", "sync"), channels=1,
+                            repeats=5,
                             warmup=1, threads=1, clock="cpu"),
     },
     "smoke": {

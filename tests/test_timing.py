@@ -198,6 +198,16 @@ def test_options_go_on_the_first_point_or_on_every_point():
         cfg.check()
 
 
+def test_bf16_is_timed_on_a_cpu_only_where_onednn_has_bfloat16(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(bench, "_cpu_bf16", lambda: False)
+    assert bench._applicable(("bf16", "cudnn_benchmark", "layout"), cpu) == ("layout",)
+    monkeypatch.setattr(bench, "_cpu_bf16", lambda: True)
+    assert bench._applicable(("bf16", "cudnn_benchmark", "layout"), cpu) == ("bf16", "layout")
+    assert bench._applicable(("bf16", "cudnn_benchmark"), torch.device("cuda")) == (
+        "bf16", "cudnn_benchmark")
+
+
 def test_breakdown_sums_to_prediction():
     costs = timing.Costs(g_fwd=1, g_back=2, g_para=3, d_fwd=10, d_back=20, d_para=30,
                          dd_fwd=15, dd_back=35, dd_para=50, dd_in=5, opt_g=0.5, opt_d=0.25)
