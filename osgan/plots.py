@@ -369,6 +369,52 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
     return rows
 
 
+def record_summary(results: str | Path = "results", paper_dataset: str = "celeba") -> str:
+    """Markdown for the book's introduction: the verdicts of the recorded Table 1 sweep
+    (``results/table1``: per objective, seeds, FID one - two with its 95% interval, our verdict
+    and the paper's direction) and the per-round cost ratio its bench measured, each labelled
+    with where it comes from; a line saying so where nothing is recorded."""
+    from osgan import record
+    from osgan.sweep import cells
+
+    results = Path(results)
+    t1 = results / "table1"
+    if not (t1 / "sweep.json").exists():
+        return ("*No recorded Table 1 sweep in this checkout* (`python -m osgan sweep table1` "
+                "records one); chapters 2 and 3 show their live runs only.")
+    rec = record.load(t1)
+    rows = record.table1(rec["runs"], paper_dataset=paper_dataset)
+    done = sum(r["done"] for r in rec["runs"])
+    steps = sorted({r["steps"] for r in rec["runs"]})
+    flat = record.plateaus(rec["runs"])
+    total = len(cells(rec["sweep"]["sweep"]))
+    out = [f"**Recorded verdicts, Table 1 on Fashion-MNIST** (`results/table1`, {done} of "
+           f"{total} runs finished; each run {' or '.join(f'{n:,}' for n in steps)} steps; "
+           f"{sum(p['plateaued'] for p in flat)} of {len(flat)} passed the plateau rule, so these "
+           "compare the schemes at an equal budget, not at convergence; FID in "
+           f"`{rows[0]['feature space'] if rows else '-'}`):", ""]
+    if rows:
+        out.append(markdown_table([{
+            "objective": r["gan"], "seeds": r["n"],
+            "FID one - two [95%]": _interval(r["FID one-two"], r["FID low"], r["FID high"],
+                                             "{:+.3f}"),
+            "verdict (ours)": r["verdict"],
+            f"paper ({paper_dataset}, Inception)": r[f"paper ({paper_dataset})"]}
+            for r in rows]))
+    else:
+        out.append("No objective has a finished pair of runs yet.")
+    bench = t1 / "bench" / "bench.json"
+    if bench.exists():
+        ratios = [c["two"] / c["one"] for c in record.bench_costs(bench).values()
+                  if "one" in c and "two" in c]
+        if ratios:
+            out += ["", f"Per round at the sweep's settings on this project's CPU (one thread, "
+                    f"timed side by side, `results/table1/bench`), two stages took "
+                    f"{min(ratios):.2f}x to {max(ratios):.2f}x as long as one, over "
+                    f"{len(ratios)} objectives (Eq. 17 predicts 4/3; the paper measured about 1.5 on a GPU)."]
+    return "\n".join(out)
+
+
 def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD sweep (``results/<sweep>``, :func:`osgan.record.dfad_table2`): its
     provenance, the learning rates chosen on validation accuracy, Table 2 (test accuracy, mean ±

@@ -3,7 +3,9 @@
     python scripts/build_book.py [--profile auto|full|quick|smoke] [--device auto|cpu|cuda]
                                  [--only NAME ...] [--no-html] [--force]
 
-1. Stage the book in ``_build/book/``: ``_config.yml``, ``_toc.yml`` and ``book/`` are copied there,
+1. Stage the book in ``_build/book/``: ``_config.yml``, ``_toc.yml`` and ``book/`` are copied there
+   (with ``book/_verdicts.md``, the recorded verdicts the introduction includes, written from
+   ``results/``),
    MathJax 3 (npm, installed once into ``_build/mathjax``) goes to ``_build/book/_mathjax/mathjax``
    (served as ``_static/mathjax``).
 2. Execute each chapter of ``_toc.yml`` under ``notebooks/`` (source ``notebooks/NAME.py.ipynb``)
@@ -113,6 +115,10 @@ def stage(es5: Path) -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book", dirs_exist_ok=True)
+    # the introduction's summary of the recorded verdicts, read from results/ at every build
+    from osgan.plots import record_summary
+
+    (STAGE / "book" / "_verdicts.md").write_text(record_summary(ROOT / "results") + "\n")
     static = STAGE / "_mathjax" / "mathjax"  # served as _static/mathjax (html_static_path)
     if not (static / "tex-chtml.js").exists():
         shutil.copytree(es5, static, dirs_exist_ok=True)

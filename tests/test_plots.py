@@ -178,3 +178,23 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
+
+
+def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
+    import json
+
+    assert "No recorded Table 1 sweep" in plots.record_summary(tmp_path)
+    t1 = tmp_path / "table1"
+    t1.mkdir()
+    fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
+            for st, base in (("one", 3.0), ("two", 4.0))}
+    _fake_record(t1, fids)
+    (t1 / "bench").mkdir()
+    rows = [{"objective": o, "scheme": sc, "option": "layout", "measured_s": t}
+            for o, sc, t in (("dcgan", "one_stage", 0.5), ("dcgan", "two_stage_paper", 0.7),
+                             ("lsgan", "one_stage", 0.5), ("lsgan", "two_stage_paper", 0.6))]
+    (t1 / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
+    text = plots.record_summary(tmp_path)
+    assert "6 of 66 runs finished" in text and "300 steps" in text
+    assert "| dcgan | 3 | -1.000 [-1.000, -1.000] | one stage better | one stage better |" in text
+    assert "1.20x to 1.40x" in text and "over 2 objectives" in text
