@@ -33,7 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in each worker: set up, then answer "scheme" lines on stdin with seconds on stdout.
 WORKER = r"""
-import json, sys, time, torch
+import json, sys, time
+# only PYTHONPATH decides which osgan is imported: an editable install's finder would otherwise
+# serve modules the revision lacks (osgan.layout) from today's tree
+sys.meta_path = [f for f in sys.meta_path
+                 if not getattr(f, "__module__", "").startswith("__editable__")]
+import torch
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
 import osgan
@@ -68,6 +73,12 @@ for scheme in cfg["schemes"]:
             G, D, og, od, obj, x, z, None, variant="paper", as_float=False, **kw)
     runs[scheme] = fn
 clock = time.process_time if cfg["clock"] == "cpu" else time.perf_counter
+import os
+tree = os.path.join(os.environ["PYTHONPATH"], "osgan", "")
+stray = [m.__file__ for n, m in sys.modules.items() if n.split(".")[0] == "osgan"
+         and getattr(m, "__file__", None) and not m.__file__.startswith(tree)]
+if stray:
+    sys.exit(f"modules from outside the tree under test: {stray}")
 print(json.dumps({"ready": True, "osgan": osgan.__file__, "torch": torch.__version__,
                   "threads": torch.get_num_threads(), "layout": chosen}), flush=True)
 for line in sys.stdin:
