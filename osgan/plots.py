@@ -326,7 +326,9 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             + ("steps times the step cost `python -m osgan bench` measured side by side "
                f"(`{bench}`)" if costs else "the runs' own clock (no bench recorded)")
             + "; beside it the paper's ratio (Sec. 4.3, time to plateau, GPU, CelebA/LSUN) where "
-            "it gives one:\n\n"
+            "it gives one. A run still falling has its best FID near its end, so its \"time to "
+            "plateau\" is the time to reach its final level, close to its whole length; where "
+            "the plateau rule above names both schemes' runs, read the ratio that way:\n\n"
             + markdown_table(
                 [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]])} for r in fig4],
                 ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high", "paper",
