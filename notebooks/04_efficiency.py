@@ -116,8 +116,8 @@ plt.show()
 # What each speed option buys on the sweep's first point, for each scheme: the baseline's time
 # over the option's (above 1: faster). `sync` reads the step's statistics on the host every round.
 # Options this device lacks are skipped: cuDNN autotuning on a CPU, and bf16 autocast on a CPU
-# whose oneDNN has no bfloat16 kernels. bf16 rounds what a step computes, so no training run here
-# uses it; its line shows what lower precision would buy.
+# whose oneDNN has no bfloat16 kernels. bf16 rounds what a step computes, so the book's runs do
+# not use it; its line shows what `python -m osgan train --precision bfloat16` would buy.
 
 # %%
 display(Markdown(plots.markdown_table(bench.option_effects(result.rows),

@@ -14,8 +14,8 @@ all but ``sync`` together
   run would choose (per scheme) is printed;
 * ``channels_last``: models and images in NHWC memory format;
 * ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA, and CPUs whose oneDNN has
-  bfloat16 kernels). It changes what a step computes (bfloat16 rounding), so no run uses it: it
-  shows what lower precision would buy;
+  bfloat16 kernels), as a run with ``precision="bfloat16"`` trains. It changes what a step
+  computes (bfloat16 rounding), so runs use it only when asked;
 * ``compile``: ``torch.compile`` of G and D (slow to warm up);
 * ``cudnn_benchmark``: ``torch.backends.cudnn.benchmark = True`` (CUDA only);
 * ``sync``: the steps return Python floats (``as_float=True``), a host-device synchronisation per

@@ -227,13 +227,14 @@ class RunFolder:
             shutil.rmtree(self.path, ignore_errors=True)
 
     def open(self, config: dict[str, Any], *, resume: bool, trajectory: tuple[str, ...],
-             total: int, total_key: str = "steps", overwrite: bool = False
-             ) -> dict[str, Any] | None:
+             total: int, total_key: str = "steps", overwrite: bool = False,
+             trajectory_defaults: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Take the folder; return the checkpoint to resume from (or None). Refuses, with what
         to do: a path that is a file, a folder of other files or of another kind of run, one in
         use by another process, a run there without ``resume`` or ``overwrite``, a ``resume``
         with nothing to resume, a checkpoint of another kind or with settings that change the
-        trajectory, fewer steps than done."""
+        trajectory, fewer steps than done. ``trajectory_defaults``: the value a setting had in
+        checkpoints written before it existed."""
         if resume and overwrite:
             raise UsageError("give resume (--resume) or overwrite (--overwrite), not both")
         if self.path is None:
@@ -249,12 +250,13 @@ class RunFolder:
                              "choose another out_dir")
         self._claim()
         try:
-            return self._check(config, meta, resume, overwrite, trajectory, total, total_key)
+            return self._check(config, meta, resume, overwrite, trajectory, total, total_key,
+                               trajectory_defaults or {})
         except BaseException:
             self.release()
             raise
 
-    def _check(self, config, meta, resume, overwrite, trajectory, total, total_key):
+    def _check(self, config, meta, resume, overwrite, trajectory, total, total_key, defaults):
         if meta is not None and not (resume or overwrite):
             raise UsageError(f"{self.path} already holds a run: pass resume (--resume) to "
                              "continue it, overwrite (--overwrite) to start it afresh, or choose "
@@ -271,9 +273,9 @@ class RunFolder:
                              f"a {kind} run, not of a {self.kind} run; choose another "
                              "out_dir / checkpoint_dir")
         old = state["config"]
-        diff = [k for k in trajectory if old.get(k) != config.get(k)]
+        diff = [k for k in trajectory if old.get(k, defaults.get(k)) != config.get(k)]
         if diff:
-            was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
+            was = ", ".join(f"{k}={old.get(k, defaults.get(k))!r}" for k in diff)
             raise UsageError(f"cannot resume {self.path}: its checkpoint was trained with {was}; "
                              "use those values or another out_dir")
         done = state.get(self.step_key, 0)

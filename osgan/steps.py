@@ -78,8 +78,15 @@ def _memory_format(x: Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+def _d(D: nn.Module, inp: Tensor, y: Tensor | None) -> Tensor:
+    # D's output at least in float32, so that losses and gamma are float32 under bfloat16
+    # autocast (float32 and float64 outputs are left as they are)
+    out = call(D, inp, y)
+    return out.float() if out.dtype in (torch.bfloat16, torch.float16) else out
+
+
 def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
-    """D's logits on real and fake samples, ``p = D(x)`` and ``p_hat = D(x_hat)``."""
+    """D's logits on real and fake samples, ``p = D(x)`` and ``p_hat = D(x_hat)``, at least float32."""
     cond = objective.conditional
     # fakes in the memory format of the real batch (osgan.layout: G and D may differ), so that D
     # runs both in the one it was laid out for; a no-op when they match
@@ -87,12 +94,11 @@ def _discriminate(D, objective, x, x_hat, y, fused) -> tuple[Tensor, Tensor]:
     if fused:
         # one pass over [x; x_hat]: valid only for a D that treats samples independently
         x_all = torch.cat([x, x_hat])
-        out = call(D, x_all, torch.cat([y, y]) if cond else None)
+        out = _d(D, x_all, torch.cat([y, y]) if cond else None)
         p, p_hat = out.split([x.shape[0], x_hat.shape[0]])
         return p, p_hat
-    if cond:
-        return D(x, y), D(x_hat, y)
-    return D(x), D(x_hat)
+    y = y if cond else None
+    return _d(D, x, y), _d(D, x_hat, y)
 
 
 def resolve_fused(D: nn.Module, fused: bool | None) -> bool:
@@ -166,7 +172,7 @@ def _one_stage_backward(G, D, objective, x, z, y, exact, fused, g_grad="auto"):
         if idx.numel():
             x_in = x_hat_d.detach()[idx].requires_grad_(True)
             with eval_mode(D), torch.enable_grad():
-                p_in = call(D, x_in, y[idx] if objective.conditional else None)
+                p_in = _d(D, x_in, y[idx] if objective.conditional else None)
                 (grad_in,) = torch.autograd.grad(p_in, x_in, grad_outputs=g.dloss_g[idx])
             grad_x_hat = grad_x_hat.index_copy(0, idx, grad_in)
             gamma_ = gamma_.index_fill(0, idx, 1.0)  # already G's gradient: pass it unscaled
@@ -296,10 +302,10 @@ def two_stage_step(
             x_hat = _generate(G, objective, torch.randn_like(z), y)
         cond = objective.conditional
         x_hat = x_hat.contiguous(memory_format=_memory_format(x))  # as in _discriminate
-        p_hat_g = call(D, x_hat, y if cond else None)
+        p_hat_g = _d(D, x_hat, y if cond else None)
         if objective.g_reads_real:
             with torch.no_grad():
-                p_g = call(D, x, y if cond else None)
+                p_g = _d(D, x, y if cond else None)
         else:
             p_g = p.detach()  # unread by L_G
         loss_g = objective.loss_g(p_g, p_hat_g).mean()

@@ -83,6 +83,9 @@ class TrainConfig:
     device: str = setting("auto", "auto (CUDA if available), cpu, cuda, cuda:N")
     threads: int = setting(0, "CPU threads torch may use (0: torch's default; 1 helps on a "
                            "shared CPU)")
+    precision: str = setting("float32", "float32 (the paper's), or bfloat16: torch.autocast "
+                             "around G's and D's passes, losses and gamma in float32; faster "
+                             "where the device has bfloat16 kernels, rounded differently")
     log_every: int = setting(50, "steps between rows of metrics.jsonl (the last step is always "
                              "logged)")
     eval: EvalConfig = setting(help="FID/KID during training", factory=EvalConfig)
@@ -110,6 +113,9 @@ class TrainConfig:
                              f"{', '.join(losses.names())}")
         if self.stages not in STAGES:
             raise ValueError(f"stages must be 'one' or 'two'; got {self.stages!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; "
+                             f"got {self.precision!r}")
         if self.variant not in TWO_STAGE_VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(TWO_STAGE_VARIANTS)}; "
                              f"got {self.variant!r}")
@@ -155,7 +161,10 @@ class TrainConfig:
 # Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
 TRAJECTORY = ("gan", "stages", "variant", "exact", "dataset", "data_limit", "image_size", "width",
               "nz", "d_norm", "batch_size", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d",
-              "beta2_d", "seed")
+              "beta2_d", "seed", "precision")
+# what a checkpoint written before a setting existed was trained with
+TRAJECTORY_DEFAULTS = {"precision": "float32"}
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}  # autocast dtype (None: no autocast)
 
 
 @dataclass
@@ -286,11 +295,13 @@ def _step(run: _Run) -> dict[str, torch.Tensor]:
     x = run.layout.batch(x)
     y = y if run.objective.conditional else None
     z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
-    if cfg.stages == "one":
-        return one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                              exact=cfg.exact, fused=run.layout.fused, as_float=False)
-    return two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                          variant=cfg.variant, fused=run.layout.fused, as_float=False)
+    dtype = PRECISIONS[cfg.precision]
+    with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
+        if cfg.stages == "one":
+            return one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                                  exact=cfg.exact, fused=run.layout.fused, as_float=False)
+        return two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                              variant=cfg.variant, fused=run.layout.fused, as_float=False)
 
 
 def _evaluate(run: _Run) -> dict[str, Any]:
@@ -348,7 +359,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     with harness.RunFolder(cfg.run_dir(), "train",
                            checkpoint_dir=cfg.checkpoint_dir or None) as folder:
         state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
-                            total=cfg.steps, overwrite=cfg.overwrite)
+                            trajectory_defaults=TRAJECTORY_DEFAULTS, total=cfg.steps,
+                            overwrite=cfg.overwrite)
         return _train(cfg, device, folder, state)
 
 

@@ -111,6 +111,28 @@ def test_existing_run_needs_resume_and_same_settings(root, tmp_path):
     assert [r["step"] for r in more.records] == [1, 2, 3, 4, 5, 6]
 
 
+def test_bfloat16_run_records_its_precision_and_resumes_only_in_it(root, tmp_path):
+    out = tmp_path / "run"
+    r = train(tiny(root, out, steps=4, precision="bfloat16"))
+    assert json.loads((out / "config.json").read_text())["config"]["precision"] == "bfloat16"
+    assert torch.isfinite(losses_of(r.records)).all()
+    assert all(p.dtype == torch.float32 for p in r.G.parameters())  # autocast: weights stay fp32
+    with pytest.raises(ValueError, match="precision='bfloat16'"):
+        train(tiny(root, out, steps=6, resume=True))
+    assert len(train(tiny(root, out, steps=6, resume=True, precision="bfloat16")).records) == 6
+
+
+def test_checkpoint_from_before_precision_resumes_as_float32(root, tmp_path):
+    out = tmp_path / "run"
+    train(tiny(root, out, steps=4))
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    del state["config"]["precision"]  # as written before the setting existed
+    torch.save(state, out / "checkpoint.pt")
+    assert len(train(tiny(root, out, steps=6, resume=True)).records) == 6
+    with pytest.raises(ValueError, match="precision='float32'"):
+        train(tiny(root, out, steps=8, resume=True, precision="bfloat16"))
+
+
 def test_unreadable_checkpoint(root, tmp_path):
     out = tmp_path / "run"
     train(tiny(root, out, steps=4))
@@ -173,7 +195,7 @@ def test_sampler_and_load_generator(root, tmp_path):
     ("gan", "biggan", "dcgan, cgan"), ("stages", "three", "one' or 'two"),
     ("dataset", "mnist", "fashion_mnist"), ("image_size", 48, "32 or 64"),
     ("batch_size", 0, "positive"), ("steps", -1, "positive"), ("variant", "x", "paper"),
-    ("device", "tpu", "device"),
+    ("device", "tpu", "device"), ("precision", "float16", "float32, bfloat16"),
 ])
 def test_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
