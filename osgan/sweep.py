@@ -136,6 +136,9 @@ def cell_config(name: str, cell, results: Path, **overrides):
                    resume=(out / "config.json").exists())
 
 
+STEP_KEY = {"train": "steps", "dfad": "rounds"}  # how a finished cell's length is counted
+
+
 def _total(cfg) -> tuple[str, int]:
     """The length of a cell's run: ``("steps", n)`` for training, ``("rounds", n)`` for dfad."""
     return ("steps", cfg.steps) if isinstance(cfg, TrainConfig) else ("rounds", cfg.rounds)
@@ -312,6 +315,48 @@ def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------
+# collecting cells recorded elsewhere (a pinned worktree, another machine)
+
+
+def collect(name: str, source: Path, results: Path) -> list[str]:
+    """Copy into ``results`` the finished cells of sweep ``name`` recorded at ``source`` (those
+    with ``done.json``, where ``results`` has no finished cell of as many steps), and merge the
+    provenance sessions; returns the names of the cells copied. A sweep whose workers import
+    ``osgan`` as each cell starts must not see the code change under it, so long sweeps run in a
+    pinned worktree and are collected from there. Unfinished cells are never copied: their
+    ``metrics.jsonl`` runs past their checkpoint."""
+    import shutil
+
+    source, results = Path(source), Path(results)
+    marker = source / "sweep.json"
+    held = json.loads(marker.read_text()).get("sweep") if marker.exists() else None
+    if held != name:
+        raise UsageError(f"{source} holds no record of sweep {name!r}"
+                         + (f" (it holds {held!r})" if held else "") + "; nothing copied")
+    theirs = read_provenance(source)
+    results = own_results(name, results)
+    copied = []
+    for cell in sorted(p for p in source.iterdir() if (p / "done.json").exists()):
+        length = json.loads((cell / "done.json").read_text()).get(STEP_KEY[kind(name)], 0)
+        mine = results / cell.name / "done.json"
+        if mine.exists() and json.loads(mine.read_text()).get(STEP_KEY[kind(name)], 0) >= length:
+            continue  # as long a run is recorded here already
+        tmp = results / f".{cell.name}.collecting"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(cell, tmp)
+        shutil.rmtree(results / cell.name, ignore_errors=True)
+        tmp.rename(results / cell.name)
+        copied.append(cell.name)
+    path = results / "provenance.json"
+    ours = json.loads(path.read_text()) if path.exists() else {"sweep": name, "sessions": []}
+    key = lambda s: (s["start"], s.get("command"), s.get("commit"))  # noqa: E731
+    sessions = {key(s): s for s in ours["sessions"]} | {key(s): s for s in theirs["sessions"]}
+    ours["sessions"] = sorted(sessions.values(), key=lambda s: s["start"])
+    write_json(path, ours)
+    return copied
+
+
+# ----------------------------------------------------------------------------------------------
 # the floor: what a perfect generator would score at the sweep's evaluation settings
 
 
@@ -405,6 +450,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many cells (default: all)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the cells and the estimated time left; train nothing")
+    parser.add_argument("--collect", default=None, metavar="FOLDER",
+                        help="copy the finished cells and provenance of this sweep recorded in "
+                             "FOLDER (e.g. a pinned worktree's results/<name>) into the record; "
+                             "train nothing")
     parser.add_argument("--floor", action="store_true",
                         help="record floor.json, the FID of real training images at the sweep's "
                              "evaluation settings (what a perfect generator would score); "
@@ -418,6 +467,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--only must be at least 1; got {args.only}")
     sweep_spec(args.name)
     results = Path(args.results) if args.results else RESULTS_DIR / args.name
+    if args.collect:
+        copied = collect(args.name, Path(args.collect), results)
+        print(f"{len(copied)} finished cell(s) collected into {results}"
+              + (f": {', '.join(copied)}" if copied else ""))
+        return 0
     if args.floor:
         command = "python -m osgan sweep " + " ".join(sys.argv[2:])
         f = write_floor(args.name, results, command=command)

@@ -148,3 +148,55 @@ def test_floor_refuses_a_distillation_sweep_and_the_reference_split(env, capsys)
         metrics.floor(1, images_split="test", data_root=str(env / "fmnist"), n_gen=8)
     with pytest.raises(ValueError, match="lower n_gen"):
         metrics.floor(1, data_root=str(env / "fmnist"), n_gen=100, feature_space="domain_smoke")
+
+
+def _record(root, sweep_name, cells, start):
+    """A record folder as run_sweep leaves it: marker, one provenance session, cell folders
+    (name -> steps done, None for a cell still running)."""
+    root.mkdir(parents=True)
+    (root / "sweep.json").write_text(json.dumps({"sweep": sweep_name, "spec": {}}))
+    session = {"start": start, "end": None, "command": "python -m osgan sweep smoke",
+               "commit": start[-2:], "cells_finished": []}
+    (root / "provenance.json").write_text(json.dumps({"sweep": sweep_name,
+                                                      "sessions": [session]}))
+    for name, steps in cells.items():
+        (root / name).mkdir()
+        (root / name / "metrics.jsonl").write_text(json.dumps({"step": steps or 3}) + "\n")
+        if steps is not None:
+            (root / name / "done.json").write_text(json.dumps({"steps": steps}))
+
+
+def test_collect_copies_finished_cells_and_merges_provenance(tmp_path, capsys):
+    src, dst = tmp_path / "worktree", tmp_path / "main"
+    _record(src, "smoke", {"dcgan-one-seed0": 8, "dcgan-two-seed0": 8, "geogan-one-seed0": None,
+                           "geogan-two-seed0": 4}, "2026-11-24T09:00:00+00:00")
+    _record(dst, "smoke", {"dcgan-one-seed0": 8, "geogan-two-seed0": 6},
+            "2026-11-24T08:00:00+00:00")
+    (dst / "dcgan-one-seed0" / "mine").write_text("kept")
+    assert cli.main(["sweep", "smoke", "--collect", str(src), "--results", str(dst)]) == 0
+    assert "1 finished cell(s) collected" in capsys.readouterr().out
+    assert sorted(p.name for p in dst.iterdir() if p.is_dir()) == [
+        "dcgan-one-seed0", "dcgan-two-seed0", "geogan-two-seed0"]  # not the unfinished one
+    assert (dst / "dcgan-one-seed0" / "mine").exists()  # as long a run was there: untouched
+    assert json.loads((dst / "geogan-two-seed0" / "done.json").read_text())["steps"] == 6
+    starts = [s["start"][11:16] for s in sweep.read_provenance(dst)["sessions"]]
+    assert starts == ["08:00", "09:00"]
+    # again: nothing new, provenance unchanged
+    assert sweep.collect("smoke", src, dst) == []
+    assert len(sweep.read_provenance(dst)["sessions"]) == 2
+    # a longer run at the source replaces the shorter one here
+    (src / "dcgan-one-seed0" / "done.json").write_text(json.dumps({"steps": 12}))
+    assert sweep.collect("smoke", src, dst) == ["dcgan-one-seed0"]
+    assert not (dst / "dcgan-one-seed0" / "mine").exists()
+
+
+def test_collect_refuses_another_sweep_and_touches_nothing(tmp_path):
+    src, dst = tmp_path / "other", tmp_path / "main"
+    _record(src, "table1", {"dcgan-one-seed0": 8}, "2026-11-24T09:00:00+00:00")
+    _record(dst, "smoke", {}, "2026-11-24T08:00:00+00:00")
+    before = sorted(p.name for p in dst.iterdir())
+    with pytest.raises(UsageError, match="holds no record of sweep 'smoke' \\(it holds 'table1'\\)"):
+        sweep.collect("smoke", src, dst)
+    with pytest.raises(UsageError, match="holds no record"):
+        sweep.collect("smoke", tmp_path / "nowhere", dst)
+    assert sorted(p.name for p in dst.iterdir()) == before
