@@ -84,9 +84,10 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 #
 # What a verdict can rest on: `python -m osgan sweep table2` runs each scheme over a grid of
 # learning rates for the student and the generator (the same grid for one and two stages) plus
-# DFAD's published recipe, over paired seeds, with a teacher trained to its plateau. The rates
-# are chosen per scheme on a validation split held out of the training images, never on the
-# test split; the schemes are then compared on the test split at the end, at equal rounds, at
+# DFAD's published recipe, with a teacher trained to its plateau. The grid runs on the tune
+# seed; each scheme's rates are chosen there on a validation split held out of the training
+# images, never on the test split, and the chosen point and the recipe then run on the other
+# seeds too, paired. The schemes are compared on the test split at the end, at equal rounds, at
 # equal student updates and at equal training time, with paired 95% intervals.
 
 # %% tags=["hide-input"]

@@ -473,7 +473,7 @@ def _round(run: _Run) -> dict:
         else:
             stats = two_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
                                     student_steps=cfg.student_steps, as_float=False)
-    for sched in run.scheds:
+    for sched in run.scheds[:1] if cfg.scheme == "kd" else run.scheds:  # kd has no generator
         sched.step()
     return stats
 

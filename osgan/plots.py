@@ -377,7 +377,7 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
     and the paper's direction) and the per-round cost ratio its bench measured, each labelled
     with where it comes from; a line saying so where nothing is recorded."""
     from osgan import record
-    from osgan.sweep import cells
+    from osgan.sweep import cells, pending
 
     results = Path(results)
     t1 = results / "table1"
@@ -389,7 +389,8 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
     done = sum(r["done"] for r in rec["runs"])
     steps = sorted({r["steps"] for r in rec["runs"]})
     flat = record.plateaus(rec["runs"])
-    total = len(cells(rec["sweep"]["sweep"]))
+    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
+                                                                      rec["path"])
     out = [f"**Recorded verdicts, Table 1 on Fashion-MNIST** (`results/table1`, {done} of "
            f"{total} runs finished; each run {' or '.join(f'{n:,}' for n in steps)} steps; "
            f"{sum(p['plateaued'] for p in flat)} of {len(flat)} passed the plateau rule, so these "
@@ -437,24 +438,27 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         return {}
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
-    t2 = record.dfad_table2(rec["runs"])
+    tune = rec["sweep"].get("spec", {}).get("tune_seeds")
+    t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune)
     if not t2["rows"]:
         display(Markdown("No scheme has a finished run in the record yet."))
         return t2
     display(Markdown(
         "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the grid point with the best mean "
-        "validation accuracy (held-out training images) at the end; its test accuracy at the "
-        "end, on the whole test split, mean ± std over seeds:\n\n" + markdown_table([{
+        "validation accuracy (held-out training images) at the end"
+        + (f", over seed(s) {', '.join(map(str, tune))}, where the whole grid ran" if tune else "")
+        + "; its test accuracy at the end, on the whole test split, mean ± std over seeds:\n\n"
+        + markdown_table([{
             "scheme": r["scheme"], "chosen": r["point"], "n": r["n"], "rounds": r["rounds"],
-            "val": f"{r['val']:.4f}", "test": f"{r['test']:.4f} ± {r['test std']:.4f}",
+            "val": f"{r['val']:.4f}", "test": _pm(r["test"], r["test std"], "{:.4f}"),
         } for r in t2["rows"]])))
     if t2["paired"]:
         display(Markdown(
             f"**{a} against {b}**, each at its chosen point, paired by seed; {a} - {b}: mean "
             "paired difference of test accuracy with its 95% interval:\n\n" + markdown_table([{
-                "at": p["at"], "n": p["n"], a: f"{p[a]:.4f} ± {p[f'{a} std']:.4f}",
-                b: f"{p[b]:.4f} ± {p[f'{b} std']:.4f}",
-                f"{a} - {b} [95%]": f"{p[f'{a}-{b}']:+.4f} [{p['low']:+.4f}, {p['high']:+.4f}]",
+                "at": p["at"], "n": p["n"], a: _pm(p[a], p[f"{a} std"], "{:.4f}"),
+                b: _pm(p[b], p[f"{b} std"], "{:.4f}"),
+                f"{a} - {b} [95%]": _interval(p[f"{a}-{b}"], p["low"], p["high"], "{:+.4f}"),
                 "verdict": p["verdict"]} for p in t2["paired"]])))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for sc, pt in t2["chosen"].items():

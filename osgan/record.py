@@ -243,9 +243,10 @@ def provenance_text(rec: dict[str, Any]) -> str:
     many of its cells are finished."""
     sessions = rec["provenance"]["sessions"]
     runs = rec["runs"]
-    from osgan.sweep import cells
+    from osgan.sweep import cells, pending
 
-    total = len(cells(rec["sweep"]["sweep"]))
+    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
+                                                                      rec["path"])
     done = sum(r["done"] for r in runs)
     cpus = sorted({s["cpu"] for s in sessions})
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
@@ -363,15 +364,17 @@ def verdict_acc(low: float, high: float, n: int, a: str = "one", b: str = "two")
     return f"no difference detected at n = {n}"
 
 
-def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two"
-                ) -> dict[str, Any]:
-    """Table 2 from a record: ``chosen`` (scheme -> best grid point by validation accuracy),
+def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
+                tune_seeds: list[int] | None = None) -> dict[str, Any]:
+    """Table 2 from a record: ``chosen`` (scheme -> best grid point by validation accuracy, over
+    ``tune_seeds`` only when given: the seeds the whole grid ran on),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
     std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
     equal rounds, at equal student updates, at equal time; mean ± std of each, the paired
     difference a - b with its 95% interval, and the verdict)."""
-    chosen = {sc: choose(runs, sc)[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in runs)
-              if choose(runs, sc)}
+    tuning = [r for r in runs if tune_seeds is None or r["seed"] in tune_seeds]
+    chosen = {sc: choose(tuning, sc)[0]["point"]
+              for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
     pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt
                  and r["done"]} for sc, pt in chosen.items()}
     rows = []
@@ -413,10 +416,11 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two"
 
 def dfad_provenance_text(rec: dict[str, Any]) -> str:
     """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
-    from osgan.sweep import cells
+    from osgan.sweep import cells, pending
 
     sessions, runs = rec["provenance"]["sessions"], rec["runs"]
-    total = len(cells(rec["sweep"]["sweep"]))
+    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
+                                                                      rec["path"])
     done = sum(r["done"] for r in runs)
     if not sessions:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished."

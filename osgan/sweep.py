@@ -85,22 +85,64 @@ def kind(name: str) -> str:
     return sweep_spec(name).get("kind", "train")
 
 
-def _dfad_cells(spec: dict[str, Any]) -> list[DFADCell]:
+def _grid(spec: dict[str, Any], scheme: str, seed: int) -> list[DFADCell]:
+    rates = [(s, None) for s in spec["lr_s"]] if scheme == "kd" else \
+        [(s, g) for s in spec["lr_s"] for g in spec["lr_g"]]
+    return [DFADCell(scheme, "adam", s, g, seed) for s, g in rates]
+
+
+def tuned_points(name: str, results: Path | None) -> dict[str, str]:
+    """Per scheme, the grid point with the best validation accuracy over the sweep's tune seeds,
+    once every grid cell of the scheme on those seeds is done (:func:`osgan.record.choose`);
+    schemes still tuning are left out."""
+    from osgan import record
+
+    spec = sweep_spec(name)
+    if results is None or not (results / "provenance.json").exists():
+        return {}  # nothing recorded yet
+    runs = [r for r in record.load_dfad(results)["runs"] if r["seed"] in spec["tune_seeds"]]
+    out = {}
+    for scheme in spec["schemes"]:
+        grid = {c.point for seed in spec["tune_seeds"] for c in _grid(spec, scheme, seed)}
+        done = {r["point"] for r in runs if r["scheme"] == scheme and r["done"]}
+        if grid <= done:
+            best = [r for r in record.choose(runs, scheme) if r["point"] in grid]
+            out[scheme] = best[0]["point"]
+    return out
+
+
+def _dfad_cells(name: str, spec: dict[str, Any], results: Path | None) -> list[DFADCell]:
+    tune = spec.get("tune_seeds", spec["seeds"])
+    chosen = tuned_points(name, results) if "tune_seeds" in spec else {}
     out = []
     for seed in spec["seeds"]:
         for scheme in spec["schemes"]:
-            grid = [(s, None) for s in spec["lr_s"]] if scheme == "kd" else \
-                [(s, g) for s in spec["lr_s"] for g in spec["lr_g"]]
-            out += [DFADCell(scheme, "adam", s, g, seed) for s, g in grid]
+            if seed in tune:
+                out += _grid(spec, scheme, seed)
+            else:  # the tune seeds' best grid point, when known
+                out += [c for c in _grid(spec, scheme, seed) if c.point == chosen.get(scheme)]
             out += [DFADCell(scheme, r, None, None, seed) for r in spec.get("recipes", ())]
     return out
 
 
-def cells(name: str) -> list:
-    """The cells of sweep ``name``, seed by seed (so the first seeds finish first)."""
+def pending(name: str, results: Path | None = None) -> int:
+    """Cells of a tuned dfad sweep not listed yet: one per (scheme, seed) off the tune seeds
+    whose scheme is still tuning; 0 for other sweeps."""
+    spec = sweep_spec(name)
+    if kind(name) != "dfad" or "tune_seeds" not in spec:
+        return 0
+    chosen = tuned_points(name, results)
+    return sum(sc not in chosen for sc in spec["schemes"]) * \
+        sum(seed not in spec["tune_seeds"] for seed in spec["seeds"])
+
+
+def cells(name: str, results: Path | None = None) -> list:
+    """The cells of sweep ``name``, seed by seed (so the first seeds finish first). A dfad sweep
+    with ``tune_seeds`` lists the whole grid on those seeds, and on the others the recipes and,
+    once a scheme's grid is done there, its best point (read from the record at ``results``)."""
     spec = sweep_spec(name)
     if kind(name) == "dfad":
-        return _dfad_cells(spec)
+        return _dfad_cells(name, spec, results)
     out = []
     for seed in spec["seeds"]:
         for gan in spec["gans"]:
@@ -412,7 +454,7 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
     at a time; returns the finished cells' folders. ``only`` stops after that many cells;
     ``overrides`` change every cell's training config (``data_root`` for a test)."""
     results = own_results(name, results or RESULTS_DIR / name)
-    cfgs = [cell_config(name, c, results, **overrides) for c in cells(name)]
+    cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
     todo = [c for c in cfgs if status(c) != "done"][:only]
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
@@ -427,14 +469,22 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
         session["end"] = _now()
         write_json(prov_path, prov)
 
-    if kind(name) == "dfad":
-        if todo and workers > 1:  # train (or load) the cached teacher once, before the workers
-            _teacher(todo[0])
-        paths = harness.parallel_map(_distill_one, todo, workers, desc=f"sweep {name}",
-                                     on_done=lambda i, p: finished(i, Path(p)))
-        dirs = [Path(p) for p in paths]
-    else:
-        dirs = compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
+    dirs: list[Path] = []
+    while todo:
+        if kind(name) == "dfad":
+            if workers > 1:  # train (or load) the cached teacher once, before the workers
+                _teacher(todo[0])
+            paths = harness.parallel_map(_distill_one, todo, workers, desc=f"sweep {name}",
+                                         on_done=lambda i, p: finished(i, Path(p)))
+            dirs += [Path(p) for p in paths]
+        else:
+            dirs += compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
+        if only is not None and len(dirs) >= only:
+            break
+        # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done
+        cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
+        todo = [c for c in cfgs if status(c) != "done"]
+        todo = todo[:only - len(dirs)] if only is not None else todo
     session["end"] = _now()
     write_json(prov_path, prov)
     return dirs
@@ -482,9 +532,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run:
         probe = results if results.exists() else Path("/nonexistent")
-        cfgs = [cell_config(args.name, c, probe) for c in cells(args.name)]
-        for cfg, c in zip(cfgs, cells(args.name)):
+        listed = cells(args.name, probe if probe.exists() else None)
+        cfgs = [cell_config(args.name, c, probe) for c in listed]
+        for cfg, c in zip(cfgs, listed):
             print(f"{status(cfg):8s} {c.name}")
+        later = pending(args.name, probe if probe.exists() else None)
+        if later:
+            print(f"and {later} cell(s) to come: each scheme's best grid point on the seeds "
+                  "off the tune seeds, listed once its grid there is done")
         est = estimate(args.name, cfgs, args.workers)
         s = est["step_seconds"]
         costs = (", ".join(f"scheme {k} {v:.4f} s a round" for k, v in s.items())

@@ -80,18 +80,44 @@ def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
 
 def test_table2_grid_is_the_same_rates_for_both_schemes_plus_dfads_recipe():
     spec = settings.SWEEPS["table2"]
-    cells = sweep.cells("table2")
-    points = {sc: {c.point for c in cells if c.scheme == sc} for sc in ("one", "two", "kd")}
+    cells = sweep.cells("table2")  # nothing recorded: the tune seed's grid, every seed's recipe
+    tune = [c for c in cells if c.seed in spec["tune_seeds"]]
+    points = {sc: {c.point for c in tune if c.scheme == sc} for sc in ("one", "two", "kd")}
     assert points["one"] == points["two"]
     assert len(points["one"]) == len(spec["lr_s"]) * len(spec["lr_g"]) + 1
     assert "dfad" in points["one"] and "dfad" in points["kd"]
     assert all(c.lr_g is None for c in cells if c.scheme == "kd")
-    assert all(sum(c.scheme == sc and c.point == pt for c in cells) == 3
-               for sc in points for pt in points[sc])  # paired seeds
+    others = [c for c in cells if c.seed not in spec["tune_seeds"]]
+    assert {(c.scheme, c.point) for c in others} == {(sc, "dfad") for sc in spec["schemes"]}
+    assert sweep.pending("table2") == 3 * 2  # each scheme's chosen point on seeds 1 and 2
     assert len({c.name for c in cells}) == len(cells)
     cfg = sweep.cell_config("table2", cells[0], sweep.RESULTS_DIR / "table2")
     assert (cfg.lr_s, cfg.lr_g, cfg.rounds, cfg.val_n) == (cells[0].lr_s, cells[0].lr_g,
                                                            spec["rounds"]["one"], 5000)
+
+
+def test_tuned_sweep_runs_each_schemes_best_point_on_the_other_seeds(tmp_path):
+    from fixtures_data import write_dfad_cell
+
+    results = sweep.own_results("dfad_smoke", tmp_path / "t2")
+    (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    # seed 0: scheme one's grid done (g0.003 best on validation, though worse on test);
+    # scheme two's grid not done yet
+    for lr_g, val, test in ((1e-3, 0.6, 0.9), (3e-3, 0.8, 0.5)):
+        write_dfad_cell(results, "one", "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], test, val, 4)
+    write_dfad_cell(results, "two", "adam", 1e-3, 1e-3, 0, [(0, 0, 0.1)], 0.5, 0.9, 2)
+    assert sweep.tuned_points("dfad_smoke", results) == {"one": "adam-s0.001-g0.003"}
+    seed1 = {(c.scheme, c.point) for c in sweep.cells("dfad_smoke", results) if c.seed == 1}
+    assert seed1 == {("one", "adam-s0.001-g0.003"), ("one", "dfad"), ("two", "dfad"),
+                     ("kd", "dfad")}
+    assert sweep.pending("dfad_smoke", results) == 2  # two and kd, on seed 1
+    # a seed off the tune seeds never takes part in the choice
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 1, [(0, 0, 0.1)], 0.9, 0.99, 4)
+    assert sweep.tuned_points("dfad_smoke", results)["one"] == "adam-s0.001-g0.003"
+    from osgan import record
+
+    t2 = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])
+    assert t2["chosen"]["one"] == "adam-s0.001-g0.003"
 
 
 @pytest.mark.slow
@@ -114,6 +140,15 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert (cell / "metrics.jsonl").read_bytes() == before
     assert [s["cells_finished"] for s in sweep.read_provenance(results)["sessions"]] == [
         names, ["two-adam-s0.001-g0.001-seed0"]]
+    # the rest in one invocation: the tune seed's grid, then seed 1's chosen points, which the
+    # sweep lists once the grid it is chosen from is done
+    sweep.run_sweep("dfad_smoke", results=results, workers=1, **kw)
+    chosen = sweep.tuned_points("dfad_smoke", results)
+    assert set(chosen) == {"one", "two", "kd"} and sweep.pending("dfad_smoke", results) == 0
+    seed1 = sorted(p.name for p in results.iterdir() if p.name.endswith("seed1"))
+    assert seed1 == sorted(f"{sc}-{pt}-seed1" for sc, pt in
+                           [*chosen.items(), ("one", "dfad"), ("two", "dfad"), ("kd", "dfad")])
+    assert all((results / n / "done.json").exists() for n in seed1)
 
 
 def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
