@@ -285,7 +285,8 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
         } for r in rows])))
     flat = record.plateaus(runs)
     not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%}"
-                + (f", FID ∝ step^{p['slope']:.1f}" if p["slope"] is not None else "") + ")"
+                + (f", FID ∝ step$^{{{p['slope']:.1f}}}$" if p["slope"] is not None else "")
+                + ")"
                 for p in flat if not p["plateaued"]]
     display(Markdown(
         f"Plateau rule (the best FID of the last third improves on the best before it by less "
