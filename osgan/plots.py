@@ -329,11 +329,18 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             + "; beside it the paper's ratio (Sec. 4.3, time to plateau, GPU, CelebA/LSUN) where "
             "it gives one. A run still falling has its best FID near its end, so its \"time to "
             "plateau\" is the time to reach its final level, close to its whole length; where "
-            "the plateau rule above names both schemes' runs, read the ratio that way:\n\n"
+            "the plateau rule above names both schemes' runs, read the ratio that way. The "
+            "columns \"to common FID\" need no plateau: per seed, the time each scheme takes to "
+            "first come within "
+            f"{record.NEAR_BEST:.0%} of the FID both reach (the worse of their two bests), "
+            "two over one, with its interval:\n\n"
             + markdown_table(
-                [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]])} for r in fig4],
+                [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]]),
+                      "to common FID: two / one [95%]": _interval(
+                          r["common: two / one"], r["common low"], r["common high"], "{:.2f}")}
+                 for r in fig4],
                 ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high", "paper",
-                 "clock"],
+                 "to common FID: two / one [95%]", "clock"],
                 formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
                          "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}",
                          "paper": "{:.1f}"})))

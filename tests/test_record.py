@@ -86,6 +86,18 @@ def test_figure4_ratio_of_times_to_plateau():
     assert not math.isnan(own["low"])
 
 
+def test_figure4_time_to_the_fid_both_schemes_reach():
+    # one reaches 3 at step 200 and goes on to 1; two ends at 3, reached at step 400: both
+    # reach 3 (x 1.1), one first. Neither has flattened: time to plateau would say 5/4.
+    runs = [_run("lsgan", "one", s, [9, 3, 2, 1.5, 1]) for s in range(2)]
+    runs += [_run("lsgan", "two", s, [9, 6, 4, 3, 3.2]) for s in range(2)]
+    (row,) = record.figure4(runs, step_cost={"lsgan": {"one": 1.0, "two": 2.0}})
+    assert row["common: two / one"] == pytest.approx(400 * 2.0 / (200 * 1.0))
+    assert row["two / one"] == pytest.approx(400 * 2.0 / (500 * 1.0))
+    assert record.first_reach(curve([9, 3, 2]), 2.5)["step"] == 300
+    assert record.first_reach(curve([9, 3, 2]), 1.0) is None
+
+
 def test_curves_on_the_bench_clock_are_steps_times_the_step_cost():
     runs = [_run("lsgan", "one", s, [9, 6, 3]) for s in range(2)]
     steps, mean, lo, hi = record.curves(runs, "lsgan", "one")
