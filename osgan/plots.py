@@ -287,13 +287,20 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
     not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%}"
                 + (f", FID ∝ step$^{{{p['slope']:.1f}}}$" if p["slope"] is not None else "")
                 + ")"
-                for p in flat if not p["plateaued"]]
+                for p in flat if not p["plateaued"] and p["gain"] >= 0]
+    worse = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['best_before']:.2f} before, "
+             f"{p['best_last_third']:.2f} in the last third)" for p in flat if p["gain"] < 0]
     display(Markdown(
         f"Plateau rule (the best FID of the last third improves on the best before it by less "
-        f"than {record.PLATEAU_GAIN:.0%}): {len(flat) - len(not_flat)} of {len(flat)} finished "
+        f"than {record.PLATEAU_GAIN:.0%}): {sum(p['plateaued'] for p in flat)} of {len(flat)} "
+        "finished "
         "runs pass" + (f"; still falling (the gain of the last third, and the power of the "
                        f"step count FID falls as over the second half): {', '.join(not_flat)}."
-                       if not_flat else ".")))
+                       if not_flat else ".")
+        + (f" **Worse at the end than before** (best FID of the last third above the best "
+           f"before it): {', '.join(worse)}. These runs lost ground as they trained; their "
+           "sample grids show what they dropped, and their verdicts compare runs past their "
+           "best." if worse else "")))
     fl = rec.get("floor")
     finals = [r["evals"][-1]["FID"] for r in runs if r["done"] and r["evals"]]
     if fl is None:

@@ -198,3 +198,17 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     assert "6 of 66 runs finished" in text and "300 steps" in text
     assert "| dcgan | 3 | -1.000 [-1.000, -1.000] | one stage better | one stage better |" in text
     assert "1.20x to 1.40x" in text and "over 2 objectives" in text
+
+
+def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    _fake_record(tmp_path, {("dcgan", "one", 0): [9, 5, 3], ("dcgan", "two", 0): [9, 4, 6]})
+    plots.show_record(tmp_path, ["dcgan"])
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "still falling" in text and "dcgan one seed 0 (40%" in text
+    assert "Worse at the end than before" in text
+    assert "dcgan two seed 0 (4.00 before, 6.00 in the last third)" in text
