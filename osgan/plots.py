@@ -367,8 +367,8 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             schemes = ("one", "two") if clock == "bench" else ("one", "two", "one-exact")
             for scheme, style in zip(schemes, ("-", "--", ":")):
                 xs, mean, lo, hi = record.curves(
-                    runs, r["gan"], scheme, x="time",
-                    step_cost=cost[scheme] if clock == "bench" and cost else None)
+                    runs, r["gan"], scheme, x="step" if clock == "bench" else "time",
+                    step_cost=cost[scheme] if clock == "bench" else None)
                 if xs:
                     ax.plot(xs, mean, style, label=scheme)
                     ax.fill_between(xs, lo, hi, alpha=0.2)
@@ -392,7 +392,7 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
     and the paper's direction) and the per-round cost ratio its bench measured, each labelled
     with where it comes from; a line saying so where nothing is recorded."""
     from osgan import record
-    from osgan.sweep import cells, pending
+    from osgan.sweep import total_cells
 
     results = Path(results)
     t1 = results / "table1"
@@ -404,8 +404,7 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
     done = sum(r["done"] for r in rec["runs"])
     steps = sorted({r["steps"] for r in rec["runs"]})
     flat = record.plateaus(rec["runs"])
-    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
-                                                                      rec["path"])
+    total = total_cells(rec["sweep"]["sweep"], rec["path"])
     out = [f"**Recorded verdicts, Table 1 on Fashion-MNIST** (`results/table1`, {done} of "
            f"{total} runs finished; each run {' or '.join(f'{n:,}' for n in steps)} steps; "
            f"{sum(p['plateaued'] for p in flat)} of {len(flat)} passed the plateau rule, so these "

@@ -263,10 +263,9 @@ def provenance_text(rec: dict[str, Any]) -> str:
     many of its cells are finished."""
     sessions = rec["provenance"]["sessions"]
     runs = rec["runs"]
-    from osgan.sweep import cells, pending
+    from osgan.sweep import total_cells
 
-    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
-                                                                      rec["path"])
+    total = total_cells(rec["sweep"]["sweep"], rec["path"])
     done = sum(r["done"] for r in runs)
     cpus = sorted({s["cpu"] for s in sessions})
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
@@ -293,14 +292,14 @@ def curves(runs: list[dict[str, Any]], gan: str, scheme: str, x: str = "step",
            step_cost: float | None = None
            ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Mean, min and max FID over the seeds of (gan, scheme) at each evaluation, against ``x``
-    (``step``; ``time`` averages the runs' clocks; with ``step_cost``, seconds per step measured
-    by a bench, x is the step times that cost): ``(xs, mean, low, high)``."""
+    (``step``, times ``step_cost`` when given: seconds per step measured by a bench; ``time``
+    averages the runs' clocks): ``(xs, mean, low, high)``."""
+    if step_cost is not None and x != "step":
+        raise ValueError(f"step_cost scales steps; give x='step', not {x!r}")
     ev = [r["evals"] for r in runs if r["gan"] == gan and r["scheme"] == scheme and r["done"]]
     if not ev:
         return [], [], [], []
     n = min(len(e) for e in ev)
-    if step_cost is not None:
-        x = "step"
     xs = [sum(e[i][x] for e in ev) / len(ev) * (step_cost or 1) for i in range(n)]
     f = [[e[i]["FID"] for e in ev] for i in range(n)]
     return xs, [sum(v) / len(v) for v in f], [min(v) for v in f], [max(v) for v in f]
@@ -436,11 +435,10 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
 
 def dfad_provenance_text(rec: dict[str, Any]) -> str:
     """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
-    from osgan.sweep import cells, pending
+    from osgan.sweep import total_cells
 
     sessions, runs = rec["provenance"]["sessions"], rec["runs"]
-    total = len(cells(rec["sweep"]["sweep"], rec["path"])) + pending(rec["sweep"]["sweep"],
-                                                                      rec["path"])
+    total = total_cells(rec["sweep"]["sweep"], rec["path"])
     done = sum(r["done"] for r in runs)
     if not sessions:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished."

@@ -111,9 +111,8 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     return out
 
 
-def _dfad_cells(name: str, spec: dict[str, Any], results: Path | None) -> list[DFADCell]:
+def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
     tune = spec.get("tune_seeds", spec["seeds"])
-    chosen = tuned_points(name, results) if "tune_seeds" in spec else {}
     out = []
     for seed in spec["seeds"]:
         for scheme in spec["schemes"]:
@@ -125,15 +124,30 @@ def _dfad_cells(name: str, spec: dict[str, Any], results: Path | None) -> list[D
     return out
 
 
-def pending(name: str, results: Path | None = None) -> int:
-    """Cells of a tuned dfad sweep not listed yet: one per (scheme, seed) off the tune seeds
-    whose scheme is still tuning; 0 for other sweeps."""
+def plan(name: str, results: Path | None = None) -> tuple[list, int]:
+    """:func:`cells` and the number of cells still to come: a tuned dfad sweep lists one cell
+    per (scheme, seed) off the tune seeds only once that scheme's grid is done there (0 for
+    other sweeps). Reads the record at ``results`` once."""
     spec = sweep_spec(name)
-    if kind(name) != "dfad" or "tune_seeds" not in spec:
-        return 0
+    if kind(name) != "dfad":
+        return cells(name), 0
+    if "tune_seeds" not in spec:
+        return _dfad_cells(spec, {}), 0
     chosen = tuned_points(name, results)
-    return sum(sc not in chosen for sc in spec["schemes"]) * \
+    later = sum(sc not in chosen for sc in spec["schemes"]) * \
         sum(seed not in spec["tune_seeds"] for seed in spec["seeds"])
+    return _dfad_cells(spec, chosen), later
+
+
+def pending(name: str, results: Path | None = None) -> int:
+    """Cells of a tuned dfad sweep not listed yet (:func:`plan`)."""
+    return plan(name, results)[1]
+
+
+def total_cells(name: str, results: Path | None = None) -> int:
+    """Every cell the sweep will run: those listed now and those still to come."""
+    listed, later = plan(name, results)
+    return len(listed) + later
 
 
 def cells(name: str, results: Path | None = None) -> list:
@@ -142,7 +156,7 @@ def cells(name: str, results: Path | None = None) -> list:
     once a scheme's grid is done there, its best point (read from the record at ``results``)."""
     spec = sweep_spec(name)
     if kind(name) == "dfad":
-        return _dfad_cells(name, spec, results)
+        return plan(name, results)[0]
     out = []
     for seed in spec["seeds"]:
         for gan in spec["gans"]:
@@ -186,13 +200,19 @@ def _total(cfg) -> tuple[str, int]:
     return ("steps", cfg.steps) if isinstance(cfg, TrainConfig) else ("rounds", cfg.rounds)
 
 
+def _finished_length(cell: Path, key: str) -> int | None:
+    """Steps (rounds) a finished cell folder ran, from its ``done.json``; None if unfinished."""
+    done = cell / "done.json"
+    return json.loads(done.read_text()).get(key, 0) if done.exists() else None
+
+
 def status(cfg) -> str:
     """``done``, ``partial`` (started, or finished with fewer steps than the sweep now asks for:
     resumes from its checkpoint, or afresh without one) or ``todo``."""
     out = Path(cfg.out_dir)
     key, total = _total(cfg)
-    if (out / "done.json").exists():
-        steps = json.loads((out / "done.json").read_text()).get(key, 0)
+    steps = _finished_length(out, key)
+    if steps is not None:
         return "done" if steps >= total else "partial"
     return "partial" if (out / "config.json").exists() else "todo"
 
@@ -378,10 +398,10 @@ def collect(name: str, source: Path, results: Path) -> list[str]:
     theirs = read_provenance(source)
     results = own_results(name, results)
     copied = []
+    key = STEP_KEY[kind(name)]
     for cell in sorted(p for p in source.iterdir() if (p / "done.json").exists()):
-        length = json.loads((cell / "done.json").read_text()).get(STEP_KEY[kind(name)], 0)
-        mine = results / cell.name / "done.json"
-        if mine.exists() and json.loads(mine.read_text()).get(STEP_KEY[kind(name)], 0) >= length:
+        mine = _finished_length(results / cell.name, key)
+        if mine is not None and mine >= _finished_length(cell, key):
             continue  # as long a run is recorded here already
         tmp = results / f".{cell.name}.collecting"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -532,11 +552,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run:
         probe = results if results.exists() else Path("/nonexistent")
-        listed = cells(args.name, probe if probe.exists() else None)
+        listed, later = plan(args.name, probe if probe.exists() else None)
         cfgs = [cell_config(args.name, c, probe) for c in listed]
         for cfg, c in zip(cfgs, listed):
             print(f"{status(cfg):8s} {c.name}")
-        later = pending(args.name, probe if probe.exists() else None)
         if later:
             print(f"and {later} cell(s) to come: each scheme's best grid point on the seeds "
                   "off the tune seeds, listed once its grid there is done")

@@ -102,8 +102,10 @@ def test_curves_on_the_bench_clock_are_steps_times_the_step_cost():
     runs = [_run("lsgan", "one", s, [9, 6, 3]) for s in range(2)]
     steps, mean, lo, hi = record.curves(runs, "lsgan", "one")
     assert steps == [100, 200, 300] and mean == [9, 6, 3] and lo == hi == mean
-    timed, *_ = record.curves(runs, "lsgan", "one", x="time", step_cost=0.25)
+    timed, *_ = record.curves(runs, "lsgan", "one", x="step", step_cost=0.25)
     assert timed == [25.0, 50.0, 75.0]
+    with pytest.raises(ValueError, match="x='step'"):
+        record.curves(runs, "lsgan", "one", x="time", step_cost=0.25)
     assert record.curves(runs, "lsgan", "two") == ([], [], [], [])
 
 

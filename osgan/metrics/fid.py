@@ -289,7 +289,6 @@ def fid_kid(fake, **kwargs) -> dict:
             "image_size": cfg.image_size, **space.info}
 
 
-
 def floor(n_draws: int = 3, images_split: str = "train", **kwargs) -> list[dict]:
     """The FID and KID a perfect generator would get: ``n_gen`` *real* images of ``images_split``
     against the reference split, in the same feature space and at the same sample sizes.
@@ -318,6 +317,7 @@ def floor(n_draws: int = 3, images_split: str = "train", **kwargs) -> list[dict]
         idx = torch.randperm(images.shape[0], generator=gen)[:cfg.n_gen]
         out.append(fid_kid(images[idx], **kwargs) | {"draw": k, "images_split": images_split})
     return out
+
 
 # ----------------------------------------------------------------------------------------------
 # Tables that always print the feature space
