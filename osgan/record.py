@@ -44,9 +44,12 @@ NEAR_BEST = 0.10  # time to plateau: first FID within this fraction of the run's
 
 
 def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID``."""
+    """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID`` and
+    ``classes`` (effective number of classes, :func:`osgan.metrics.fid.class_spread`; None where
+    the run did not record it)."""
     return [{"step": r["step"], "time": r["Time/train"], "FID": r["Eval/FID"],
-             "KID": r["Eval/KID"], "feature_space": r.get("Eval/feature_space")}
+             "KID": r["Eval/KID"], "classes": r.get("Eval/classes_eff"),
+             "feature_space": r.get("Eval/feature_space")}
             for r in records if "Eval/FID" in r]
 
 

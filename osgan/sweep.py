@@ -43,6 +43,7 @@ from osgan.training import TrainConfig
 from osgan.util import UsageError, cache_root, write_json
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+STAGES = ("one", "two")  # a training sweep's schemes, unless its spec names "stages"
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,12 @@ class Cell:
     stages: str
     exact: bool
     seed: int
+    variant: str = ""  # a named change of the sweep's settings (spec["variants"]); "" for none
 
     @property
     def name(self) -> str:
-        return f"{self.gan}-{self.stages}{'-exact' if self.exact else ''}-seed{self.seed}"
+        variant = f"-{self.variant}" if self.variant else ""
+        return f"{self.gan}{variant}-{self.stages}{'-exact' if self.exact else ''}-seed{self.seed}"
 
     @property
     def scheme(self) -> str:
@@ -160,9 +163,10 @@ def cells(name: str, results: Path | None = None) -> list:
     out = []
     for seed in spec["seeds"]:
         for gan in spec["gans"]:
-            out += [Cell(gan, "one", False, seed), Cell(gan, "two", False, seed)]
-            if gan in spec.get("exact_for", ()):
-                out.append(Cell(gan, "one", True, seed))
+            for variant in spec.get("variants", {"": {}}):
+                out += [Cell(gan, st, False, seed, variant) for st in spec.get("stages", STAGES)]
+                if gan in spec.get("exact_for", ()):
+                    out.append(Cell(gan, "one", True, seed, variant))
     return out
 
 
@@ -183,9 +187,10 @@ def cell_config(name: str, cell, results: Path, **overrides):
                      seed=cell.seed, rounds=spec["rounds"][cell.scheme], progress=False)
         cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
     else:
-            cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
+        variant = spec.get("variants", {}).get(cell.variant, {})
+        cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
                                       exact=cell.exact, seed=cell.seed, progress=False,
-                                      **(spec.get("train", {}) | overrides))
+                                      **(spec.get("train", {}) | variant | overrides))
     out = results / cell.name
     ckpt = cache_root() / "sweeps" / name / cell.name
     return replace(cfg, out_dir=str(out), checkpoint_dir=str(ckpt),

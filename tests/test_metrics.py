@@ -118,6 +118,26 @@ def test_fid_orders_test_blurred_noise(fm):
         "KID (domain:fashion_mnist@32/smoke-cnn; 1000 generated vs 2000 fashion_mnist/train)")
 
 
+def test_class_spread_counts_the_classes_a_sample_covers(fm):
+    from scipy.stats import entropy
+
+    data = pytest.importorskip("osgan.data")
+    test = data.load("fashion_mnist", "test")
+    space = metrics.feature_space(metrics.FIDConfig(**fm[1]))
+    balanced = metrics.class_spread(space, test.images[:2000], 256)
+    frac = np.array(balanced["class_fractions"])
+    assert frac.shape == (10,) and frac.sum() == pytest.approx(1.0)
+    assert balanced["classes_eff"] == pytest.approx(np.exp(entropy(frac)), rel=1e-9)
+    assert balanced["classes_eff"] > 8  # ten classes, 200 images each, a classifier of ~80%
+    # two classes only (trousers and bags): near two, raised by the smoke classifier's errors
+    two = test.images[(test.labels == 1) | (test.labels == 8)][:1000]
+    assert 1.5 < metrics.class_spread(space, two, 256)["classes_eff"] < 4
+    # fid_kid reports it, and the table prints it
+    out = metrics.fid_kid(two, **dict(fm[1], split="train", n_gen=1000))
+    assert out["classes_eff"] == pytest.approx(metrics.class_spread(space, two, 256)["classes_eff"])
+    assert "classes" in metrics.format_table([out])
+
+
 def test_cached_and_fresh_reference_agree(fm):
     _, kw = fm
     cfg = metrics.FIDConfig(**dict(kw, n_real=500))

@@ -22,6 +22,22 @@ def test_table1_grid_is_ten_objectives_two_schemes_exact_hinges_three_seeds():
     assert len({c.name for c in cells}) == len(cells)
 
 
+def test_variants_repeat_the_grid_with_their_settings(tmp_path, monkeypatch):
+    spec = dict(gans=("bgan",), stages=("two",), seeds=(0, 1), profile="smoke",
+                train=dict(steps=9), variants={"base": {}, "big": dict(batch_size=32, lr_d=4e-4)})
+    monkeypatch.setitem(settings.SWEEPS, "probe", spec)
+    cells = sweep.cells("probe")
+    assert [c.name for c in cells] == ["bgan-base-two-seed0", "bgan-big-two-seed0",
+                                       "bgan-base-two-seed1", "bgan-big-two-seed1"]
+    base, big = (sweep.cell_config("probe", c, tmp_path) for c in cells[:2])
+    plain = sweep.cell_config("smoke", sweep.Cell("bgan", "two", False, 0), tmp_path)
+    assert (base.batch_size, base.lr_d, base.steps) == (plain.batch_size, plain.lr_d, 9)
+    assert (big.batch_size, big.lr_d, big.steps, big.stages) == (32, 4e-4, 9, "two")
+    assert big.out_dir == str(tmp_path / "bgan-big-two-seed0")
+    # a sweep without variants keeps its cell names
+    assert sweep.Cell("bgan", "two", False, 0).name == "bgan-two-seed0"
+
+
 def test_unknown_sweep_is_one_line(capsys):
     assert cli.main(["sweep", "table9"]) == 2
     err = capsys.readouterr().err

@@ -21,6 +21,7 @@ from osgan.metrics.domain import DomainFeatures
 from osgan.metrics.fid import (
     FEATURE_SPACES,
     FIDConfig,
+    class_spread,
     describe,
     feature_space,
     fid_kid,
@@ -35,5 +36,5 @@ from osgan.metrics.fid import (
 from osgan.metrics.inception import InceptionFeatures, InceptionWeightsNotFound
 
 __all__ = ["FEATURE_SPACES", "FIDConfig", "DomainFeatures", "InceptionFeatures",
-           "InceptionWeightsNotFound", "describe", "feature_space", "fid_kid", "floor", "format_table",
+           "InceptionWeightsNotFound", "class_spread", "describe", "feature_space", "fid_kid", "floor", "format_table",
            "frechet", "kid", "reference", "register_feature_space", "stats"]

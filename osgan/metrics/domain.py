@@ -77,6 +77,7 @@ class DomainFeatures:
         self.result = classifiers.fit(model, train, test, p.fit, device=device,
                                       cache_dir=cache_dir, name=f"domain-{dataset}-{p.arch}")
         self.model = self.result.model.eval()
+        self.num_classes = train.num_classes
         self.device = torch.device(device)
         # s: mean square 1 over the first 1000 training images
         self.scale = 1.0
@@ -92,6 +93,11 @@ class DomainFeatures:
     def __call__(self, images: Tensor) -> np.ndarray:
         f = self.model.features(images.to(self.device)).double().cpu().numpy()
         return self.scale * f
+
+    @torch.no_grad()
+    def classes(self, images: Tensor) -> np.ndarray:
+        """The classifier's predicted class of each (N, C, S, S) image in [-1, 1]: (N,) ints."""
+        return self.model(images.to(self.device)).argmax(1).cpu().numpy()
 
 
 @register_feature_space("domain")

@@ -207,6 +207,20 @@ def features_of(space: FeatureSpace, images: Tensor, batch_size: int) -> np.ndar
                            for i in range(0, images.shape[0], batch_size)])
 
 
+def class_spread(space: FeatureSpace, images: Tensor, batch_size: int) -> dict:
+    """How many of the data set's classes ``images`` cover, by the feature space's own classifier
+    (only spaces that have one, such as ``domain``): ``class_fractions``, the share of the images
+    predicted as each class, and ``classes_eff``, the effective number of classes exp(H) of those
+    shares (the number of classes for a balanced sample, 1 for a sample of one class). A
+    generator that has collapsed onto a few modes scores few classes at any FID."""
+    labels = np.concatenate([space.classes(images[i:i + batch_size])
+                             for i in range(0, images.shape[0], batch_size)])
+    frac = np.bincount(labels, minlength=space.num_classes) / len(labels)
+    nz = frac[frac > 0]
+    return {"class_fractions": [float(f) for f in frac],
+            "classes_eff": float(np.exp(-(nz * np.log(nz)).sum()))}
+
+
 def _key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -272,8 +286,8 @@ def fid_kid(fake, **kwargs) -> dict:
     ``fake``: a tensor (N, C, S, S) in [-1, 1] (its first ``n_gen`` images), a callable
     ``fn(n) -> tensor`` or a generator module (``n_gen`` images are drawn). ``kwargs`` are
     ``FIDConfig`` fields. Returns ``FID``, ``KID``, ``KID_std``, ``feature_space``, ``n_real``,
-    ``n_gen``, ``ref_split``, ``dataset``, ``image_size`` and the feature space's own labels
-    (e.g. ``domain_acc``).
+    ``n_gen``, ``ref_split``, ``dataset``, ``image_size``, the feature space's own labels
+    (e.g. ``domain_acc``) and, where the space has a classifier, :func:`class_spread`.
     """
     cfg = FIDConfig(**kwargs)
     space = feature_space(cfg)
@@ -283,10 +297,11 @@ def fid_kid(fake, **kwargs) -> dict:
     mu, sigma = stats(feats)
     kid_mean, kid_std = kid(feats, ref["feats"], num_subsets=cfg.kid_subsets,
                             max_subset_size=cfg.kid_subset_size, seed=cfg.seed)
+    spread = class_spread(space, x_hat, cfg.batch_size) if hasattr(space, "classes") else {}
     return {"FID": frechet(mu, sigma, ref["mu"], ref["sigma"]), "KID": kid_mean,
             "KID_std": kid_std, "feature_space": space.label, "n_real": ref["n"],
             "n_gen": int(feats.shape[0]), "ref_split": cfg.split, "dataset": cfg.dataset,
-            "image_size": cfg.image_size, **space.info}
+            "image_size": cfg.image_size, **spread, **space.info}
 
 
 def floor(n_draws: int = 3, images_split: str = "train", **kwargs) -> list[dict]:
@@ -329,6 +344,7 @@ def format_table(rows: list[dict], *, name_key: str = "name") -> str:
     cols = [("what", lambda r: str(r.get(name_key, ""))),
             ("FID", lambda r: f"{r['FID']:.3f}"),
             ("KID x 1e3", lambda r: f"{1e3 * r['KID']:.3f} ± {1e3 * r['KID_std']:.3f}"),
+            ("classes", lambda r: f"{r['classes_eff']:.2f}" if "classes_eff" in r else "-"),
             ("feature space", lambda r: r["feature_space"]),
             ("n_gen", lambda r: str(r["n_gen"])),
             ("n_real", lambda r: str(r["n_real"])),
