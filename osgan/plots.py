@@ -386,6 +386,65 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
     return rows
 
 
+def show_variants(results: str | Path, early: int = 1000) -> list[dict[str, object]]:
+    """Display a recorded sweep with variants (e.g. ``results/bgan_probe``): its provenance, per
+    run what its variant changes with its FID early, at its best and at its end and the classes
+    its samples cover, the FID and class curves of every variant, and their last sample grids.
+    Says so plainly where nothing is recorded. Returns the rows."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"**Nothing recorded** at `{results}` yet (`python -m osgan sweep "
+                         f"{results.name}` records it)."))
+        return []
+    rec = record.load(results)
+    runs = [r for r in rec["runs"] if r["done"] and r["evals"]]
+    display(Markdown(record.provenance_text(rec)))
+    rows = record.variant_rows(runs, early=early)
+    if not rows:
+        display(Markdown("No run of this record has finished yet."))
+        return []
+    space = runs[0]["evals"][-1]["feature_space"]
+    fl = rec.get("floor")
+    real = "" if not fl or fl.get("classes_eff") is None else \
+        f" Real training images cover {fl['classes_eff']:.2f} (`floor.json`)."
+    display(Markdown(
+        f"FID in `{space}`; classes: the effective number of classes (exp of the entropy of the "
+        "domain classifier's predicted classes) of the last evaluation's samples, 10 for a "
+        f"balanced sample of all ten classes.{real}\n\n"
+        + markdown_table(rows, ["variant", "changes", f"FID at {early}", "best FID",
+                                "best at step", "last FID", "last / best", "classes", "steps"],
+                         formats={f"FID at {early}": "{:.2f}", "best FID": "{:.2f}",
+                                  "last FID": "{:.2f}", "last / best": "{:.2f}",
+                                  "classes": "{:.2f}"})))
+    has_classes = any(e["classes"] is not None for r in runs for e in r["evals"])
+    fig, axes = plt.subplots(1, 2 if has_classes else 1, figsize=(11 if has_classes else 5.5, 3.4),
+                             squeeze=False)
+    for r in runs:
+        label = r["variant"] or r["gan"]
+        steps = [e["step"] for e in r["evals"]]
+        axes[0, 0].plot(steps, [e["FID"] for e in r["evals"]], marker=".", label=label)
+        if has_classes:
+            axes[0, 1].plot(steps, [e["classes"] for e in r["evals"]], marker=".", label=label)
+    axes[0, 0].set(yscale="log", xlabel="step", ylabel=f"FID ({space})")
+    if has_classes:
+        axes[0, 1].set(xlabel="step", ylabel="classes covered (effective)", ylim=(0, 10.5))
+        if real:
+            axes[0, 1].axhline(fl["classes_eff"], color="k", lw=0.6, ls=":")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"recorded: {rec['sweep']['sweep']}")
+    fig.tight_layout()
+    plt.show()
+    show_grids([{"gan": r["variant"] or r["gan"], "stages": r["scheme"], "samples": r["samples"]}
+                for r in runs if r["samples"]], ncols=min(4, len(runs)), size=2.8)
+    plt.show()
+    return rows
+
+
 def record_summary(results: str | Path = "results", paper_dataset: str = "celeba") -> str:
     """Markdown for the book's introduction: the verdicts of the recorded Table 1 sweep
     (``results/table1``: per objective, seeds, FID one - two with its 95% interval, our verdict

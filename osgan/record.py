@@ -143,17 +143,26 @@ def _cells(results: str | Path) -> tuple[dict, dict, list[tuple[Path, dict]]]:
 def load(results: str | Path) -> dict[str, Any]:
     """A sweep's record: ``sweep`` (its marker), ``provenance``, ``runs`` (one per cell
     folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
-    ``samples``) and ``floor`` (``floor.json``, the FID of real images at the record's
+    ``samples``, and in a sweep with variants the cell's ``variant`` and the settings it
+    ``changes``) and ``floor`` (``floor.json``, the FID of real images at the record's
     evaluation settings, when recorded; else None)."""
+    from osgan.sweep import Cell
+
     marker, prov, cells = _cells(results)
+    variants = marker["spec"].get("variants", {})
     runs = []
     for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"])
         grids = sorted((d / "samples").glob("step_*.png"))
-        runs.append({"gan": cfg["gan"], "stages": cfg["stages"], "exact": cfg.get("exact", False),
-                     "scheme": cfg["stages"] + ("-exact" if cfg.get("exact") else ""),
+        exact = cfg.get("exact", False)
+        # the variant whose cell name this folder has ("" in a sweep without variants)
+        variant = next((v for v in variants if Cell(cfg["gan"], cfg["stages"], exact, cfg["seed"],
+                                                    v).name == d.name), "")
+        runs.append({"gan": cfg["gan"], "stages": cfg["stages"], "exact": exact,
+                     "scheme": cfg["stages"] + ("-exact" if exact else ""),
                      "seed": cfg["seed"], "done": (d / "done.json").exists(),
                      "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
+                     "variant": variant, "changes": variants.get(variant, {}),
                      "samples": grids[-1] if grids else None, "path": d})
     floor_path = Path(results) / "floor.json"  # python -m osgan sweep NAME --floor
     floor = json.loads(floor_path.read_text()) if floor_path.exists() else None
@@ -190,6 +199,28 @@ def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                                            "two stages better")
         row["feature space"] = final[(a, seeds[0])]["feature_space"]
         out.append(row)
+    return out
+
+
+def variant_rows(runs: list[dict[str, Any]], early: int = 1000) -> list[dict[str, Any]]:
+    """Per finished run of a sweep with variants: what its variant changes, its FID at ``early``
+    steps (the last evaluation at or before), its best FID and the step of it, its last FID, and
+    the effective number of classes its samples cover at the last evaluation (None if not
+    recorded). A run whose last FID is well above its best lost ground as it trained."""
+    out = []
+    for r in runs:
+        ev = r["evals"]
+        if not (r["done"] and ev):
+            continue
+        before = [e for e in ev if e["step"] <= early] or ev[:1]
+        best = min(ev, key=lambda e: e["FID"])
+        out.append({"variant": r["variant"] or "(none)", "gan": r["gan"], "scheme": r["scheme"],
+                    "seed": r["seed"],
+                    "changes": ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "none",
+                    f"FID at {early}": before[-1]["FID"], "best FID": best["FID"],
+                    "best at step": best["step"], "last FID": ev[-1]["FID"],
+                    "last / best": ev[-1]["FID"] / best["FID"], "classes": ev[-1]["classes"],
+                    "steps": ev[-1]["step"]})
     return out
 
 
@@ -276,8 +307,12 @@ def provenance_text(rec: dict[str, Any]) -> str:
     start = min(s["start"] for s in sessions)
     end = max((s["end"] or s["start"]) for s in sessions)
     commands = sorted({s["command"] for s in sessions if s["command"]})
-    c = runs[0]["config"] if runs else {}
-    setting = (f" Every run: width {c.get('width')}, batch {c.get('batch_size')}, "
+    # the setting every run shares; in a sweep with variants, the one a variant changes nothing of
+    base = next((r for r in runs if not r.get("changes")), runs[0] if runs else None)
+    c = base["config"] if base else {}
+    who = "Every run" if not rec["sweep"]["spec"].get("variants") else \
+        "The base setting, which each variant changes as its name and row say"
+    setting = (f" {who}: width {c.get('width')}, batch {c.get('batch_size')}, "
                f"{c.get('steps')} steps, Adam with G's rate {c.get('lr_g')} and D's "
                f"{c.get('lr_d')} (D's below G's, as in the paper's released configurations, for "
                "every objective and both schemes), an evaluation of "

@@ -446,6 +446,8 @@ def write_floor(name: str, results: Path, n_draws: int = 3, command: str | None 
     fids = [d["FID"] for d in draws]
     floor = {"FID": sum(fids) / n_draws, "FID min": min(fids), "FID max": max(fids),
              "KID": sum(d["KID"] for d in draws) / n_draws, "n_draws": n_draws,
+             **({"classes_eff": sum(d["classes_eff"] for d in draws) / n_draws}
+                if all("classes_eff" in d for d in draws) else {}),
              "draws": draws, "n_gen": ev.n_gen, "n_real": draws[0]["n_real"],
              "feature_space": draws[0]["feature_space"], "images": "train split",
              "date": _now(), "command": command, **environment()}

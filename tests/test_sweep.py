@@ -167,6 +167,37 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert all((results / n / "done.json").exists() for n in seed1)
 
 
+@pytest.mark.slow
+def test_a_sweep_with_variants_is_recorded_read_and_shown(env, monkeypatch):
+    import matplotlib
+
+    from osgan import plots, record
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setitem(settings.SWEEPS, "probe", dict(
+        gans=("bgan",), stages=("two",), seeds=(0,), profile="smoke",
+        train=dict(eval=dict(every=2, n_gen=16, n_real=16)),
+        variants={"base": {}, "fast-d": dict(lr_d=1e-3)}))
+    results = env / "results"
+    kw = dict(data_root=str(env / "fmnist"), steps=4, log_every=2, width=4, nz=8, batch_size=6)
+    done = sweep.run_sweep("probe", results=results, workers=1, **kw)
+    assert [p.name for p in done] == ["bgan-base-two-seed0", "bgan-fast-d-two-seed0"]
+    runs = {r["variant"]: r for r in record.load(results)["runs"]}
+    assert runs["fast-d"]["changes"] == {"lr_d": 1e-3} and runs["fast-d"]["config"]["lr_d"] == 1e-3
+    assert runs["base"]["changes"] == {} and runs["base"]["config"]["lr_d"] != 1e-3
+    rows = plots.show_variants(results, early=2)
+    assert [(r["variant"], r["changes"]) for r in rows] == [("base", "none"),
+                                                            ("fast-d", "lr_d=0.001")]
+    for r, run in zip(rows, (runs["base"], runs["fast-d"]), strict=True):
+        fids = [e["FID"] for e in run["evals"]]
+        assert (r["FID at 2"], r["best FID"], r["last FID"]) == (fids[0], min(fids), fids[-1])
+        assert 1 <= r["classes"] <= 10  # recorded at every evaluation
+    text = " ".join(getattr(x, "data", "") for x in shown)
+    assert "lr_d=0.001" in text and "base setting" in text
+
+
 def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
     import torch
 
@@ -182,6 +213,7 @@ def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
     assert floor["FID min"] <= floor["FID"] <= floor["FID max"]
     assert (floor["n_gen"], floor["n_real"]) == (16, 16) and floor["commit"]
     assert floor["feature_space"] == "domain:fashion_mnist@32/smoke-cnn"
+    assert 1 <= floor["classes_eff"] <= 10  # recorded (the fixture's classifier is not a real one)
     # a generator of noise scores far above real images, in the same space and sizes
     noise = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     bad = metrics.fid_kid(noise, dataset="fashion_mnist", split="test", n_gen=16, n_real=16,
