@@ -115,15 +115,18 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
 
 
 def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
+    """Seed by seed: every scheme's recipes first (one cell each, the first curves to read), then
+    the grids on the tune seeds, or on the others each scheme's chosen point once known."""
     tune = spec.get("tune_seeds", spec["seeds"])
     out = []
     for seed in spec["seeds"]:
+        out += [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
+                for r in spec.get("recipes", ())]
         for scheme in spec["schemes"]:
             if seed in tune:
                 out += _grid(spec, scheme, seed)
             else:  # the tune seeds' best grid point, when known
                 out += [c for c in _grid(spec, scheme, seed) if c.point == chosen.get(scheme)]
-            out += [DFADCell(scheme, r, None, None, seed) for r in spec.get("recipes", ())]
     return out
 
 
