@@ -315,6 +315,25 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             f"sizes. The finished runs end at {min(finals) / fl['FID']:.0f} to "
             f"{max(finals) / fl['FID']:.0f} times that (`floor.json`, recorded "
             f"{fl['date'][:10]} at commit {fl['commit'][:7]})."))
+    classes = record.class_table(runs)
+    if classes:
+        real = f" Real training images cover {fl['classes_eff']:.2f}." if fl and \
+            fl.get("classes_eff") is not None else ""
+        rs = rec.get("rescore")
+        check = [abs(c["FID"] - c["recorded FID"]) for c in (rs or {}).get("cells", {}).values()]
+        display(Markdown(
+            "**Classes the final samples cover**: the effective number of Fashion-MNIST's ten "
+            "classes (exp of the entropy of the domain classifier's predictions over the last "
+            "evaluation's samples; 10 for a balanced sample), mean over seeds. A generator that "
+            f"has dropped modes covers few, whatever its FID.{real}"
+            + (f" Cells recorded before evaluations reported it are scored from their final "
+               f"checkpoints (`rescore.json`, {rs['date'][:10]}, commit {rs['commit'][:7]}), "
+               f"which reproduce the recorded last FID to within {max(check):.1e}."
+               if check else "") + "\n\n"
+            + markdown_table(classes, ["gan", *(f"classes {sc}" for sc in
+                                                 ("one", "two", "one-exact")
+                                                 if any(f"classes {sc}" in c for c in classes)),
+                                       "seeds"], fmt="{:.2f}")))
     bench = results / "bench" / "bench.json"  # step costs measured side by side, if recorded
     costs = None
     if bench.exists():

@@ -144,8 +144,9 @@ def load(results: str | Path) -> dict[str, Any]:
     """A sweep's record: ``sweep`` (its marker), ``provenance``, ``runs`` (one per cell
     folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
     ``samples``, and in a sweep with variants the cell's ``variant`` and the settings it
-    ``changes``) and ``floor`` (``floor.json``, the FID of real images at the record's
-    evaluation settings, when recorded; else None)."""
+    ``changes``; ``rescore``, the cell's entry in ``rescore.json`` or None), ``floor``
+    (``floor.json``, the FID of real images at the record's evaluation settings, when recorded;
+    else None) and ``rescore`` (``rescore.json``: the final generators evaluated again)."""
     from osgan.sweep import Cell
 
     marker, prov, cells = _cells(results)
@@ -166,8 +167,12 @@ def load(results: str | Path) -> dict[str, Any]:
                      "samples": grids[-1] if grids else None, "path": d})
     floor_path = Path(results) / "floor.json"  # python -m osgan sweep NAME --floor
     floor = json.loads(floor_path.read_text()) if floor_path.exists() else None
+    rescore_path = Path(results) / "rescore.json"  # python -m osgan sweep NAME --rescore
+    rescore = json.loads(rescore_path.read_text()) if rescore_path.exists() else None
+    for r in runs:
+        r["rescore"] = rescore["cells"].get(r["path"].name) if rescore else None
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
-            "floor": floor}
+            "floor": floor, "rescore": rescore}
 
 
 def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
@@ -222,6 +227,23 @@ def variant_rows(runs: list[dict[str, Any]], early: int = 1000) -> list[dict[str
                     "last / best": ev[-1]["FID"] / best["FID"], "classes": ev[-1]["classes"],
                     "steps": ev[-1]["step"]})
     return out
+
+
+def class_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per objective, the classes the final samples cover (effective number, from the last
+    evaluation where it reported them, else from ``rescore.json``), mean over seeds per scheme,
+    with the number of seeds; objectives with none are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        if not (r["done"] and r["evals"]):
+            continue
+        c = r["evals"][-1]["classes"]
+        if c is None and r.get("rescore"):
+            c = r["rescore"].get("classes_eff")
+        if c is not None:
+            out.setdefault(r["gan"], {}).setdefault(r["scheme"], []).append(c)
+    return [{"gan": g, **{f"classes {sc}": sum(v) / len(v) for sc, v in by.items()},
+             "seeds": max(len(v) for v in by.values())} for g, by in out.items()]
 
 
 def plateaus(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -462,6 +462,51 @@ def write_floor(name: str, results: Path, n_draws: int = 3, command: str | None 
 # the command
 
 
+def write_rescore(name: str, results: Path, command: str | None = None) -> dict[str, Any]:
+    """``results/rescore.json``: each finished cell's final generator (its last checkpoint, kept
+    outside the record) evaluated again at the cell's own evaluation settings and sampler. It
+    checks that the checkpoint gives the FID the record holds for the last step, and adds what
+    evaluations did not report when the cell ran, such as the classes its samples cover
+    (:func:`osgan.metrics.fid.class_spread`). Cells whose checkpoint is gone (another machine)
+    keep the entry they had; the others are listed under ``missing``. Returns what it wrote."""
+    from osgan import checkpoint, metrics, record, training
+
+    if kind(name) == "dfad":
+        raise UsageError(f"sweep {name!r} holds distillation runs: they have no generator to "
+                         "rescore")
+    if not (results / "sweep.json").exists():
+        raise UsageError(f"{results} holds no record of sweep {name!r}: run the sweep first")
+    own_results(name, results)
+    path = results / "rescore.json"
+    cells = json.loads(path.read_text())["cells"] if path.exists() else {}
+    missing = []
+    for r in record.load(results)["runs"]:
+        if not (r["done"] and r["evals"]):
+            continue
+        cfg = r["config"]
+        ckpt = Path(cfg.get("checkpoint_dir") or r["path"]) / "checkpoint.pt"
+        try:
+            step = checkpoint.load(ckpt)["step"]
+            G, run_cfg = training.load_generator(r["path"])
+        except (ValueError, OSError, UsageError):
+            missing.append(r["path"].name)
+            continue
+        if step != r["evals"][-1]["step"]:  # a checkpoint of another length than the record's
+            missing.append(r["path"].name)
+            continue
+        settings.set_threads(run_cfg.threads)
+        ev = run_cfg.eval
+        out = metrics.fid_kid(training.sampler(G, run_cfg), dataset=run_cfg.dataset, split="test",
+                              feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
+                              data_root=run_cfg.data_root, image_size=run_cfg.image_size,
+                              device="cpu", seed=run_cfg.seed)
+        cells[r["path"].name] = {"step": step, "recorded FID": r["evals"][-1]["FID"], **out}
+    rescore = {"cells": dict(sorted(cells.items())), "missing": sorted(missing), "date": _now(),
+               "command": command, **environment()}
+    write_json(path, rescore)
+    return rescore
+
+
 def _distill_one(cfg) -> str:
     # a worker process's whole job: one distillation run, its folder's path (not its modules)
     from osgan import dfad
@@ -534,6 +579,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="copy the finished cells and provenance of this sweep recorded in "
                              "FOLDER (e.g. a pinned worktree's results/<name>) into the record; "
                              "train nothing")
+    parser.add_argument("--rescore", action="store_true",
+                        help="evaluate each finished cell's final generator again (its "
+                             "checkpoint) into rescore.json: the record's last FID reproduced, "
+                             "and the classes its samples cover; train nothing")
     parser.add_argument("--floor", action="store_true",
                         help="record floor.json, the FID of real training images at the sweep's "
                              "evaluation settings (what a perfect generator would score); "
@@ -551,6 +600,16 @@ def run(args: argparse.Namespace) -> int:
         copied = collect(args.name, Path(args.collect), results)
         print(f"{len(copied)} finished cell(s) collected into {results}"
               + (f": {', '.join(copied)}" if copied else ""))
+        return 0
+    if args.rescore:
+        command = "python -m osgan sweep " + " ".join(sys.argv[2:])
+        out = write_rescore(args.name, results, command=command)
+        worst = max((abs(c["FID"] - c["recorded FID"]) for c in out["cells"].values()),
+                    default=0.0)
+        print(f"{len(out['cells'])} cell(s) rescored into {results / 'rescore.json'}; largest "
+              f"|FID - recorded FID| {worst:.2e}"
+              + (f"; no final checkpoint for: {', '.join(out['missing'])}"
+                 if out["missing"] else ""))
         return 0
     if args.floor:
         command = "python -m osgan sweep " + " ".join(sys.argv[2:])

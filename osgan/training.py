@@ -206,7 +206,8 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
     try:
         meta = folder.meta()
         if meta is not None and meta["config"].get("checkpoint_dir"):
-            folder = harness.RunFolder(run_dir, "train", meta["config"]["checkpoint_dir"])
+            folder = harness.RunFolder(run_dir, "train",
+                                       checkpoint_dir=meta["config"]["checkpoint_dir"])
     except UsageError:
         meta = None
     if meta is None or meta.get("kind", "train") != "train":

@@ -199,6 +199,41 @@ def test_a_sweep_with_variants_is_recorded_read_and_shown(env, monkeypatch):
     assert "lr_d=0.001" in text and "base setting" in text
 
 
+@pytest.mark.slow
+def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_cannot_redo(
+        env, monkeypatch, capsys):
+    import matplotlib
+
+    from osgan import plots, record
+
+    results = env / "results"
+    assert cli.main(["sweep", "smoke", "--rescore", "--results", str(results)]) == 2
+    assert "run the sweep first" in capsys.readouterr().err and not results.exists()
+    assert cli.main(["sweep", "dfad_smoke", "--rescore", "--results", str(results)]) == 2
+    kw = dict(data_root=str(env / "fmnist"), steps=4, log_every=2, width=4, nz=8, batch_size=6,
+              eval=dict(every=2, n_gen=16, n_real=16))
+    sweep.run_sweep("smoke", results=results, workers=1, only=2, **kw)
+    out = sweep.write_rescore("smoke", results)
+    assert sorted(out["cells"]) == ["dcgan-one-seed0", "dcgan-two-seed0"] and not out["missing"]
+    for name, c in out["cells"].items():
+        last = record.load(results)["runs"][0 if "one" in name else 1]["evals"][-1]
+        assert c["step"] == 4 and c["FID"] == pytest.approx(last["FID"], rel=1e-9, abs=1e-12)
+        assert c["classes_eff"] == pytest.approx(last["classes"], rel=1e-9)
+    # a checkpoint gone (another machine): its entry stays, and the cell is named
+    (env / "cache" / "sweeps" / "smoke" / "dcgan-two-seed0" / "checkpoint.pt").unlink()
+    again = sweep.write_rescore("smoke", results)
+    assert again["missing"] == ["dcgan-two-seed0"]
+    assert again["cells"]["dcgan-two-seed0"] == out["cells"]["dcgan-two-seed0"]
+    assert record.load(results)["runs"][1]["rescore"]["FID"] == out["cells"]["dcgan-two-seed0"]["FID"]
+    # the chapter's table of classes
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    plots.show_record(results, ["dcgan"])
+    text = " ".join(getattr(x, "data", "") for x in shown)
+    assert "Classes the final samples cover" in text and "rescore.json" in text
+
+
 def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
     import torch
 
