@@ -488,13 +488,21 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
            f"{sum(p['plateaued'] for p in flat)} of {len(flat)} passed the plateau rule, so these "
            "compare the schemes at an equal budget, not at convergence; FID in "
            f"`{rows[0]['feature space'] if rows else '-'}`):", ""]
+    classes = {c["gan"]: c for c in record.class_table(rec["runs"])}
+
+    def covered(gan: str) -> str:
+        c = classes.get(gan, {})
+        return " / ".join(f"{c[k]:.1f}" if k in c else "-" for k in ("classes one",
+                                                                       "classes two"))
+
     if rows:
         out.append(markdown_table([{
             "objective": r["gan"], "seeds": r["n"],
             "FID one - two [95%]": _interval(r["FID one-two"], r["FID low"], r["FID high"],
                                              "{:+.3f}"),
             "verdict (ours)": r["verdict"],
-            f"paper ({paper_dataset}, Inception)": r[f"paper ({paper_dataset})"]}
+            f"paper ({paper_dataset}, Inception)": r[f"paper ({paper_dataset})"],
+            "classes covered, one / two (of 10)": covered(r["gan"])}
             for r in rows]))
     else:
         out.append("No objective has a finished pair of runs yet.")

@@ -237,7 +237,7 @@ def class_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in runs:
         if not (r["done"] and r["evals"]):
             continue
-        c = r["evals"][-1]["classes"]
+        c = r["evals"][-1].get("classes")
         if c is None and r.get("rescore"):
             c = r["rescore"].get("classes_eff")
         if c is not None:

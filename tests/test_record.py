@@ -161,3 +161,15 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     assert rows["one"]["val"] == approx(0.8) and rows["one"]["n"] == 3
     text = record.dfad_provenance_text(rec)
     assert text.startswith("Recorded sweep `dfad_smoke`: 9 of ")
+
+
+def test_class_table_means_each_scheme_over_seeds_from_evaluations_or_the_rescore():
+    a, b = _run("dcgan", "one", 0, [3.0, 2.0]), _run("dcgan", "one", 1, [3.0, 2.0])
+    a["evals"][-1]["classes"] = 9.0
+    b["evals"][-1]["classes"] = None  # recorded before evaluations reported it: the rescore's
+    b["rescore"] = {"classes_eff": 8.0}
+    c = _run("dcgan", "two", 0, [3.0, 2.5])
+    c["evals"][-1]["classes"] = 5.0
+    d = _run("bgan", "two", 0, [3.0, 2.5])  # no classes at all: left out
+    (row,) = record.class_table([a, b, c, d])
+    assert row == {"gan": "dcgan", "classes one": 8.5, "classes two": 5.0, "seeds": 2}
