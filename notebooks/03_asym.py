@@ -96,8 +96,10 @@ recorded = show_record(record_dir, names, dataset=cfg.dataset)
 # %% [markdown]
 # ### BGAN's settings, probed
 #
-# In the record above, BGAN learns tops and dresses and little else under both schemes, and its
-# FID rises after its first thousand steps. Is that the shared settings' doing? The probe
+# In the record above, BGAN learns tops and dresses and little else under both schemes (the
+# table of classes: its samples cover about half of Fashion-MNIST's classes, the other
+# objectives' nearly all), and its FID rises after its first thousand steps. Is that the shared
+# settings' doing? The probe
 # `python -m osgan sweep bgan_probe` trains BGAN in two stages for 3,000 steps (seed 0) at the
 # shared settings and at six changes of them: the paper's batch of 128, D's rate raised to G's
 # and above it, G's rate lowered twice, and WGAN-GP's Adam betas (0, 0.9). The column
