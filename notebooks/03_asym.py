@@ -96,10 +96,10 @@ recorded = show_record(record_dir, names, dataset=cfg.dataset)
 # %% [markdown]
 # ### BGAN's settings, probed
 #
-# In the record above, BGAN learns tops and dresses and little else under both schemes (the
-# table of classes: its samples cover about half of Fashion-MNIST's classes, the other
-# objectives' nearly all), and its FID rises after its first thousand steps. Is that the shared
-# settings' doing? The probe
+# In the record above, BGAN learns tops and dresses and little else under both schemes: its
+# final samples cover {glue:text}`bgan_classes` of Fashion-MNIST's ten classes (the table of
+# classes; the other objectives' {glue:text}`other_classes`), and its FID rises after its first
+# thousand steps. Is that the shared settings' doing? The probe
 # `python -m osgan sweep bgan_probe` trains BGAN in two stages for 3,000 steps (seed 0) at the
 # shared settings and at six changes of them: the paper's batch of 128, D's rate raised to G's
 # and above it, G's rate lowered twice, and WGAN-GP's Adam betas (0, 0.9). The column
@@ -109,6 +109,15 @@ recorded = show_record(record_dir, names, dataset=cfg.dataset)
 # %% tags=["hide-input"]
 from osgan.plots import show_variants
 
+covered = {c["gan"]: c for c in record.class_table(record.load(record_dir)["runs"])} \
+    if recorded else {}
+b = covered.get("bgan", {})
+glue("bgan_classes", " and ".join(f"{b[k]:.1f}" for k in ("classes one", "classes two") if k in b)
+     + " (one and two stages)" if b else "(not recorded)", display=False)
+others = [v for g, c in covered.items() if g != "bgan"
+          for k, v in c.items() if k.startswith("classes")]
+glue("other_classes", f"{min(others):.1f} to {max(others):.1f}" if others else "(not recorded)",
+     display=False)
 if gan in ("all", "bgan"):
     probe = show_variants(probe_dir)
     floor_classes = (record.load(probe_dir).get("floor") or {}).get("classes_eff", 10.0) \
