@@ -114,6 +114,9 @@ covered = {c["gan"]: c for c in record.class_table(record.load(record_dir)["runs
 b = covered.get("bgan", {})
 glue("bgan_classes", " and ".join(f"{b[k]:.1f}" for k in ("classes one", "classes two") if k in b)
      + " (one and two stages)" if b else "(not recorded)", display=False)
+ns = covered.get("dcgan_ns", {})
+glue("ns_classes", " and ".join(f"{ns[k]:.1f}" for k in ("classes one", "classes two") if k in ns)
+     if ns else "(not recorded)", display=False)
 others = [v for g, c in covered.items() if g != "bgan"
           for k, v in c.items() if k.startswith("classes")]
 glue("other_classes", f"{min(others):.1f} to {max(others):.1f}" if others else "(not recorded)",
@@ -145,7 +148,10 @@ else:
 # minimax and non-saturating losses reward exactly those. Once G's samples sit on D's boundary
 # around a few classes, nothing pulls them toward the others. Hjelm et al. derive the loss for an
 # optimal D, for which $D = \frac{1}{2}$ everywhere means $p_g = p_{data}$; a D trained a step at a
-# time only knows the boundary near G's samples. The paper's BGAN numbers are on CelebA, LSUN
+# time only knows the boundary near G's samples. The record holds the control: the non-saturating
+# DCGAN has the same D and the same D loss, and its G loss $-\log D(\hat{x})$ pushes every
+# sample's logit up, never back. At the same settings its samples cover
+# {glue:text}`ns_classes` classes (one and two stages). The paper's BGAN numbers are on CelebA, LSUN
 # Churches and FFHQ, whose images vary without falling into ten separate classes.
 
 # %% [markdown]
