@@ -332,12 +332,15 @@ def provenance_text(rec: dict[str, Any]) -> str:
     # the setting every run shares; in a sweep with variants, the one a variant changes nothing of
     base = next((r for r in runs if not r.get("changes")), runs[0] if runs else None)
     c = base["config"] if base else {}
-    who = "Every run" if not rec["sweep"]["spec"].get("variants") else \
-        "The base setting, which each variant changes as its name and row say"
+    varies = bool(rec["sweep"]["spec"].get("variants"))
+    who = "The base setting, which each variant changes as its name and row say" if varies \
+        else "Every run"
+    why = "" if varies or c.get("lr_d", 0) >= c.get("lr_g", 0) else \
+        " (D's below G's, as in the paper's released configurations, for every objective and " \
+        "both schemes)"
     setting = (f" {who}: width {c.get('width')}, batch {c.get('batch_size')}, "
                f"{c.get('steps')} steps, Adam with G's rate {c.get('lr_g')} and D's "
-               f"{c.get('lr_d')} (D's below G's, as in the paper's released configurations, for "
-               "every objective and both schemes), an evaluation of "
+               f"{c.get('lr_d')}{why}, an evaluation of "
                f"{c.get('eval', {}).get('n_gen')} images every {c.get('eval', {}).get('every')} "
                "steps." if c else "")
     return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished, "
