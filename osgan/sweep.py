@@ -467,8 +467,9 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     outside the record) evaluated again at the cell's own evaluation settings and sampler. It
     checks that the checkpoint gives the FID the record holds for the last step, and adds what
     evaluations did not report when the cell ran, such as the classes its samples cover
-    (:func:`osgan.metrics.fid.class_spread`). Cells whose checkpoint is gone (another machine)
-    keep the entry they had; the others are listed under ``missing``. Returns what it wrote."""
+    (:func:`osgan.metrics.fid.class_spread`). A cell scored already at its length is not scored
+    again; cells whose checkpoint is gone (another machine) keep the entry they had and are
+    listed under ``missing``. Returns what it wrote."""
     from osgan import checkpoint, metrics, record, training
 
     if kind(name) == "dfad":
@@ -493,6 +494,8 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
             continue
         if step != r["evals"][-1]["step"]:  # a checkpoint of another length than the record's
             missing.append(r["path"].name)
+            continue
+        if cells.get(r["path"].name, {}).get("step") == step:  # scored already, at this length
             continue
         settings.set_threads(run_cfg.threads)
         ev = run_cfg.eval

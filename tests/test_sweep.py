@@ -219,6 +219,11 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
         last = record.load(results)["runs"][0 if "one" in name else 1]["evals"][-1]
         assert c["step"] == 4 and c["FID"] == pytest.approx(last["FID"], rel=1e-9, abs=1e-12)
         assert c["classes_eff"] == pytest.approx(last["classes"], rel=1e-9)
+    # a cell scored already is left as it is
+    saved = json.loads((results / "rescore.json").read_text())
+    saved["cells"]["dcgan-one-seed0"]["FID"] = 123.0
+    (results / "rescore.json").write_text(json.dumps(saved))
+    assert sweep.write_rescore("smoke", results)["cells"]["dcgan-one-seed0"]["FID"] == 123.0
     # a checkpoint gone (another machine): its entry stays, and the cell is named
     (env / "cache" / "sweeps" / "smoke" / "dcgan-two-seed0" / "checkpoint.pt").unlink()
     again = sweep.write_rescore("smoke", results)
