@@ -448,27 +448,41 @@ def verdict_acc(low: float, high: float, n: int, a: str = "one", b: str = "two")
 
 def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                 tune_seeds: list[int] | None = None) -> dict[str, Any]:
-    """Table 2 from a record: ``chosen`` (scheme -> best grid point by validation accuracy, over
+    """Table 2 from a record: ``chosen`` (scheme -> best point by validation accuracy, over
     ``tune_seeds`` only when given: the seeds the whole grid ran on),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
     std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
     equal rounds, at equal student updates, at equal time; mean ± std of each, the paired
-    difference a - b with its 95% interval, and the verdict)."""
+    difference a - b with its 95% interval, and the verdict); and ``recipes`` (recipe name ->
+    the same ``rows`` and ``paired`` at that shared setting, the same point for every scheme)."""
     tuning = [r for r in runs if tune_seeds is None or r["seed"] in tune_seeds]
     chosen = {sc: choose(tuning, sc)[0]["point"]
               for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
+    # a recipe's cells are the same published setting for every scheme (the grid's are "adam")
+    recipes = dict.fromkeys(r["point"] for r in runs if r["config"]["hparams"] != "adam")
+    out = {"chosen": chosen, **_compare(runs, chosen, a, b)}
+    out["recipes"] = {rp: _compare(runs, {sc: rp for sc in dict.fromkeys(
+        r["scheme"] for r in runs if r["point"] == rp)}, a, b) for rp in recipes}
+    return out
+
+
+def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str
+             ) -> dict[str, Any]:
+    """``rows`` and ``paired`` of :func:`dfad_table2` for the given point of each scheme."""
     pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt
-                 and r["done"]} for sc, pt in chosen.items()}
+                 and r["done"]} for sc, pt in points.items()}
     rows = []
     for sc, by_seed in pick.items():
         rs = list(by_seed.values())
+        if not rs:
+            continue
         val, test = mean_std([r["val_accuracy"] for r in rs]), mean_std([r["accuracy"] for r in rs])
-        rows.append({"scheme": sc, "point": chosen[sc], "n": len(rs), "val": val[0],
+        rows.append({"scheme": sc, "point": points[sc], "n": len(rs), "val": val[0],
                      "val std": val[1], "test": test[0], "test std": test[1],
                      "rounds": rs[0]["rounds"]})
     paired = []
-    if a in pick and b in pick:
-        seeds = sorted(set(pick[a]) & set(pick[b]))
+    seeds = sorted(set(pick.get(a, {})) & set(pick.get(b, {})))
+    if seeds:
         for what in ("end", "equal rounds", "equal student updates", "equal time"):
             xa, xb, at = [], [], []
             for s in seeds:
@@ -493,7 +507,7 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                            f"{a} std": mean_std(xa)[1], b: mean_std(xb)[0],
                            f"{b} std": mean_std(xb)[1], f"{a}-{b}": m, "low": lo, "high": hi,
                            "verdict": verdict_acc(lo, hi, len(seeds), a, b), "points": at})
-    return {"chosen": chosen, "rows": rows, "paired": paired}
+    return {"rows": rows, "paired": paired}
 
 
 def dfad_provenance_text(rec: dict[str, Any]) -> str:

@@ -168,16 +168,22 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     assert plots.show_dfad_record(tmp_path / "nothing") == {}
     assert "No recorded DFAD sweep" in shown[0].data
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
+    spec = {"schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3], "tune_seeds": [0]}
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke", "spec": spec}))
     (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
     for seed in (0, 1):
         for scheme, acc in (("one", 0.7), ("two", 0.6)):
             write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed,
                        [(0, 0, 0.1), (10, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed, 0.8, 10)
+    write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0, [(0, 0, 0.1), (10, 1.0, 0.5)], 0.5,
+                    0.6, 10)
     t2 = plots.show_dfad_record(tmp_path)
     assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
+    # how much of the grid has run, and the comparison at the shared setting
+    assert "grid points finished there: one 1 of 2, two 0 of 2" in text
+    assert "At the shared setting" in text and "both at the recipe `dfad`" in text
 
 
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):

@@ -159,6 +159,10 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     assert by["equal time"]["verdict"] == "two better"
     rows = {r["scheme"]: r for r in t2["rows"]}
     assert rows["one"]["val"] == approx(0.8) and rows["one"]["n"] == 3
+    # at the shared setting (the recipe): only two ran it, so a row and no pairing
+    (recipe,) = t2["recipes"]["dfad"]["rows"]
+    assert (recipe["scheme"], recipe["n"], recipe["test"]) == ("two", 3, approx(0.63))
+    assert t2["recipes"]["dfad"]["paired"] == []
     text = record.dfad_provenance_text(rec)
     assert text.startswith("Recorded sweep `dfad_smoke`: 9 of ")
 

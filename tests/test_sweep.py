@@ -166,6 +166,12 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert seed1 == sorted(f"{sc}-{pt}-seed1" for sc, pt in
                            [*chosen.items(), ("one", "dfad"), ("two", "dfad"), ("kd", "dfad")])
     assert all((results / n / "done.json").exists() for n in seed1)
+    # Table 2 at the recipe, the setting every scheme shares: one against two paired over seeds
+    from osgan import record
+
+    at_recipe = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])["recipes"]
+    assert {r["scheme"]: r["n"] for r in at_recipe["dfad"]["rows"]} == {"one": 2, "two": 2, "kd": 2}
+    assert [p["n"] for p in at_recipe["dfad"]["paired"]] == [2, 2, 2, 2]
 
 
 @pytest.mark.slow
