@@ -237,6 +237,13 @@ def _interval(mean: float, low: float, high: float, fmt: str) -> str:
     return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
+def _real_classes(floor: Mapping | None) -> str:
+    """A sentence on the classes real images cover, from a record's ``floor.json`` ("" without)."""
+    if not floor or floor.get("classes_eff") is None:
+        return ""
+    return f" Real training images cover {floor['classes_eff']:.2f} (`floor.json`)."
+
+
 def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
                 paper_dataset: str = "celeba") -> list[dict[str, object]]:
     """Display a recorded sweep (``results/<sweep>``, :mod:`osgan.record`) for the objectives
@@ -317,8 +324,7 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
             f"{fl['date'][:10]} at commit {fl['commit'][:7]})."))
     classes = record.class_table(runs)
     if classes:
-        real = f" Real training images cover {fl['classes_eff']:.2f}." if fl and \
-            fl.get("classes_eff") is not None else ""
+        real = _real_classes(fl)
         rs = rec.get("rescore")
         check = [abs(c["FID"] - c["recorded FID"]) for c in (rs or {}).get("cells", {}).values()]
         display(Markdown(
@@ -429,8 +435,7 @@ def show_variants(results: str | Path, early: int = 1000) -> list[dict[str, obje
         return []
     space = runs[0]["evals"][-1]["feature_space"]
     fl = rec.get("floor")
-    real = "" if not fl or fl.get("classes_eff") is None else \
-        f" Real training images cover {fl['classes_eff']:.2f} (`floor.json`)."
+    real = _real_classes(fl)
     display(Markdown(
         f"FID in `{space}`; classes: the effective number of classes (exp of the entropy of the "
         "domain classifier's predicted classes) of the last evaluation's samples, 10 for a "
@@ -542,7 +547,7 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
-    from osgan import record
+    from osgan import record, sweep
 
     results = Path(results)
     if not (results / "sweep.json").exists():
@@ -558,12 +563,10 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         display(Markdown("No scheme has a finished run in the record yet."))
         return t2
     spec = rec["sweep"].get("spec", {})
-    grid_size = {sc: len(spec.get("lr_s", ())) * (1 if sc == "kd" else len(spec.get("lr_g", ())))
-                 for sc in spec.get("schemes", ())}
-    grid_done = {sc: len({r["point"] for r in rec["runs"] if r["scheme"] == sc and r["done"]
-                          and r["config"]["hparams"] == "adam"
-                          and (tune is None or r["seed"] in tune)}) for sc in grid_size}
-    progress = ", ".join(f"{sc} {grid_done[sc]} of {n}" for sc, n in grid_size.items())
+    grid = sweep.grid_progress(spec, [r for r in rec["runs"] if tune is None or r["seed"] in tune]
+                               ) if "lr_s" in spec else {}
+    progress = ", ".join(f"{sc} {len(done)} of {len(points)}"
+                         for sc, (points, done) in grid.items())
     display(Markdown(
         "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the point (grid or recipe) with the "
         "best mean validation accuracy (held-out training images) at the end"

@@ -94,6 +94,18 @@ def _grid(spec: dict[str, Any], scheme: str, seed: int) -> list[DFADCell]:
     return [DFADCell(scheme, "adam", s, g, seed) for s, g in rates]
 
 
+def grid_progress(spec: dict[str, Any], runs: list[dict[str, Any]]
+                  ) -> dict[str, tuple[set[str], set[str]]]:
+    """Per scheme of a dfad sweep ``spec``, its grid points and those of them finished in
+    ``runs`` (:func:`osgan.record.load_dfad`'s, on the seeds the caller keeps)."""
+    out = {}
+    for scheme in spec["schemes"]:
+        grid = {c.point for c in _grid(spec, scheme, 0)}  # a point names the same rates per seed
+        out[scheme] = grid, {r["point"] for r in runs if r["scheme"] == scheme and r["done"]
+                             and r["point"] in grid}
+    return out
+
+
 def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     """Per scheme, the grid point with the best validation accuracy over the sweep's tune seeds,
     once every grid cell of the scheme on those seeds is done (:func:`osgan.record.choose`);
@@ -105,9 +117,7 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
         return {}  # nothing recorded yet
     runs = [r for r in record.load_dfad(results)["runs"] if r["seed"] in spec["tune_seeds"]]
     out = {}
-    for scheme in spec["schemes"]:
-        grid = {c.point for seed in spec["tune_seeds"] for c in _grid(spec, scheme, seed)}
-        done = {r["point"] for r in runs if r["scheme"] == scheme and r["done"]}
+    for scheme, (grid, done) in grid_progress(spec, runs).items():
         if grid <= done:
             best = [r for r in record.choose(runs, scheme) if r["point"] in grid]
             out[scheme] = best[0]["point"]
@@ -470,7 +480,7 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     (:func:`osgan.metrics.fid.class_spread`). A cell scored already at its length is not scored
     again; cells whose checkpoint is gone (another machine) keep the entry they had and are
     listed under ``missing``. Returns what it wrote."""
-    from osgan import checkpoint, metrics, record, training
+    from osgan import record, training
 
     if kind(name) == "dfad":
         raise UsageError(f"sweep {name!r} holds distillation runs: they have no generator to "
@@ -484,11 +494,8 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     for r in record.load(results)["runs"]:
         if not (r["done"] and r["evals"]):
             continue
-        cfg = r["config"]
-        ckpt = Path(cfg.get("checkpoint_dir") or r["path"]) / "checkpoint.pt"
         try:
-            step = checkpoint.load(ckpt)["step"]
-            G, run_cfg = training.load_generator(r["path"])
+            G, run_cfg, step = training.load_final(r["path"])
         except (ValueError, OSError, UsageError):
             missing.append(r["path"].name)
             continue
@@ -498,11 +505,7 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
         if cells.get(r["path"].name, {}).get("step") == step:  # scored already, at this length
             continue
         settings.set_threads(run_cfg.threads)
-        ev = run_cfg.eval
-        out = metrics.fid_kid(training.sampler(G, run_cfg), dataset=run_cfg.dataset, split="test",
-                              feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
-                              data_root=run_cfg.data_root, image_size=run_cfg.image_size,
-                              device="cpu", seed=run_cfg.seed)
+        out = training.evaluate_generator(G, run_cfg)
         cells[r["path"].name] = {"step": step, "recorded FID": r["evals"][-1]["FID"], **out}
     rescore = {"cells": dict(sorted(cells.items())), "missing": sorted(missing), "date": _now(),
                "command": command, **environment()}
@@ -609,7 +612,7 @@ def run(args: argparse.Namespace) -> int:
         out = write_rescore(args.name, results, command=command)
         worst = max((abs(c["FID"] - c["recorded FID"]) for c in out["cells"].values()),
                     default=0.0)
-        print(f"{len(out['cells'])} cell(s) rescored into {results / 'rescore.json'}; largest "
+        print(f"{results / 'rescore.json'} holds {len(out['cells'])} cell(s); largest "
               f"|FID - recorded FID| {worst:.2e}"
               + (f"; no final checkpoint for: {', '.join(out['missing'])}"
                  if out["missing"] else ""))

@@ -200,6 +200,12 @@ def sampler(G: nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu"):
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
                    ) -> tuple[Generator, TrainConfig]:
     """G of a run (its latest checkpoint) in eval mode, and the run's config."""
+    return load_final(run_dir, device)[:2]
+
+
+def load_final(run_dir: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[Generator, TrainConfig, int]:
+    """:func:`load_generator`, and the step of the checkpoint G comes from."""
     from osgan import checkpoint
 
     folder = harness.RunFolder(run_dir, "train")
@@ -215,8 +221,22 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
                          "train one with `python -m osgan train`")
     cfg = settings.from_dict(TrainConfig, meta["config"] | {"resume": False})
     G = Generator(ModelConfig(**meta["model"]))
-    G.load_state_dict(checkpoint.load(folder.checkpoint_path, map_location="cpu")["G"])
-    return G.to(device).eval(), cfg
+    state = checkpoint.load(folder.checkpoint_path, map_location="cpu")
+    G.load_state_dict(state["G"])
+    return G.to(device).eval(), cfg, state["step"]
+
+
+def evaluate_generator(G: nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu"
+                       ) -> dict[str, Any]:
+    """:func:`osgan.metrics.fid_kid` of G at ``cfg``'s evaluation settings and sampler: what a run
+    logs under ``Eval/`` at each evaluation."""
+    from osgan.metrics import fid_kid  # imported here: evaluation is optional and heavier
+
+    ev = cfg.eval
+    return fid_kid(sampler(G, cfg, device), dataset=cfg.dataset, split="test",
+                   feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
+                   data_root=cfg.data_root, image_size=cfg.image_size, device=str(device),
+                   seed=cfg.seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,14 +326,7 @@ def _step(run: _Run) -> dict[str, torch.Tensor]:
 
 
 def _evaluate(run: _Run) -> dict[str, Any]:
-    from osgan.metrics import fid_kid  # imported here: evaluation is optional and heavier
-
-    cfg, ev = run.cfg, run.cfg.eval
-    out = fid_kid(sampler(run.G, cfg, run.device), dataset=cfg.dataset, split="test",
-                  feature_space=ev.feature_space, n_real=ev.n_real, n_gen=ev.n_gen,
-                  data_root=cfg.data_root, image_size=cfg.image_size, device=str(run.device),
-                  seed=cfg.seed)
-    return {f"Eval/{k}": v for k, v in out.items()}
+    return {f"Eval/{k}": v for k, v in evaluate_generator(run.G, run.cfg, run.device).items()}
 
 
 @torch.no_grad()

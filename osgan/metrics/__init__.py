@@ -36,5 +36,6 @@ from osgan.metrics.fid import (
 from osgan.metrics.inception import InceptionFeatures, InceptionWeightsNotFound
 
 __all__ = ["FEATURE_SPACES", "FIDConfig", "DomainFeatures", "InceptionFeatures",
-           "InceptionWeightsNotFound", "class_spread", "describe", "feature_space", "fid_kid", "floor", "format_table",
-           "frechet", "kid", "reference", "register_feature_space", "stats"]
+           "InceptionWeightsNotFound", "class_spread", "describe", "feature_space", "fid_kid",
+           "floor", "format_table", "frechet", "kid", "reference", "register_feature_space",
+           "stats"]
