@@ -38,8 +38,11 @@ In this implementation we:
   convolutions, tanh, then BatchNorm without affine parameters) with a ``g_width`` argument;
 * default to Adam (1e-3) for both student and generator, the same for both schemes, with
   ``lr_s`` / ``lr_g`` to set the rates of a recipe (a sweep's grid, :mod:`osgan.sweep`);
-  ``hparams="dfad"`` selects DFAD's published recipe (student SGD 0.1, momentum 0.9, weight decay
-  5e-4; generator Adam 1e-3; cosine decay of both over the run);
+  ``hparams`` selects one of DFAD's published recipes instead, which differ by network pair:
+  ``"dfad"`` its CIFAR recipe (student SGD 0.1, momentum 0.9, weight decay 5e-4; generator Adam
+  1e-3; our cosine decay of both over the run), ``"dfad_mnist"`` its LeNet-5 recipe (student SGD
+  0.01, momentum 0.9, weight decay 1e-4; generator Adam 1e-3; constant rates; DFAD's batch is
+  512, a config's ``batch_size`` is ours);
 * add the baseline "KD" (Hinton et al. 2015) of Table 2: the student trained on real training
   images with the teacher's soft targets at temperature ``kd_temperature``, no labels;
 * measure the student's accuracy on the real test split every ``eval_every`` rounds, against
@@ -124,8 +127,11 @@ def _adam(params, lr):
     return torch.optim.Adam(params, lr=lr)
 
 
-def _sgd_dfad(params, lr):
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+def _sgd(weight_decay):
+    def make(params, lr):
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -137,9 +143,14 @@ class Recipe:
     cosine: bool  # cosine decay of both rates over the run
 
 
+# DFAD publishes one recipe per network pair (Fang et al.'s DFAD_cifar.py and DFAD_mnist.py):
+# the student by SGD with momentum 0.9, the generator by Adam 1e-3.
 HPARAMS = {
     "adam": Recipe(_adam, 1e-3, _adam, 1e-3, cosine=False),
-    "dfad": Recipe(_sgd_dfad, 0.1, _adam, 1e-3, cosine=True),  # DFAD's published recipe
+    # the ResNet pair on CIFAR: SGD 0.1, weight decay 5e-4; cosine decay in place of DFAD's steps
+    "dfad": Recipe(_sgd(5e-4), 0.1, _adam, 1e-3, cosine=True),
+    # the LeNet-5 pair on MNIST: SGD 0.01, weight decay 1e-4, constant rates
+    "dfad_mnist": Recipe(_sgd(1e-4), 0.01, _adam, 1e-3, cosine=False),
 }
 
 
@@ -254,10 +265,11 @@ class DFADConfig:
     student_steps: int = setting(5, "two-stage only: student updates per round (DFAD: 5)")
     nz: int = setting(256, "latent dimension of the generator (DFAD: 256)")
     g_width: int = setting(64, "generator width ngf (DFAD: 64)")
-    hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both) or dfad (SGD 0.1, "
-                           "Adam)")
+    hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both), dfad (DFAD's "
+                           "CIFAR recipe: student SGD 0.1, cosine) or dfad_mnist (DFAD's LeNet-5 "
+                           "recipe: student SGD 0.01)")
     lr_s: float | None = setting(None, "the student's learning rate (None: the recipe's, adam "
-                                 "1e-3, dfad 0.1)")
+                                 "1e-3, dfad 0.1, dfad_mnist 0.01)")
     lr_g: float | None = setting(None, "the generator's learning rate (None: the recipe's, 1e-3)")
     kd_temperature: float = setting(4.0, "kd only: softmax temperature of the soft targets")
     teacher: str | None = setting(None, "teacher checkpoint (state_dict .pt); None: train it and "

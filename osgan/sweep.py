@@ -18,9 +18,9 @@ measured cost of a step at the sweep's settings.
 A sweep with ``kind="dfad"`` holds distillation runs (:func:`osgan.dfad.distill`, Sec. 4.4 and
 Table 2) through the same machinery: schemes (one, two, kd) x a grid of learning rates for the
 student and the generator (Adam, the same grid for every scheme; kd has no generator, so its grid
-is the student's rates alone) plus published recipes (``hparams="dfad"``) x paired seeds. Each
-cell is an ordinary ``dfad`` run folder; the rates are chosen afterwards on the validation split
-(:func:`osgan.record.dfad_table2`).
+is the student's rates alone) plus published recipes (``hparams="dfad_mnist"``, DFAD's for the
+LeNet-5 pair) x paired seeds. Each cell is an ordinary ``dfad`` run folder; the rates are chosen
+afterwards on the validation split (:func:`osgan.record.dfad_table2`).
 """
 
 from __future__ import annotations

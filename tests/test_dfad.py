@@ -357,6 +357,18 @@ def test_learning_rates_replace_the_recipes():
     assert opt_g.param_groups[0]["lr"] == 1e-3 and len(scheds) == 2  # the recipe's, cosine
     opt_s, opt_g, scheds = dfad.optimizers("adam", S, G, 10, lr_g=3e-4)
     assert (opt_s.param_groups[0]["lr"], opt_g.param_groups[0]["lr"], scheds) == (1e-3, 3e-4, [])
+
+
+def test_dfad_recipes_are_the_published_ones_per_network_pair():
+    """DFAD_mnist.py (the LeNet-5 pair): SGD 0.01, momentum 0.9, weight decay 1e-4, constant;
+    DFAD_cifar.py (the ResNets): SGD 0.1, weight decay 5e-4; the generator Adam 1e-3 in both."""
+    G, S, _ = tiny_nets(torch.float32)
+    for name, lr, wd, n_scheds in (("dfad_mnist", 0.01, 1e-4, 0), ("dfad", 0.1, 5e-4, 2)):
+        opt_s, opt_g, scheds = dfad.optimizers(name, S, G, 10)
+        group = opt_s.param_groups[0]
+        assert isinstance(opt_s, torch.optim.SGD) and isinstance(opt_g, torch.optim.Adam)
+        assert (group["lr"], group["momentum"], group["weight_decay"]) == (lr, 0.9, wd)
+        assert opt_g.param_groups[0]["lr"] == 1e-3 and len(scheds) == n_scheds
     with pytest.raises(ValueError, match="lr_s must be finite and > 0"):
         dfad.DFADConfig(lr_s=0.0).validate()
 
