@@ -141,16 +141,21 @@ class Recipe:
     generator: object  # (params, lr) -> optimiser of the generator
     lr_g: float  # the generator's learning rate unless the config gives lr_g
     cosine: bool  # cosine decay of both rates over the run
+    about: str = ""  # what the recipe is, in words, for tables
 
 
 # DFAD publishes one recipe per network pair (Fang et al.'s DFAD_cifar.py and DFAD_mnist.py):
 # the student by SGD with momentum 0.9, the generator by Adam 1e-3.
 HPARAMS = {
-    "adam": Recipe(_adam, 1e-3, _adam, 1e-3, cosine=False),
+    "adam": Recipe(_adam, 1e-3, _adam, 1e-3, cosine=False, about="Adam for both"),
     # the ResNet pair on CIFAR: SGD 0.1, weight decay 5e-4; cosine decay in place of DFAD's steps
-    "dfad": Recipe(_sgd(5e-4), 0.1, _adam, 1e-3, cosine=True),
+    "dfad": Recipe(_sgd(5e-4), 0.1, _adam, 1e-3, cosine=True,
+                   about="DFAD's CIFAR recipe: student SGD 0.1, momentum 0.9, weight decay 5e-4, "
+                         "generator Adam 1e-3, cosine decay"),
     # the LeNet-5 pair on MNIST: SGD 0.01, weight decay 1e-4, constant rates
-    "dfad_mnist": Recipe(_sgd(1e-4), 0.01, _adam, 1e-3, cosine=False),
+    "dfad_mnist": Recipe(_sgd(1e-4), 0.01, _adam, 1e-3, cosine=False,
+                         about="DFAD's LeNet-5 recipe: student SGD 0.01, momentum 0.9, weight "
+                               "decay 1e-4, generator Adam 1e-3, constant rates"),
 }
 
 

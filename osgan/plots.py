@@ -11,6 +11,7 @@ shown beside our own numbers, labelled as the paper's.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -547,7 +548,7 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
-    from osgan import record, sweep
+    from osgan import dfad, record, sweep
 
     results = Path(results)
     if not (results / "sweep.json").exists():
@@ -558,7 +559,18 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
     tune = rec["sweep"].get("spec", {}).get("tune_seeds")
-    t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune)
+    bench = results / "bench.json"  # each scheme's round cost, timed side by side
+    costs = record.dfad_round_costs(bench) if bench.exists() else None
+    if costs:
+        meta = json.loads(bench.read_text())
+        display(Markdown(
+            "**Time axis**: rounds times each scheme's CPU seconds a round, timed side by side "
+            f"at the sweep's settings (`{meta['command']}`, {meta['date'][:10]}, {meta['cpu']}, "
+            f"{meta['threads']} thread(s), median of {meta['repeats']}): "
+            + ", ".join(f"{sc} {t:.4f} s" for sc, t in costs.items())
+            + ". The runs' own clocks, which other load on the machine stretches, are the "
+            "secondary axis."))
+    t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune, costs=costs)
     if not t2["rows"]:
         display(Markdown("No scheme has a finished run in the record yet."))
         return t2
@@ -583,23 +595,88 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         if at["rows"]:
             display(Markdown(
                 f"**At the shared setting**, the published recipe `{recipe}` for every scheme "
-                "(no tuning), test accuracy at the end, mean ± std over seeds:\n\n"
+                + (f"({dfad.HPARAMS[recipe].about}; " if recipe in dfad.HPARAMS else "(")
+                + "no tuning), test accuracy at the end, mean ± std over seeds:\n\n"
                 + markdown_table([{"scheme": r["scheme"], "n": r["n"], "rounds": r["rounds"],
                                    "val": f"{r['val']:.4f}",
                                    "test": _pm(r["test"], r["test std"], "{:.4f}")}
                                   for r in at["rows"]])))
             _show_pairs(at["paired"], a, b, f"both at the recipe `{recipe}`")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for sc, pt in t2["chosen"].items():
-        for k, r in enumerate(x for x in rec["runs"] if x["scheme"] == sc and x["point"] == pt):
+    _plot_dfad_curves(rec["runs"], t2["chosen"], costs)
+    if "lr_s" in spec:
+        _plot_dfad_grid(rec["runs"], spec, tune)
+    return t2
+
+
+def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],
+                      costs: dict[str, float] | None) -> None:
+    """Test accuracy of each scheme's chosen point (every seed) against rounds, student updates
+    and training time (rounds x ``costs`` where given, else the runs' own clocks)."""
+    import matplotlib.pyplot as plt
+
+    from osgan import record
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+    for i, (sc, pt) in enumerate(chosen.items()):
+        for k, r in enumerate(x for x in runs if x["scheme"] == sc and x["point"] == pt):
+            rounds = [row["round"] for row in r["records"]]
             acc = [row["Accuracy/student"] for row in r["records"]]
-            kw = dict(color=f"C{list(t2['chosen']).index(sc)}", alpha=0.8,
-                      label=f"{sc} ({pt})" if k == 0 else None)
-            axes[0].plot([row["round"] for row in r["records"]], acc, **kw)
-            axes[1].plot([row["Time/train"] for row in r["records"]], acc, **kw)
+            kw = dict(color=f"C{i}", alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
+            axes[0].plot(rounds, acc, **kw)
+            axes[1].plot([n * record.UPDATES[sc](r["config"]) for n in rounds], acc, **kw)
+            clock = [n * costs[sc] for n in rounds] if costs and sc in costs else \
+                [row["Time/train"] for row in r["records"]]
+            axes[2].plot(clock, acc, **kw)
     axes[0].set(xlabel="round", ylabel="student test accuracy", title="against rounds")
-    axes[1].set(xlabel="training clock (s)", title="against training time")
+    axes[1].set(xlabel="student updates", title="against student updates")
+    axes[2].set(xlabel="training time (s): " + ("rounds x round cost (bench)" if costs else
+                                                "the runs' own clock"),
+                title="against training time")
     axes[0].legend()
     plt.tight_layout()
     plt.show()
-    return t2
+
+
+def _plot_dfad_grid(runs: list[dict[str, object]], spec: dict[str, object],
+                    tune: list[int] | None) -> None:
+    """Final validation accuracy of every grid point on the tune seeds: per adversarial scheme a
+    map over the student's rate x the generator's, and every scheme against the ratio of the
+    two rates (kd, which has no generator, as a line at each student rate)."""
+    import matplotlib.pyplot as plt
+
+    lr_s, lr_g = list(spec["lr_s"]), list(spec["lr_g"])
+    done = [r for r in runs if r["done"] and r["config"]["hparams"] == "adam"
+            and (tune is None or r["seed"] in tune) and r["val_accuracy"] is not None]
+    adversarial = [sc for sc in spec["schemes"] if sc != "kd"]
+    fig, axes = plt.subplots(1, len(adversarial) + 1, figsize=(5 * len(adversarial) + 6, 4),
+                             layout="constrained")
+    for ax, sc in zip(axes, adversarial):
+        m = np.full((len(lr_s), len(lr_g)), np.nan)
+        for r in done:
+            if r["scheme"] == sc:
+                m[lr_s.index(r["config"]["lr_s"]), lr_g.index(r["config"]["lr_g"])] = \
+                    r["val_accuracy"]
+        im = ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis", origin="lower")
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, "not run" if np.isnan(v) else f"{v:.3f}", ha="center", va="center",
+                    color="grey" if np.isnan(v) else "white" if v < 0.6 else "black",
+                    fontsize=9)
+        ax.set(xticks=range(len(lr_g)), xticklabels=[f"{g:g}" for g in lr_g],
+               yticks=range(len(lr_s)), yticklabels=[f"{x:g}" for x in lr_s],
+               xlabel="generator's rate", ylabel="student's rate",
+               title=f"{sc}: final validation accuracy")
+    fig.colorbar(im, ax=axes[:len(adversarial)].tolist(), shrink=0.8)
+    ax = axes[-1]
+    for i, sc in enumerate(adversarial):
+        pts = sorted((r["config"]["lr_s"] / r["config"]["lr_g"], r["val_accuracy"])
+                     for r in done if r["scheme"] == sc)
+        if pts:
+            ax.plot(*zip(*pts), "o", color=f"C{i}", alpha=0.8, label=sc)
+    for r in done:
+        if r["scheme"] == "kd":
+            ax.axhline(r["val_accuracy"], color="grey", lw=0.8, ls=":")
+    ax.set(xscale="log", xlabel="student's rate / generator's rate", ylim=(0, 1),
+           ylabel="final validation accuracy",
+           title="against the ratio of the rates (dotted: kd)")
+    ax.legend()
+    plt.show()

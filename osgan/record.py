@@ -446,28 +446,37 @@ def verdict_acc(low: float, high: float, n: int, a: str = "one", b: str = "two")
     return f"no difference detected at n = {n}"
 
 
+def dfad_round_costs(path: str | Path) -> dict[str, float]:
+    """Seconds per round of each scheme from a dfad sweep's ``bench.json``
+    (``python -m osgan sweep NAME --bench``: timed side by side)."""
+    return dict(json.loads(Path(path).read_text())["seconds_per_round"])
+
+
 def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
-                tune_seeds: list[int] | None = None) -> dict[str, Any]:
+                tune_seeds: list[int] | None = None,
+                costs: dict[str, float] | None = None) -> dict[str, Any]:
     """Table 2 from a record: ``chosen`` (scheme -> best point by validation accuracy, over
     ``tune_seeds`` only when given: the seeds the whole grid ran on),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
     std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
     equal rounds, at equal student updates, at equal time; mean ± std of each, the paired
     difference a - b with its 95% interval, and the verdict); and ``recipes`` (recipe name ->
-    the same ``rows`` and ``paired`` at that shared setting, the same point for every scheme)."""
+    the same ``rows`` and ``paired`` at that shared setting, the same point for every scheme).
+    Equal time is by ``costs`` (scheme -> seconds a round, :func:`dfad_round_costs`) when given,
+    and always by the runs' own training clock too."""
     tuning = [r for r in runs if tune_seeds is None or r["seed"] in tune_seeds]
     chosen = {sc: choose(tuning, sc)[0]["point"]
               for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
     # a recipe's cells are the same published setting for every scheme (the grid's are "adam")
     recipes = dict.fromkeys(r["point"] for r in runs if r["config"]["hparams"] != "adam")
-    out = {"chosen": chosen, **_compare(runs, chosen, a, b)}
+    out = {"chosen": chosen, **_compare(runs, chosen, a, b, costs)}
     out["recipes"] = {rp: _compare(runs, {sc: rp for sc in dict.fromkeys(
-        r["scheme"] for r in runs if r["point"] == rp)}, a, b) for rp in recipes}
+        r["scheme"] for r in runs if r["point"] == rp)}, a, b, costs) for rp in recipes}
     return out
 
 
-def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str
-             ) -> dict[str, Any]:
+def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str,
+             costs: dict[str, float] | None = None) -> dict[str, Any]:
     """``rows`` and ``paired`` of :func:`dfad_table2` for the given point of each scheme."""
     pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt
                  and r["done"]} for sc, pt in points.items()}
@@ -482,8 +491,10 @@ def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str
                      "rounds": rs[0]["rounds"]})
     paired = []
     seeds = sorted(set(pick.get(a, {})) & set(pick.get(b, {})))
+    ways = ["end", "equal rounds", "equal student updates"]
+    ways += ["equal time (bench)"] if costs and a in costs and b in costs else []
     if seeds:
-        for what in ("end", "equal rounds", "equal student updates", "equal time"):
+        for what in [*ways, "equal time (runs' clock)"]:
             xa, xb, at = [], [], []
             for s in seeds:
                 ra, rb = pick[a][s], pick[b][s]
@@ -496,6 +507,9 @@ def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str
                     ua, ub = UPDATES[a](ra["config"]), UPDATES[b](rb["config"])
                     u = min(ra["rounds"] * ua, rb["rounds"] * ub)
                     pa, pb = dict(round=u / ua), dict(round=u / ub)
+                elif what == "equal time (bench)":  # rounds x the cost timed side by side
+                    t = min(ra["rounds"] * costs[a], rb["rounds"] * costs[b])
+                    pa, pb = dict(round=t / costs[a]), dict(round=t / costs[b])
                 else:
                     t = min(ra["records"][-1]["Time/train"], rb["records"][-1]["Time/train"])
                     pa = pb = dict(seconds=t)

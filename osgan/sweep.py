@@ -29,6 +29,7 @@ import argparse
 import datetime
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -340,9 +341,9 @@ def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def round_seconds(cfg, rounds: int = 5) -> float:
-    """Measured seconds per distillation round at ``cfg``'s settings (random teacher and data,
-    the same networks), after a warm-up round, on this process's threads."""
+def _round_fn(cfg):
+    """One distillation round of ``cfg``'s scheme as a callable, at its settings (random teacher
+    and data, the same networks and optimisers)."""
     from osgan import dfad
 
     torch.manual_seed(0)
@@ -362,11 +363,53 @@ def round_seconds(cfg, rounds: int = 5) -> float:
             dfad.two_stage_round(G, S, T, opt_g, opt_s, z, student_steps=cfg.student_steps,
                                  as_float=False)
 
+    return round_
+
+
+def round_seconds(cfg, rounds: int = 5) -> float:
+    """Measured seconds per distillation round at ``cfg``'s settings, after a warm-up round, on
+    this process's threads."""
+    round_ = _round_fn(cfg)
     round_()
     t0 = time.perf_counter()
     for _ in range(rounds):
         round_()
     return (time.perf_counter() - t0) / rounds
+
+
+def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: int = 3,
+                      command: str | None = None) -> dict[str, Any]:
+    """``results/bench.json`` of a dfad sweep: the CPU seconds of one round of each scheme at
+    the sweep's settings, timed side by side (one round of each in turn, ``repeats`` turns after
+    ``warmup``; :func:`osgan.timing.round_robin`, process CPU time on the sweep's threads), the
+    median and quartiles per scheme, with the environment and command. The record's time axis
+    (:func:`osgan.record.dfad_table2`) is rounds times these costs. Returns what it wrote."""
+    from osgan import timing
+
+    if kind(name) != "dfad":
+        raise UsageError(f"sweep {name!r} holds training runs: time their steps with "
+                         "python -m osgan bench (results/table1/bench)")
+    if repeats < 1 or warmup < 0:
+        raise UsageError(f"a bench needs repeats >= 1 and warmup >= 0; got {repeats}, {warmup}")
+    results = own_results(name, results)
+    spec = sweep_spec(name)
+    # each scheme at its first listed cell: a round's cost does not depend on the rates
+    first = {c.scheme: c for c in reversed(_dfad_cells(spec, {}))}
+    cfgs = {sc: cell_config(name, first[sc], results) for sc in spec["schemes"]}
+    settings.set_threads(next(iter(cfgs.values())).threads)
+    times = timing.round_robin({sc: _round_fn(c) for sc, c in cfgs.items()}, "cpu", repeats,
+                               warmup, clock="cpu")
+    out = {"seconds_per_round": {sc: statistics.median(t) for sc, t in times.items()},
+           "quartiles": {sc: list(timing.quartiles(t)) for sc, t in times.items()},
+           "student_updates_per_round": {sc: (c.student_steps if sc == "two" else 1)
+                                         for sc, c in cfgs.items()},
+           "times": times, "repeats": repeats, "warmup": warmup, "clock": "cpu",
+           "threads": torch.get_num_threads(),
+           "settings": {k: getattr(next(iter(cfgs.values())), k) for k in
+                        ("dataset", "batch_size", "g_width", "nz", "student_steps")},
+           "date": _now(), "command": command, **environment()}
+    write_json(results / "bench.json", out)
+    return out
 
 
 def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
@@ -589,6 +632,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="evaluate each finished cell's final generator again (its "
                              "checkpoint) into rescore.json: the record's last FID reproduced, "
                              "and the classes its samples cover; train nothing")
+    parser.add_argument("--bench", action="store_true",
+                        help="dfad sweeps: record bench.json, each scheme's CPU seconds a round "
+                             "at the sweep's settings, timed side by side (the time axis of "
+                             "Table 2); train nothing")
     parser.add_argument("--floor", action="store_true",
                         help="record floor.json, the FID of real training images at the sweep's "
                              "evaluation settings (what a perfect generator would score); "
@@ -616,6 +663,13 @@ def run(args: argparse.Namespace) -> int:
               f"|FID - recorded FID| {worst:.2e}"
               + (f"; no final checkpoint for: {', '.join(out['missing'])}"
                  if out["missing"] else ""))
+        return 0
+    if args.bench:
+        command = "python -m osgan sweep " + " ".join(sys.argv[2:])
+        b = write_round_bench(args.name, results, command=command)
+        print("CPU seconds a round, median of " + f"{b['repeats']} side by side: " + ", ".join(
+            f"{sc} {t:.4f}" for sc, t in b["seconds_per_round"].items())
+            + f"; written to {results / 'bench.json'}")
         return 0
     if args.floor:
         command = "python -m osgan sweep " + " ".join(sys.argv[2:])

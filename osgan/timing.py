@@ -341,7 +341,7 @@ class Measurement:
         }
 
 
-def _quartiles(v: list[float]) -> tuple[float, float]:
+def quartiles(v: list[float]) -> tuple[float, float]:
     if len(v) < 2:
         return (v[0], v[0])
     q = statistics.quantiles(v, n=4, method="inclusive")
@@ -382,7 +382,7 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
     return Measurement(
         costs=costs,
         measured={s: statistics.median(times[s]) for s in SCHEMES},
-        spread={s: _quartiles(times[s]) for s in SCHEMES},
+        spread={s: quartiles(times[s]) for s in SCHEMES},
         predicted={s: predict(costs, s) for s in SCHEMES},
         times=times,
     )

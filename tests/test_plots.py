@@ -177,13 +177,32 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
                        [(0, 0, 0.1), (10, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed, 0.8, 10)
     write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0, [(0, 0, 0.1), (10, 1.0, 0.5)], 0.5,
                     0.6, 10)
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "seconds_per_round": {"one": 0.2, "two": 0.7}, "command": "python -m osgan sweep x "
+        "--bench", "date": "2026-11-29T15:00:00", "cpu": "AMD EPYC", "threads": 1,
+        "repeats": 30}))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     t2 = plots.show_dfad_record(tmp_path)
     assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
+    # the time axis from the bench, and equal time by it as well as by the runs' clocks
+    assert "Time axis" in text and "one 0.2000 s, two 0.7000 s" in text
+    assert "equal time (bench)" in text and "equal time (runs' clock)" in text
     # how much of the grid has run, and the comparison at the shared setting
     assert "grid points finished there: one 1 of 2, two 0 of 2" in text
     assert "At the shared setting" in text and "both at the recipe `dfad`" in text
+    # curves (rounds, student updates, time) and the grid's map, its unrun points named
+    curves, grid = (plt.figure(n) for n in plt.get_fignums())
+    assert [ax.get_title() for ax in curves.axes] == [
+        "against rounds", "against student updates", "against training time"]
+    assert "rounds x round cost (bench)" in curves.axes[2].get_xlabel()
+    updates = curves.axes[1].lines  # two's student updates: 5 a round
+    assert max(max(line.get_xdata()) for line in updates) == 50
+    one_map = grid.axes[0]
+    assert sorted(t.get_text() for t in one_map.texts) == ["0.600", "not run"]
 
 
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):

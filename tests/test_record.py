@@ -154,9 +154,20 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     assert by["equal rounds"]["two"] == approx(0.63, abs=1e-12)
     # equal student updates: min(50 x 1, 10 x 5) = 50: both at their ends
     assert by["equal student updates"]["one-two"] == approx(0.09, abs=1e-12)
-    # equal time: min(5.0, 4.0) = 4 s: one's evaluation at 1 s against two's last
-    assert by["equal time"]["one"] == approx(0.51, abs=1e-12)
-    assert by["equal time"]["verdict"] == "two better"
+    # equal time by the runs' clocks: min(5.0, 4.0) = 4 s: one's evaluation at 1 s against
+    # two's last; no bench given, so no row by the bench's costs
+    assert by["equal time (runs' clock)"]["one"] == approx(0.51, abs=1e-12)
+    assert by["equal time (runs' clock)"]["verdict"] == "two better"
+    assert "equal time (bench)" not in by
+    # by a bench's costs: one 0.1 s a round, two 0.5: min(50 x 0.1, 10 x 0.5) = 5 s, both ends;
+    # two at 1 s a round: min(5, 10) = 5 s, two at its round 5 (0.55 + 2 bump), one at its end
+    for two_cost, one_at, two_at in ((0.5, [0.71, 0.73, 0.72], [0.61, 0.65, 0.63]),
+                                     (1.0, [0.71, 0.73, 0.72], [0.55, 0.55, 0.55])):
+        t2c = record.dfad_table2(rec["runs"], costs={"one": 0.1, "two": two_cost})
+        bench = {p["at"]: p for p in t2c["paired"]}["equal time (bench)"]
+        diff = [x - y for x, y in zip(one_at, two_at)]
+        assert bench["one-two"] == approx(sum(diff) / 3, abs=1e-12)
+        assert [p["round"] for p in bench["points"]] == [50, 50, 50]
     rows = {r["scheme"]: r for r in t2["rows"]}
     assert rows["one"]["val"] == approx(0.8) and rows["one"]["n"] == 3
     # at the shared setting (the recipe): only two ran it, so a row and no pairing

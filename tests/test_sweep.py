@@ -282,6 +282,30 @@ def test_floor_refuses_a_distillation_sweep_and_the_reference_split(env, capsys)
         metrics.floor(1, data_root=str(env / "fmnist"), n_gen=100, feature_space="domain_smoke")
 
 
+def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_sweep(env, capsys):
+    out = sweep.write_round_bench("dfad_smoke", env / "t2", repeats=3, warmup=0, command="c")
+    spec = settings.SWEEPS["dfad_smoke"]
+    assert set(out["seconds_per_round"]) == set(spec["schemes"])
+    assert all(len(t) == 3 for t in out["times"].values()) and out["clock"] == "cpu"
+    assert all(lo <= out["seconds_per_round"][sc] <= hi for sc, (lo, hi) in
+               out["quartiles"].items())
+    assert out["student_updates_per_round"] == {"one": 1, "two": 5, "kd": 1}
+    written = json.loads((env / "t2" / "bench.json").read_text())
+    assert written["seconds_per_round"] == out["seconds_per_round"]
+    from osgan import record
+
+    assert record.dfad_round_costs(env / "t2" / "bench.json") == out["seconds_per_round"]
+    # a training sweep has its own bench; a bad count; a folder of another sweep: one line each
+    for argv, says in ((["sweep", "table1", "--bench"], "python -m osgan bench"),
+                       (["sweep", "dfad_smoke", "--bench", "--results", str(env / "fmnist")],
+                        "holds files no sweep wrote")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err, err
+    with pytest.raises(UsageError, match="repeats >= 1"):
+        sweep.write_round_bench("dfad_smoke", env / "t2", repeats=0)
+
+
 def _record(root, sweep_name, cells, start):
     """A record folder as run_sweep leaves it: marker, one provenance session, cell folders
     (name -> steps done, None for a cell still running)."""
