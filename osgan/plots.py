@@ -545,7 +545,6 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     verdicts, and the chosen points' test-accuracy curves against rounds and training time. Says
     so plainly where there is no record. Returns :func:`osgan.record.dfad_table2`'s dict ({}
     without a record)."""
-    import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
     from osgan import dfad, record, sweep
