@@ -601,6 +601,14 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
                                    "test": _pm(r["test"], r["test std"], "{:.4f}")}
                                   for r in at["rows"]])))
             _show_pairs(at["paired"], a, b, f"both at the recipe `{recipe}`")
+    flat = [(r, record.dfad_plateau(r)) for r in rec["runs"] if r["done"]]
+    still = [f"`{r['path'].name}` (+{p['gain']:.3f})" for r, p in flat
+             if p["gain"] is not None and not p["plateaued"]]
+    display(Markdown(
+        f"**Plateau rule** (the best validation accuracy of a run's last third beats the best "
+        f"before it by less than {record.ACC_PLATEAU_GAIN:.2f}): "
+        f"{sum(p['plateaued'] for _, p in flat)} of {len(flat)} finished runs have flattened"
+        + (f"; still rising at the end: {', '.join(still)}" if still else "") + "."))
     _plot_dfad_curves(rec["runs"], t2["chosen"], costs)
     if "lr_s" in spec:
         _plot_dfad_grid(rec["runs"], spec, tune)

@@ -390,6 +390,11 @@ def live_agrees(recorded: list[dict[str, Any]], live: list[dict[str, Any]]) -> d
 # the student student_steps times, a one-stage or KD round once) and at equal training time
 # (the shorter run's clock of each pair). Higher accuracy is better.
 
+# Plateau rule for a distillation run: the best validation accuracy of the last third of its
+# evaluations beats the best before it by less than this (accuracy, absolute): a student still
+# learning fails it.
+ACC_PLATEAU_GAIN = 0.01
+
 # student updates per round
 UPDATES = {"one": lambda cfg: 1, "two": lambda cfg: cfg["student_steps"], "kd": lambda cfg: 1}
 
@@ -444,6 +449,22 @@ def verdict_acc(low: float, high: float, n: int, a: str = "one", b: str = "two")
     if high < 0:
         return f"{b} better"
     return f"no difference detected at n = {n}"
+
+
+def dfad_plateau(run: dict[str, Any]) -> dict[str, Any]:
+    """The plateau rule on one distillation run (:data:`ACC_PLATEAU_GAIN`), on its validation
+    accuracy (test accuracy where a run has no validation split): ``plateaued``,
+    ``best_before`` and ``best_last_third`` (accuracies), ``gain`` (their difference)."""
+    key = "Accuracy/val" if all("Accuracy/val" in r for r in run["records"]) else \
+        "Accuracy/student"
+    cut = 2 * run["rounds"] / 3
+    before = [r[key] for r in run["records"] if r["round"] <= cut]
+    last = [r[key] for r in run["records"] if r["round"] > cut]
+    if not before or not last:
+        return {"plateaued": False, "best_before": None, "best_last_third": None, "gain": None}
+    b, a = max(before), max(last)
+    return {"plateaued": a - b < ACC_PLATEAU_GAIN, "best_before": b, "best_last_third": a,
+            "gain": a - b}
 
 
 def dfad_round_costs(path: str | Path) -> dict[str, float]:

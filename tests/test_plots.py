@@ -191,6 +191,8 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     # the time axis from the bench, and equal time by it as well as by the runs' clocks
     assert "Time axis" in text and "one 0.2000 s, two 0.7000 s" in text
     assert "equal time (bench)" in text and "equal time (runs' clock)" in text
+    # every finished run by the plateau rule: each fixture's curve rises in its last third
+    assert "0 of 5 finished runs have flattened; still rising at the end" in text
     # how much of the grid has run, and the comparison at the shared setting
     assert "grid points finished there: one 1 of 2, two 0 of 2" in text
     assert "At the shared setting" in text and "both at the recipe `dfad`" in text

@@ -178,6 +178,23 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     assert text.startswith("Recorded sweep `dfad_smoke`: 9 of ")
 
 
+def test_dfad_plateau_rule_catches_a_student_still_learning():
+    def run(vals, key="Accuracy/val"):
+        rounds = 10 * (len(vals) - 1)
+        return {"rounds": rounds, "records": [
+            {"round": 10 * i, "Accuracy/student": 0.0, key: v} for i, v in enumerate(vals)]}
+
+    # rounds 0..60, cut at 40: best before 0.50, best of the last third 0.55: still learning
+    rising = record.dfad_plateau(run([0.1, 0.3, 0.4, 0.45, 0.5, 0.52, 0.55]))
+    assert not rising["plateaued"] and rising["gain"] == approx(0.05)
+    flat = record.dfad_plateau(run([0.1, 0.6, 0.7, 0.7, 0.71, 0.705, 0.709]))
+    assert flat["plateaued"] and flat["best_last_third"] == approx(0.709)
+    # without a validation split, the test accuracy; a run too short for thirds fails
+    assert record.dfad_plateau(run([0.1, 0.2, 0.8, 0.9], "Accuracy/student"))["gain"] == \
+        approx(0.1)
+    assert record.dfad_plateau(run([0.1]))["plateaued"] is False
+
+
 def test_class_table_means_each_scheme_over_seeds_from_evaluations_or_the_rescore():
     a, b = _run("dcgan", "one", 0, [3.0, 2.0]), _run("dcgan", "one", 1, [3.0, 2.0])
     a["evals"][-1]["classes"] = 9.0
