@@ -189,19 +189,27 @@ def freeze(teacher: nn.Module) -> nn.Module:
     return teacher.eval().requires_grad_(False)
 
 
-def one_stage_round(G, S, T, opt_g, opt_s, z: Tensor, *, as_float: bool = True) -> dict:
+def one_stage_round(G, S, T, opt_g, opt_s, z: Tensor, *, update_g: bool = True,
+                    as_float: bool = True) -> dict:
     """One forward and one backward: the student descends :math:`\\mathcal{L}`, the generator
-    ascends it through the reversed gradient (:math:`\\gamma = -1`). ``z``: ``(B, nz)``."""
+    ascends it through the reversed gradient (:math:`\\gamma = -1`). ``z``: ``(B, nz)``.
+    ``update_g=False`` (an ablation of ours, ``DFADConfig.g_every``) updates the student alone,
+    on the generator's images, and leaves the generator as it is."""
     opt_s.zero_grad(set_to_none=True)
     opt_g.zero_grad(set_to_none=True)
-    x_hat = G(z)
-    # gamma = -1: grad_{x_hat} L_G = -grad_{x_hat} L (Eq. 7 for a symmetric game)
-    x_hat_r = scale_grad(x_hat, -1.0)
+    if update_g:
+        x_hat = G(z)
+        # gamma = -1: grad_{x_hat} L_G = -grad_{x_hat} L (Eq. 7 for a symmetric game)
+        x_hat = scale_grad(x_hat, -1.0)
+    else:
+        with torch.no_grad():
+            x_hat = G(z)
     # L = mean |S(x_hat) - T(x_hat)|
-    loss = distill_loss(S(x_hat_r), T(x_hat_r))
+    loss = distill_loss(S(x_hat), T(x_hat))
     loss.backward()  # S: grad of L; G: grad of -L; T: input gradient only
     opt_s.step()
-    opt_g.step()
+    if update_g:
+        opt_g.step()
     stats = {"Loss/S": loss.detach(), "Loss/G": -loss.detach()}
     return to_floats(stats) if as_float else stats
 
@@ -268,6 +276,9 @@ class DFADConfig:
     rounds: int = setting(4000, "adversarial rounds (kd: student steps)")
     batch_size: int = setting(256, "images per step (DFAD and Table 2: 256)")
     student_steps: int = setting(5, "two-stage only: student updates per round (DFAD: 5)")
+    g_every: int = setting(1, "one-stage only: the generator moves in one round of every "
+                           "g_every, the student in every round (1: the paper's one stage; "
+                           "above 1 an ablation of ours)")
     nz: int = setting(256, "latent dimension of the generator (DFAD: 256)")
     g_width: int = setting(64, "generator width ngf (DFAD: 64)")
     hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both), dfad (DFAD's "
@@ -322,8 +333,11 @@ class DFADConfig:
         for name in (self.teacher_arch, self.student_arch):
             if name is not None and name not in NETWORKS:
                 raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
+        if self.g_every != 1 and self.scheme != "one":
+            raise ValueError(f"g_every applies to scheme one only; give g_every 1 with scheme "
+                             f"{self.scheme!r}")
         for name in ("rounds", "batch_size", "student_steps", "eval_every", "nz", "g_width",
-                     "resnet_width"):
+                     "resnet_width", "g_every"):
             check_count(name, getattr(self, name))
         for name in ("threads", "checkpoint_every"):
             check_count(name, getattr(self, name), minimum=0)
@@ -356,7 +370,9 @@ class DFADConfig:
 # Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
 TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
               "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
-              "teacher_epochs", "seed", "lr_s", "lr_g", "val_n")
+              "teacher_epochs", "seed", "lr_s", "lr_g", "val_n", "g_every")
+# what a setting was in checkpoints written before it existed
+TRAJECTORY_DEFAULTS = {"g_every": 1}
 
 
 # --------------------------------------------------------------------------- the run
@@ -476,8 +492,8 @@ def _restore(run: _Run, state: dict, clock: harness.Clock) -> int:
     return state["round"]
 
 
-def _round(run: _Run) -> dict:
-    """One round of the configured scheme (statistics on the device)."""
+def _round(run: _Run, r: int) -> dict:
+    """Round ``r`` (from 1) of the configured scheme (statistics on the device)."""
     cfg = run.cfg
     if cfg.scheme == "kd":
         x, _ = run.train.sample(cfg.batch_size, generator=run.data_gen)
@@ -486,7 +502,8 @@ def _round(run: _Run) -> dict:
     else:
         z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
         if cfg.scheme == "one":
-            stats = one_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z, as_float=False)
+            stats = one_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
+                                    update_g=r % cfg.g_every == 0, as_float=False)
         else:
             stats = two_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
                                     student_steps=cfg.student_steps, as_float=False)
@@ -503,7 +520,8 @@ def distill(cfg: DFADConfig) -> DistillResult:
     with harness.RunFolder(cfg.out_dir, "dfad", step_key="round",
                            checkpoint_dir=cfg.checkpoint_dir) as folder:
         state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
-                            total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite)
+                            total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite,
+                            trajectory_defaults=TRAJECTORY_DEFAULTS)
         return _distill(cfg, device, folder, state)
 
 
@@ -539,7 +557,7 @@ def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
     run.G.train()
     schedule = harness.Schedule(log=0, eval=cfg.eval_every, checkpoint=cfg.checkpoint_every)
     try:
-        harness.loop(start, cfg.rounds, lambda r: _round(run), schedule, clock, handle, bar)
+        harness.loop(start, cfg.rounds, lambda r: _round(run, r), schedule, clock, handle, bar)
     finally:
         bar.close()
     final = records[-1]["Accuracy/student"]

@@ -687,3 +687,55 @@ def _plot_dfad_grid(runs: list[dict[str, object]], spec: dict[str, object],
            title="against the ratio of the rates (dotted: kd)")
     ax.legend()
     plt.show()
+
+
+def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
+    """Display a recorded DFAD ablation sweep (``results/table2_why``): its provenance, every
+    point's test accuracy at the end (mean ± std over seeds), each point of scheme ``a`` against
+    ``b``'s paired by seed (:func:`osgan.record.dfad_table2`'s four ways), and the curves against
+    student updates. Says so where there is no record. Returns {point of a: paired rows}."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"**No recorded ablation** at `{results}` yet: record it with "
+                         f"`python -m osgan sweep {results.name}`."))
+        return {}
+    rec = record.load_dfad(results)
+    display(Markdown(record.dfad_provenance_text(rec)))
+    done = [r for r in rec["runs"] if r["done"]]
+    points = {sc: list(dict.fromkeys(r["point"] for r in done if r["scheme"] == sc))
+              for sc in (a, b)}
+    rows = []
+    for sc, pts in points.items():
+        for pt in pts:
+            rows += record.compare_points(done, {sc: pt}, a, b)["rows"]
+    if not rows:
+        display(Markdown("No run of the ablation has finished yet."))
+        return {}
+    display(Markdown("Test accuracy at the end, whole test split, mean ± std over seeds:\n\n"
+                     + markdown_table([{"scheme": r["scheme"], "point": r["point"], "n": r["n"],
+                                        "rounds": r["rounds"],
+                                        "test": _pm(r["test"], r["test std"], "{:.4f}")}
+                                       for r in rows])))
+    out = {}
+    for pt_b in points[b]:
+        for pt_a in points[a]:
+            paired = record.compare_points(done, {a: pt_a, b: pt_b}, a, b)["paired"]
+            out[pt_a] = paired
+            _show_pairs(paired, a, b, f"{a} at `{pt_a}`, {b} at `{pt_b}`")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (sc, pt) in enumerate((sc, pt) for sc, pts in points.items() for pt in pts):
+        for k, r in enumerate(x for x in done if x["scheme"] == sc and x["point"] == pt):
+            ax.plot([row["round"] * record.UPDATES[sc](r["config"]) for row in r["records"]],
+                    [row["Accuracy/student"] for row in r["records"]], color=f"C{i}",
+                    alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
+    ax.set(xlabel="student updates", ylabel="student test accuracy",
+           title="the ablation, against student updates")
+    ax.legend()
+    plt.tight_layout()
+    plt.show()
+    return out

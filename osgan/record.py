@@ -410,7 +410,8 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
         done = json.loads((d / "done.json").read_text()) if (d / "done.json").exists() else {}
-        point = DFADCell(cfg["scheme"], cfg["hparams"], cfg["lr_s"], cfg["lr_g"], 0).point
+        point = DFADCell(cfg["scheme"], cfg["hparams"], cfg["lr_s"], cfg["lr_g"], 0,
+                         cfg.get("g_every", 1)).point
         runs.append({"scheme": cfg["scheme"], "point": point, "seed": cfg["seed"],
                      "done": done.get("rounds", -1) >= cfg["rounds"], "rounds": cfg["rounds"],
                      "config": cfg, "records": rows, "accuracy": done.get("accuracy"),
@@ -490,13 +491,13 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
               for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
     # a recipe's cells are the same published setting for every scheme (the grid's are "adam")
     recipes = dict.fromkeys(r["point"] for r in runs if r["config"]["hparams"] != "adam")
-    out = {"chosen": chosen, **_compare(runs, chosen, a, b, costs)}
-    out["recipes"] = {rp: _compare(runs, {sc: rp for sc in dict.fromkeys(
+    out = {"chosen": chosen, **compare_points(runs, chosen, a, b, costs)}
+    out["recipes"] = {rp: compare_points(runs, {sc: rp for sc in dict.fromkeys(
         r["scheme"] for r in runs if r["point"] == rp)}, a, b, costs) for rp in recipes}
     return out
 
 
-def _compare(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str,
+def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str,
              costs: dict[str, float] | None = None) -> dict[str, Any]:
     """``rows`` and ``paired`` of :func:`dfad_table2` for the given point of each scheme."""
     pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt

@@ -72,12 +72,15 @@ class DFADCell:
     lr_s: float | None  # the student's rate (None: the recipe's)
     lr_g: float | None  # the generator's rate (None: the recipe's; always None for kd)
     seed: int
+    g_every: int = 1  # one stage: the generator moves every g_every rounds (an ablation above 1)
 
     @property
     def point(self) -> str:
-        """The grid point, the same name for every seed: ``adam-s0.001-g0.0003``, ``dfad``."""
+        """The grid point, the same name for every seed: ``adam-s0.001-g0.0003``, ``dfad``,
+        ``adam-s0.001-g0.001-every5``."""
         rates = [f"{k}{v:g}" for k, v in (("s", self.lr_s), ("g", self.lr_g)) if v is not None]
-        return "-".join([self.hparams, *rates])
+        every = [f"every{self.g_every}"] if self.g_every != 1 else []
+        return "-".join([self.hparams, *rates, *every])
 
     @property
     def name(self) -> str:
@@ -90,9 +93,11 @@ def kind(name: str) -> str:
 
 
 def _grid(spec: dict[str, Any], scheme: str, seed: int) -> list[DFADCell]:
+    """A scheme's grid on one seed: the rates, and for one stage each of ``spec["g_every"]``."""
     rates = [(s, None) for s in spec["lr_s"]] if scheme == "kd" else \
         [(s, g) for s in spec["lr_s"] for g in spec["lr_g"]]
-    return [DFADCell(scheme, "adam", s, g, seed) for s, g in rates]
+    every = spec.get("g_every", (1,)) if scheme == "one" else (1,)
+    return [DFADCell(scheme, "adam", s, g, seed, k) for s, g in rates for k in every]
 
 
 def grid_progress(spec: dict[str, Any], runs: list[dict[str, Any]]
@@ -198,7 +203,8 @@ def cell_config(name: str, cell, results: Path, **overrides):
         from osgan.dfad import DFADConfig
 
         given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
-                     seed=cell.seed, rounds=spec["rounds"][cell.scheme], progress=False)
+                     seed=cell.seed, rounds=spec["rounds"][cell.scheme], progress=False,
+                     g_every=cell.g_every)
         cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
     else:
         variant = spec.get("variants", {}).get(cell.variant, {})

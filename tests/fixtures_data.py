@@ -94,15 +94,16 @@ def write_image_folder(root: Path, n: int = 4, *, size: tuple[int, int] = (90, 6
     return paths
 
 
-def write_dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds):
+def write_dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds,
+                    g_every=1):
     """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation."""
     import json
 
     from osgan.sweep import DFADCell
 
     cfg = {"scheme": scheme, "hparams": hparams, "lr_s": lr_s, "lr_g": lr_g, "seed": seed,
-           "rounds": rounds, "student_steps": 5}
-    d = root / DFADCell(scheme, hparams, lr_s, lr_g, seed).name
+           "rounds": rounds, "student_steps": 5, "g_every": g_every}
+    d = root / DFADCell(scheme, hparams, lr_s, lr_g, seed, g_every).name
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps({"kind": "dfad", "config": cfg}))
     (d / "metrics.jsonl").write_text("".join(

@@ -49,6 +49,35 @@ def test_one_stage_gradients_equal_two_autograd_passes():
     torch.testing.assert_close(stats["Loss/G"], -loss.item(), rtol=1e-6, atol=0.0)
 
 
+def test_one_stage_round_without_the_generator_is_a_student_step_on_its_images():
+    """g_every's off rounds (an ablation): G does not move, S takes the step a plain student
+    update on G's images would take."""
+    G, S, T = tiny_nets()
+    z = torch.randn(6, 8, dtype=torch.float64)
+    G_ref, S_ref = copy.deepcopy(G), copy.deepcopy(S)
+    with torch.no_grad():
+        x_hat = G_ref(z)
+    loss = (S_ref(x_hat) - T(x_hat)).abs().mean()
+    grads = torch.autograd.grad(loss, list(S_ref.parameters()))
+    G_before = copy.deepcopy(G.state_dict())
+    stats = dfad.one_stage_round(G, S, T, sgd(G, 0.5), sgd(S, 0.1), z, update_g=False)
+    for p, p0, g in zip(S.parameters(), S_ref.parameters(), grads):
+        torch.testing.assert_close(p, p0 - 0.1 * g, **TOL)
+    for k, v in G.state_dict().items():  # BatchNorm's running statistics move, as in DFAD's
+        if "running" not in k and "num_batches" not in k:  # student steps; weights do not
+            torch.testing.assert_close(v, G_before[k], rtol=0.0, atol=0.0)
+    assert all(p.grad is None for p in G.parameters())
+    torch.testing.assert_close(stats["Loss/S"], loss.item(), rtol=1e-6, atol=0.0)
+
+
+def test_g_every_is_one_stage_only_and_a_count():
+    with pytest.raises(ValueError, match="g_every applies to scheme one only"):
+        dfad.DFADConfig(scheme="two", g_every=5).validate()
+    with pytest.raises(ValueError, match="g_every"):
+        dfad.DFADConfig(scheme="one", g_every=0).validate()
+    assert dfad.DFADConfig(scheme="one", g_every=5).validate().g_every == 5
+
+
 def test_teacher_is_frozen_but_passes_its_input_gradient():
     G, S, T = tiny_nets()
     before = copy.deepcopy(T.state_dict())
@@ -187,6 +216,17 @@ def tiny_config(root, **kw):
         data_root=str(root / "data"), cache_dir=str(root / "cache"), rounds=3, batch_size=8,
         nz=8, g_width=4, eval_every=2, teacher_epochs=0.2, progress=False, device="cpu",
         student_steps=2, val_n=16) | kw))
+
+
+def test_g_every_moves_the_generator_in_every_kth_round_of_a_run(offline, monkeypatch):
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    seen, real = [], dfad.one_stage_round
+    monkeypatch.setattr(dfad, "one_stage_round", lambda *a, update_g, **kw: (
+        seen.append(update_g), real(*a, update_g=update_g, **kw))[1])
+    dfad.distill(tiny_config(offline, scheme="one", rounds=7, g_every=3))
+    assert seen == [False, False, True, False, False, True, False]
 
 
 @pytest.mark.parametrize("scheme", dfad.SCHEMES)

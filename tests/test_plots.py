@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from pytest import approx
 
 from osgan import plots
 
@@ -205,6 +206,34 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     assert max(max(line.get_xdata()) for line in updates) == 50
     one_map = grid.axes[0]
     assert sorted(t.get_text() for t in one_map.texts) == ["0.600", "not run"]
+
+
+def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, monkeypatch):
+    import matplotlib
+    from fixtures_data import write_dfad_cell
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    assert plots.show_dfad_ablation(tmp_path / "table2_why") == {}
+    assert "No recorded ablation" in shown[0].data
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "table2_why", "spec": {}}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "table2_why",
+                                                          "sessions": []}))
+    for seed in (0, 1, 2):
+        for scheme, every, acc, rounds in (("one", 1, 0.1, 50), ("one", 5, 0.6, 50),
+                                           ("two", 1, 0.5, 10)):
+            write_dfad_cell(tmp_path, scheme, "adam", 1e-3, 1e-3, seed,
+                            [(0, 0, 0.1), (rounds, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed,
+                            acc, rounds, g_every=every)
+    out = plots.show_dfad_ablation(tmp_path)
+    assert set(out) == {"adam-s0.001-g0.001", "adam-s0.001-g0.001-every5"}
+    ends = {pt: next(p for p in rows if p["at"] == "end") for pt, rows in out.items()}
+    assert ends["adam-s0.001-g0.001"]["one-two"] == approx(-0.4)
+    assert ends["adam-s0.001-g0.001"]["verdict"] == "two better"
+    assert ends["adam-s0.001-g0.001-every5"]["verdict"] == "one better"
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001`" in text
 
 
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):

@@ -114,6 +114,19 @@ def test_table2_grid_is_the_same_rates_for_both_schemes_plus_dfads_recipe():
                                                            spec["rounds"]["one"], 5000)
 
 
+def test_table2_why_pairs_one_stage_with_and_without_its_generator_every_round_against_two():
+    cells = sweep.cells("table2_why")
+    assert [c.name for c in cells if c.seed == 0] == [
+        "one-adam-s0.001-g0.001-seed0", "one-adam-s0.001-g0.001-every5-seed0",
+        "two-adam-s0.001-g0.001-seed0"]
+    assert {c.seed for c in cells} == {0, 1, 2} and len(cells) == 9
+    cfg = sweep.cell_config("table2_why", cells[1], sweep.RESULTS_DIR / "table2_why")
+    assert (cfg.scheme, cfg.g_every, cfg.rounds, cfg.lr_s, cfg.lr_g) == ("one", 5, 5000, 1e-3,
+                                                                         1e-3)
+    # Table 2's grid is untouched: no g_every there, every cell moves G every round
+    assert all(c.g_every == 1 for c in sweep.cells("table2"))
+
+
 def test_tuned_sweep_runs_each_schemes_best_point_on_the_other_seeds(tmp_path):
     from fixtures_data import write_dfad_cell
 
