@@ -268,11 +268,11 @@ def test_distill_killed_and_resumed_equals_uninterrupted(offline, monkeypatch, s
 
     real_round, calls = dfad._round, {"n": 0}
 
-    def dying_round(run):
+    def dying_round(run, r):
         calls["n"] += 1
         if calls["n"] == 5:  # inside round 5: the last checkpoint is round 4
             raise Killed
-        return real_round(run)
+        return real_round(run, r)
 
     monkeypatch.setattr(dfad, "_round", dying_round)
     with pytest.raises(Killed):
