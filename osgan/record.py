@@ -548,13 +548,20 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
 
 def dfad_provenance_text(rec: dict[str, Any]) -> str:
     """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
-    from osgan.sweep import total_cells
+    from osgan.sweep import plan
 
     sessions, runs = rec["provenance"]["sessions"], rec["runs"]
-    total = total_cells(rec["sweep"]["sweep"], rec["path"])
-    done = sum(r["done"] for r in runs)
+    listed, later = plan(rec["sweep"]["sweep"], rec["path"])
+    names = {c.name for c in listed}
+    done = sum(r["done"] and r["path"].name in names for r in runs)
+    # cells of an earlier plan of the sweep, kept in the record (e.g. a recipe it ran first)
+    off = sorted({r["point"] for r in runs if r["done"] and r["path"].name not in names})
+    extra = (f" (besides, {sum(r['done'] and r['path'].name not in names for r in runs)} "
+             f"finished run(s) of points the sweep no longer runs: {', '.join(off)})"
+             if off else "")
+    total = len(listed) + later
     if not sessions:
-        return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished."
+        return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}."
     cpus = sorted({s["cpu"] for s in sessions})
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
     start = min(s["start"] for s in sessions)
@@ -566,7 +573,7 @@ def dfad_provenance_text(rec: dict[str, Any]) -> str:
                f"{c.get('g_width')}, nz {c.get('nz')}, teacher trained {c.get('teacher_epochs')} "
                f"epochs (test accuracy {teacher:.4f}), the last {c.get('val_n')} training images "
                "held out for choosing the learning rates." if c and teacher else "")
-    return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished, "
+    return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}, "
             f"{len(sessions)} invocation(s) from {start} to {end} on {', '.join(cpus)}, "
             f"commit(s) {', '.join(commits)}, torch {sessions[-1]['torch']}; command: "
             f"`{'`, `'.join(commands)}`." + setting)
