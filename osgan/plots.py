@@ -618,12 +618,14 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
 def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],
                       costs: dict[str, float] | None) -> None:
     """Test accuracy of each scheme's chosen point (every seed) against rounds, student updates
-    and training time (rounds x ``costs`` where given, else the runs' own clocks)."""
+    and training time (rounds x ``costs`` where given, else the runs' own clocks), and the loss
+    both adversarial schemes play, the student's L1 disagreement with the teacher on generated
+    images, against student updates."""
     import matplotlib.pyplot as plt
 
     from osgan import record
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
     for i, (sc, pt) in enumerate(chosen.items()):
         for k, r in enumerate(x for x in runs if x["scheme"] == sc and x["point"] == pt):
             rounds = [row["round"] for row in r["records"]]
@@ -634,6 +636,14 @@ def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],
             clock = [n * costs[sc] for n in rounds] if costs and sc in costs else \
                 [row["Time/train"] for row in r["records"]]
             axes[2].plot(clock, acc, **kw)
+            if sc != "kd":  # kd's loss is another (KL on real images)
+                rows = [row for row in r["records"] if "Loss/S" in row]
+                axes[3].plot([row["round"] * record.UPDATES[sc](r["config"]) for row in rows],
+                             [row["Loss/S"] for row in rows], **kw)
+    for ax in axes[1:3]:
+        ax.sharey(axes[0])
+    axes[3].set(xlabel="student updates", ylabel="L1 of logits, student vs teacher",
+                yscale="log", title="the disagreement on generated images")
     axes[0].set(xlabel="round", ylabel="student test accuracy", title="against rounds")
     axes[1].set(xlabel="student updates", title="against student updates")
     axes[2].set(xlabel="training time (s): " + ("rounds x round cost (bench)" if costs else
@@ -727,15 +737,21 @@ def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> d
             paired = record.compare_points(done, {a: pt_a, b: pt_b}, a, b)["paired"]
             out[pt_a] = paired
             _show_pairs(paired, a, b, f"{a} at `{pt_a}`, {b} at `{pt_b}`")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     for i, (sc, pt) in enumerate((sc, pt) for sc, pts in points.items() for pt in pts):
         for k, r in enumerate(x for x in done if x["scheme"] == sc and x["point"] == pt):
-            ax.plot([row["round"] * record.UPDATES[sc](r["config"]) for row in r["records"]],
-                    [row["Accuracy/student"] for row in r["records"]], color=f"C{i}",
-                    alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
-    ax.set(xlabel="student updates", ylabel="student test accuracy",
-           title="the ablation, against student updates")
-    ax.legend()
+            kw = dict(color=f"C{i}", alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
+            rows = [row for row in r["records"] if "Loss/S" in row]
+            updates = record.UPDATES[sc](r["config"])
+            axes[0].plot([row["round"] * updates for row in r["records"]],
+                         [row["Accuracy/student"] for row in r["records"]], **kw)
+            axes[1].plot([row["round"] * updates for row in rows],
+                         [row["Loss/S"] for row in rows], **kw)
+    axes[0].set(xlabel="student updates", ylabel="student test accuracy",
+                title="the ablation, against student updates")
+    axes[1].set(xlabel="student updates", ylabel="L1 of logits, student vs teacher",
+                yscale="log", title="the disagreement on generated images (the loss)")
+    axes[0].legend()
     plt.tight_layout()
     plt.show()
     return out

@@ -200,7 +200,8 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     # curves (rounds, student updates, time) and the grid's map, its unrun points named
     curves, grid = (plt.figure(n) for n in plt.get_fignums())
     assert [ax.get_title() for ax in curves.axes] == [
-        "against rounds", "against student updates", "against training time"]
+        "against rounds", "against student updates", "against training time",
+        "the disagreement on generated images"]
     assert "rounds x round cost (bench)" in curves.axes[2].get_xlabel()
     updates = curves.axes[1].lines  # two's student updates: 5 a round
     assert max(max(line.get_xdata()) for line in updates) == 50
