@@ -269,3 +269,18 @@ def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypat
     assert "still falling" in text and "dcgan one seed 0 (40%" in text
     assert "Worse at the end than before" in text
     assert "dcgan two seed 0 (4.00 before, 6.00 in the last third)" in text
+
+
+def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
+    # FID = c * step^-a: the best of the last third over the best before it is (2/3)^a, at any
+    # length; here from a real curve's own slope and gain
+    from osgan import record
+
+    for a in (0.5, 1.0, 2.0):
+        ev = [{"step": s, "FID": 3.0 * s ** -a} for s in range(500, 10_001, 500)]
+        p = record.plateau(ev, 10_000)
+        text = plots._why_still_falling([p["slope"]], 10_000)
+        # evaluations every 500 steps: the best before is at 6500, the last third's at 10000
+        assert p["gain"] == approx(1 - 0.65 ** a) and p["slope"] == approx(-a)
+        assert f"that is {1 - (2 / 3) ** a:.0%}" in text and "10,000 steps" in text
+    assert plots._why_still_falling([], 10_000) == ""
