@@ -524,7 +524,41 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
                     f"timed side by side, `results/table1/bench`), two stages took "
                     f"{min(ratios):.2f}x to {max(ratios):.2f}x as long as one, over "
                     f"{len(ratios)} objectives (Eq. 17 predicts 4/3; the paper measured about 1.5 on a GPU)."]
-    return "\n".join(out)
+    return "\n".join(out + ["", dfad_summary(results / "table2")])
+
+
+def dfad_summary(results: str | Path) -> str:
+    """Markdown for the introduction: Table 2's recorded verdict at the end of the runs, one
+    stage against two, at each scheme's chosen point and at each published recipe, or a line
+    saying what is not recorded yet."""
+    from osgan import dfad, record
+    from osgan.sweep import plan, tuned_points
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        return "*No recorded Table 2 sweep in this checkout* (`python -m osgan sweep table2`)."
+    rec = record.load_dfad(results)
+    listed, later = plan(rec["sweep"]["sweep"], results)
+    names = {c.name for c in listed}
+    done = sum(r["done"] and r["path"].name in names for r in rec["runs"])
+    t2 = record.dfad_table2(rec["runs"], tune_seeds=rec["sweep"]["spec"].get("tune_seeds"))
+    tuned = tuned_points(rec["sweep"]["sweep"], results)  # schemes whose grid is done
+    lines = [] if {"one", "two"} <= set(tuned) else [
+        "* at chosen rates: not yet, the grids of "
+        + " and ".join(sc for sc in ("one", "two") if sc not in tuned) + " are still running."]
+    for where, at in [*([("each scheme at its chosen rates", t2)] if not lines else []),
+                      *((f"both at {dfad.HPARAMS[rp].about if rp in dfad.HPARAMS else rp}", a)
+                        for rp, a in t2["recipes"].items())]:
+        end = next((p for p in at["paired"] if p["at"] == "end"), None)
+        if end:
+            lines.append(f"* {where}: one {end['one']:.3f}, two {end['two']:.3f}, one - two "
+                         + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
+                         + f" (n = {end['n']}): {end['verdict']}.")
+    return (f"**Recorded verdicts, Table 2 on Fashion-MNIST** (`results/table2`, {done} of "
+            f"{len(listed) + later} runs finished; student test accuracy at the end of the "
+            "runs, one stage against two paired by seed; the paper: one stage on par or "
+            "better):" + ("\n\n" + "\n".join(lines) if lines else
+                          " no pair of one- and two-stage runs has finished yet."))
 
 
 def _show_pairs(paired: list[dict[str, object]], a: str, b: str, where: str) -> None:

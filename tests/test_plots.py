@@ -284,3 +284,29 @@ def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
         assert p["gain"] == approx(1 - 0.65 ** a) and p["slope"] == approx(-a)
         assert f"that is {1 - (2 / 3) ** a:.0%}" in text and "10,000 steps" in text
     assert plots._why_still_falling([], 10_000) == ""
+
+
+def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):
+    from fixtures_data import write_dfad_cell
+
+    from osgan import settings
+
+    assert "No recorded Table 2 sweep" in plots.dfad_summary(tmp_path / "table2")
+    spec = settings.SWEEPS["dfad_smoke"]
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke", "spec": spec}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
+        for scheme, acc in (("one", one), ("two", two)):
+            write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, [(0, 0, 0.1)], acc, acc,
+                            4 if scheme == "one" else 2)
+    text = plots.dfad_summary(tmp_path)
+    assert "4 of " in text and "the grids of one and two are still running" in text
+    assert "both at DFAD's CIFAR recipe" in text and "one - two -0.185" in text
+    assert "(n = 2): no difference detected at n = 2" in text  # t(1): [-0.376, +0.006]
+    # once both grids are done on the tune seed, the verdict at the chosen rates too
+    for lr_g in (1e-3, 3e-3):
+        for scheme, acc in (("one", 0.6), ("two", 0.65)):
+            write_dfad_cell(tmp_path, scheme, "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], acc, acc,
+                            4 if scheme == "one" else 2)
+    text = plots.dfad_summary(tmp_path)
+    assert "still running" not in text and "each scheme at its chosen rates" in text
