@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import platform
 import statistics
@@ -360,11 +361,14 @@ def _round_fn(cfg):
     opt_s, opt_g, _ = dfad.optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
     x, z = torch.rand(cfg.batch_size, C, 32, 32) * 2 - 1, torch.randn(cfg.batch_size, cfg.nz)
 
+    count = itertools.count(1)  # the round's number, for g_every
+
     def round_():
         if cfg.scheme == "kd":
             dfad.kd_round(S, T, opt_s, x, temperature=cfg.kd_temperature, as_float=False)
         elif cfg.scheme == "one":
-            dfad.one_stage_round(G, S, T, opt_g, opt_s, z, as_float=False)
+            dfad.one_stage_round(G, S, T, opt_g, opt_s, z,
+                                 update_g=next(count) % cfg.g_every == 0, as_float=False)
         else:
             dfad.two_stage_round(G, S, T, opt_g, opt_s, z, student_steps=cfg.student_steps,
                                  as_float=False)
@@ -399,9 +403,10 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
         raise UsageError(f"a bench needs repeats >= 1 and warmup >= 0; got {repeats}, {warmup}")
     results = own_results(name, results)
     spec = sweep_spec(name)
-    # each scheme at its first listed cell: a round's cost does not depend on the rates
-    first = {c.scheme: c for c in reversed(_dfad_cells(spec, {}))}
-    cfgs = {sc: cell_config(name, first[sc], results) for sc in spec["schemes"]}
+    # each scheme at its first grid point: Adam, as in the grid (a recipe's SGD costs about the
+    # same); a round's cost does not depend on the rates
+    cfgs = {sc: cell_config(name, _grid(spec, sc, spec["seeds"][0])[0], results)
+            for sc in spec["schemes"]}
     settings.set_threads(next(iter(cfgs.values())).threads)
     times = timing.round_robin({sc: _round_fn(c) for sc, c in cfgs.items()}, "cpu", repeats,
                                warmup, clock="cpu")
@@ -412,7 +417,8 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
            "times": times, "repeats": repeats, "warmup": warmup, "clock": "cpu",
            "threads": torch.get_num_threads(),
            "settings": {k: getattr(next(iter(cfgs.values())), k) for k in
-                        ("dataset", "batch_size", "g_width", "nz", "student_steps")},
+                        ("dataset", "batch_size", "g_width", "nz", "student_steps", "hparams",
+                         "g_every")},
            "date": _now(), "command": command, **environment()}
     write_json(results / "bench.json", out)
     return out
