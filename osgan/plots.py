@@ -595,7 +595,7 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
     tune = rec["sweep"].get("spec", {}).get("tune_seeds")
-    bench = results / "bench.json"  # each scheme's round cost, timed side by side
+    bench = results / "round_costs.json"  # each scheme's round cost, timed side by side
     costs = record.dfad_round_costs(bench) if bench.exists() else None
     if costs:
         meta = json.loads(bench.read_text())

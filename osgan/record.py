@@ -469,7 +469,7 @@ def dfad_plateau(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def dfad_round_costs(path: str | Path) -> dict[str, float]:
-    """Seconds per round of each scheme from a dfad sweep's ``bench.json``
+    """Seconds per round of each scheme from a dfad sweep's ``round_costs.json``
     (``python -m osgan sweep NAME --bench``: timed side by side)."""
     return dict(json.loads(Path(path).read_text())["seconds_per_round"])
 

@@ -389,7 +389,7 @@ def round_seconds(cfg, rounds: int = 5) -> float:
 
 def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: int = 3,
                       command: str | None = None) -> dict[str, Any]:
-    """``results/bench.json`` of a dfad sweep: the CPU seconds of one round of each scheme at
+    """``results/round_costs.json`` of a dfad sweep: the CPU seconds of one round of each scheme at
     the sweep's settings, timed side by side (one round of each in turn, ``repeats`` turns after
     ``warmup``; :func:`osgan.timing.round_robin`, process CPU time on the sweep's threads), the
     median and quartiles per scheme, with the environment and command. The record's time axis
@@ -420,7 +420,7 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
                         ("dataset", "batch_size", "g_width", "nz", "student_steps", "hparams",
                          "g_every")},
            "date": _now(), "command": command, **environment()}
-    write_json(results / "bench.json", out)
+    write_json(results / "round_costs.json", out)
     return out
 
 
@@ -645,7 +645,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "checkpoint) into rescore.json: the record's last FID reproduced, "
                              "and the classes its samples cover; train nothing")
     parser.add_argument("--bench", action="store_true",
-                        help="dfad sweeps: record bench.json, each scheme's CPU seconds a round "
+                        help="dfad sweeps: record round_costs.json, each scheme's CPU seconds a round "
                              "at the sweep's settings, timed side by side (the time axis of "
                              "Table 2); train nothing")
     parser.add_argument("--floor", action="store_true",
@@ -681,7 +681,7 @@ def run(args: argparse.Namespace) -> int:
         b = write_round_bench(args.name, results, command=command)
         print("CPU seconds a round, median of " + f"{b['repeats']} side by side: " + ", ".join(
             f"{sc} {t:.4f}" for sc, t in b["seconds_per_round"].items())
-            + f"; written to {results / 'bench.json'}")
+            + f"; written to {results / 'round_costs.json'}")
         return 0
     if args.floor:
         command = "python -m osgan sweep " + " ".join(sys.argv[2:])

@@ -178,7 +178,7 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
                        [(0, 0, 0.1), (10, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed, 0.8, 10)
     write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0, [(0, 0, 0.1), (10, 1.0, 0.5)], 0.5,
                     0.6, 10)
-    (tmp_path / "bench.json").write_text(json.dumps({
+    (tmp_path / "round_costs.json").write_text(json.dumps({
         "seconds_per_round": {"one": 0.2, "two": 0.7}, "command": "python -m osgan sweep x "
         "--bench", "date": "2026-11-29T15:00:00", "cpu": "AMD EPYC", "threads": 1,
         "repeats": 30}))

@@ -303,11 +303,11 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
     assert all(lo <= out["seconds_per_round"][sc] <= hi for sc, (lo, hi) in
                out["quartiles"].items())
     assert out["student_updates_per_round"] == {"one": 1, "two": 5, "kd": 1}
-    written = json.loads((env / "t2" / "bench.json").read_text())
+    written = json.loads((env / "t2" / "round_costs.json").read_text())
     assert written["seconds_per_round"] == out["seconds_per_round"]
     from osgan import record
 
-    assert record.dfad_round_costs(env / "t2" / "bench.json") == out["seconds_per_round"]
+    assert record.dfad_round_costs(env / "t2" / "round_costs.json") == out["seconds_per_round"]
     # a training sweep has its own bench; a bad count; a folder of another sweep: one line each
     for argv, says in ((["sweep", "table1", "--bench"], "python -m osgan bench"),
                        (["sweep", "dfad_smoke", "--bench", "--results", str(env / "fmnist")],
