@@ -103,7 +103,7 @@ recorded = plots.show_dfad_record(record_dir)
 # adversarial scheme. The shared setting on every seed is DFAD's LeNet-5 recipe
 # (`dfad_mnist`), the one published for this pair of networks.
 #
-# ## Why one stage loses here: an ablation (ours)
+# ## How often the generator moves: an ablation (ours)
 #
 # A one-stage round moves the generator once for each student update; DFAD's two-stage round
 # moves it once for every five. If one stage falls behind because its generator moves too often

@@ -524,7 +524,37 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
                     f"timed side by side, `results/table1/bench`), two stages took "
                     f"{min(ratios):.2f}x to {max(ratios):.2f}x as long as one, over "
                     f"{len(ratios)} objectives (Eq. 17 predicts 4/3; the paper measured about 1.5 on a GPU)."]
-    return "\n".join(out + ["", dfad_summary(results / "table2")])
+    return "\n".join(out + ["", dfad_summary(results / "table2"),
+                             "", dfad_ablation_summary(results / "table2_why")])
+
+
+def dfad_ablation_summary(results: str | Path) -> str:
+    """Markdown for the introduction: the recorded ablation of Table 2 (``table2_why``), each
+    one-stage point against two stages at the end, paired by seed; a line where none is
+    recorded."""
+    from osgan import record
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        return ("*The ablation of how often one stage moves its generator is not recorded yet* "
+                "(`python -m osgan sweep table2_why`).")
+    done = [r for r in record.load_dfad(results)["runs"] if r["done"]]
+    twos = list(dict.fromkeys(r["point"] for r in done if r["scheme"] == "two"))
+    lines = []
+    for pt in dict.fromkeys(r["point"] for r in done if r["scheme"] == "one"):
+        for two in twos:
+            end = next((p for p in record.compare_points(done, {"one": pt, "two": two}, "one",
+                                                         "two")["paired"] if p["at"] == "end"),
+                       None)
+            if end:
+                lines.append(f"* one stage at `{pt}` against two at `{two}`: one "
+                             f"{end['one']:.3f}, two {end['two']:.3f}, one - two "
+                             + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
+                             + f" (n = {end['n']}): {end['verdict']}.")
+    return ("**How often the generator moves, Table 2's ablation (ours)** (`results/table2_why`; "
+            "`every5`: one stage whose generator moves in every fifth round only, the student "
+            "in every round; student test accuracy at the end):"
+            + ("\n\n" + "\n".join(lines) if lines else " no pair has finished yet."))
 
 
 def dfad_summary(results: str | Path) -> str:

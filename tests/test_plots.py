@@ -235,6 +235,11 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, monkey
     assert ends["adam-s0.001-g0.001-every5"]["verdict"] == "one better"
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001`" in text
+    # the introduction's line for it
+    summary = plots.dfad_ablation_summary(tmp_path)
+    assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: one " \
+           "0.610, two 0.510" in summary and "one better" in summary
+    assert "not recorded yet" in plots.dfad_ablation_summary(tmp_path / "nothing")
 
 
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
