@@ -160,18 +160,30 @@ def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
     assert "No recorded sweep" in shown[0].data
 
 
-def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
+@pytest.fixture
+def shown(monkeypatch):
+    """What the chapters display (IPython's display), kept in a list; figures on Agg."""
     import matplotlib
-    from fixtures_data import write_dfad_cell
 
     matplotlib.use("Agg")
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    out = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: out.append(obj))
+    return out
+
+
+def _dfad_record(root, sweep: str, spec: dict) -> None:
+    """An empty DFAD record folder: its marker and provenance, no cells."""
+    (root / "sweep.json").write_text(json.dumps({"sweep": sweep, "spec": spec}))
+    (root / "provenance.json").write_text(json.dumps({"sweep": sweep, "sessions": []}))
+
+
+def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
+    from fixtures_data import write_dfad_cell
+
     assert plots.show_dfad_record(tmp_path / "nothing") == {}
     assert "No recorded DFAD sweep" in shown[0].data
     spec = {"schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3], "tune_seeds": [0]}
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke", "spec": spec}))
-    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    _dfad_record(tmp_path, "dfad_smoke", spec)
     for seed in (0, 1):
         for scheme, acc in (("one", 0.7), ("two", 0.6)):
             write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed,
@@ -209,18 +221,12 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     assert sorted(t.get_text() for t in one_map.texts) == ["0.600", "not run"]
 
 
-def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, monkeypatch):
-    import matplotlib
+def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown):
     from fixtures_data import write_dfad_cell
 
-    matplotlib.use("Agg")
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     assert plots.show_dfad_ablation(tmp_path / "table2_why") == {}
     assert "No recorded ablation" in shown[0].data
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "table2_why", "spec": {}}))
-    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "table2_why",
-                                                          "sessions": []}))
+    _dfad_record(tmp_path, "table2_why", {})
     for seed in (0, 1, 2):
         for scheme, every, acc, rounds in (("one", 1, 0.1, 50), ("one", 5, 0.6, 50),
                                            ("two", 1, 0.5, 10)):
@@ -297,9 +303,7 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
     from osgan import settings
 
     assert "No recorded Table 2 sweep" in plots.dfad_summary(tmp_path / "table2")
-    spec = settings.SWEEPS["dfad_smoke"]
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke", "spec": spec}))
-    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    _dfad_record(tmp_path, "dfad_smoke", settings.SWEEPS["dfad_smoke"])
     for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
         for scheme, acc in (("one", one), ("two", two)):
             write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, [(0, 0, 0.1)], acc, acc,
