@@ -656,6 +656,14 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
             "scheme": r["scheme"], "chosen": r["point"], "n": r["n"], "rounds": r["rounds"],
             "val": f"{r['val']:.4f}", "test": _pm(r["test"], r["test std"], "{:.4f}"),
         } for r in t2["rows"]])))
+    teacher = next((r["teacher_accuracy"] for r in rec["runs"] if r["teacher_accuracy"]), None)
+    best = {r["scheme"]: r["test"] for r in t2["rows"]}
+    if teacher and best:
+        display(Markdown(
+            f"**Against the teacher** ({teacher:.4f} on the test split): "
+            + ", ".join(f"{sc} reaches {acc / teacher:.0%} of it" for sc, acc in best.items())
+            + " at its chosen point. KD trains the same student on real images, so a data-free "
+            "student below it is held back by the images its generator provides."))
     _show_pairs(t2["paired"], a, b, "each at its chosen point")
     for recipe, at in t2["recipes"].items():
         if at["rows"]:

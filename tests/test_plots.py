@@ -201,6 +201,7 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
     assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
+    assert "**Against the teacher** (0.9000 on the test split): one reaches 78% of it" in text
     # the time axis from the bench, and equal time by it as well as by the runs' clocks
     assert "Time axis" in text and "one 0.2000 s, two 0.7000 s" in text
     assert "equal time (bench)" in text and "equal time (runs' clock)" in text
