@@ -538,19 +538,14 @@ def dfad_ablation_summary(results: str | Path) -> str:
     if not (results / "sweep.json").exists():
         return ("*The ablation of how often one stage moves its generator is not recorded yet* "
                 "(`python -m osgan sweep table2_why`).")
-    done = [r for r in record.load_dfad(results)["runs"] if r["done"]]
-    twos = list(dict.fromkeys(r["point"] for r in done if r["scheme"] == "two"))
     lines = []
-    for pt in dict.fromkeys(r["point"] for r in done if r["scheme"] == "one"):
-        for two in twos:
-            end = next((p for p in record.compare_points(done, {"one": pt, "two": two}, "one",
-                                                         "two")["paired"] if p["at"] == "end"),
-                       None)
-            if end:
-                lines.append(f"* one stage at `{pt}` against two at `{two}`: one "
-                             f"{end['one']:.3f}, two {end['two']:.3f}, one - two "
-                             + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
-                             + f" (n = {end['n']}): {end['verdict']}.")
+    for (pt, two), paired in record.ablation_pairs(record.load_dfad(results)["runs"]).items():
+        end = next((p for p in paired if p["at"] == "end"), None)
+        if end:
+            lines.append(f"* one stage at `{pt}` against two at `{two}`: one "
+                         f"{end['one']:.3f}, two {end['two']:.3f}, one - two "
+                         + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
+                         + f" (n = {end['n']}): {end['verdict']}.")
     return ("**How often the generator moves, Table 2's ablation (ours)** (`results/table2_why`; "
             "`every5`: one stage whose generator moves in every fifth round only, the student "
             "in every round; student test accuracy at the end):"
@@ -562,15 +557,13 @@ def dfad_summary(results: str | Path) -> str:
     stage against two, at each scheme's chosen point and at each published recipe, or a line
     saying what is not recorded yet."""
     from osgan import dfad, record
-    from osgan.sweep import plan, tuned_points
+    from osgan.sweep import tuned_points
 
     results = Path(results)
     if not (results / "sweep.json").exists():
         return "*No recorded Table 2 sweep in this checkout* (`python -m osgan sweep table2`)."
     rec = record.load_dfad(results)
-    listed, later = plan(rec["sweep"]["sweep"], results)
-    names = {c.name for c in listed}
-    done = sum(r["done"] and r["path"].name in names for r in rec["runs"])
+    done, total, _ = record.dfad_progress(rec)
     t2 = record.dfad_table2(rec["runs"], tune_seeds=rec["sweep"]["spec"].get("tune_seeds"))
     tuned = tuned_points(rec["sweep"]["sweep"], results)  # schemes whose grid is done
     lines = [] if {"one", "two"} <= set(tuned) else [
@@ -585,7 +578,7 @@ def dfad_summary(results: str | Path) -> str:
                          + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
                          + f" (n = {end['n']}): {end['verdict']}.")
     return (f"**Recorded verdicts, Table 2 on Fashion-MNIST** (`results/table2`, {done} of "
-            f"{len(listed) + later} runs finished; student test accuracy at the end of the "
+            f"{total} runs finished; student test accuracy at the end of the "
             "runs, one stage against two paired by seed; the paper: one stage on par or "
             "better):" + ("\n\n" + "\n".join(lines) if lines else
                           " no pair of one- and two-stage runs has finished yet."))
@@ -824,21 +817,19 @@ def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> d
                                         "test": _pm(r["test"], r["test std"], "{:.4f}")}
                                        for r in rows])))
     out = {}
-    for pt_b in points[b]:
-        for pt_a in points[a]:
-            paired = record.compare_points(done, {a: pt_a, b: pt_b}, a, b)["paired"]
-            out[pt_a] = paired
-            _show_pairs(paired, a, b, f"{a} at `{pt_a}`, {b} at `{pt_b}`")
+    for (pt_a, pt_b), paired in record.ablation_pairs(done, a, b).items():
+        out[pt_a] = paired
+        _show_pairs(paired, a, b, f"{a} at `{pt_a}`, {b} at `{pt_b}`")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     for i, (sc, pt) in enumerate((sc, pt) for sc, pts in points.items() for pt in pts):
         for k, r in enumerate(x for x in done if x["scheme"] == sc and x["point"] == pt):
             kw = dict(color=f"C{i}", alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
-            rows = [row for row in r["records"] if "Loss/S" in row]
+            losses = [row for row in r["records"] if "Loss/S" in row]
             updates = record.UPDATES[sc](r["config"])
             axes[0].plot([row["round"] * updates for row in r["records"]],
                          [row["Accuracy/student"] for row in r["records"]], **kw)
-            axes[1].plot([row["round"] * updates for row in rows],
-                         [row["Loss/S"] for row in rows], **kw)
+            axes[1].plot([row["round"] * updates for row in losses],
+                         [row["Loss/S"] for row in losses], **kw)
     axes[0].set(xlabel="student updates", ylabel="student test accuracy",
                 title="the ablation, against student updates")
     axes[1].set(xlabel="student updates", ylabel="L1 of logits, student vs teacher",

@@ -468,6 +468,17 @@ def dfad_plateau(run: dict[str, Any]) -> dict[str, Any]:
             "gain": a - b}
 
 
+def ablation_pairs(runs: list[dict[str, Any]], a: str = "one", b: str = "two"
+                   ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every finished point of scheme ``a`` against every finished point of ``b``, paired by
+    seed (:func:`compare_points`' ``paired``): (point of a, point of b) -> paired rows."""
+    done = [r for r in runs if r["done"]]
+    points = {sc: list(dict.fromkeys(r["point"] for r in done if r["scheme"] == sc))
+              for sc in (a, b)}
+    return {(pa, pb): compare_points(done, {a: pa, b: pb}, a, b)["paired"]
+            for pb in points[b] for pa in points[a]}
+
+
 def dfad_round_costs(path: str | Path) -> dict[str, float]:
     """Seconds per round of each scheme from a dfad sweep's ``round_costs.json``
     (``python -m osgan sweep NAME --bench``: timed side by side)."""
@@ -498,7 +509,7 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
 
 
 def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b: str,
-             costs: dict[str, float] | None = None) -> dict[str, Any]:
+                   costs: dict[str, float] | None = None) -> dict[str, Any]:
     """``rows`` and ``paired`` of :func:`dfad_table2` for the given point of each scheme."""
     pick = {sc: {r["seed"]: r for r in runs if r["scheme"] == sc and r["point"] == pt
                  and r["done"]} for sc, pt in points.items()}
@@ -546,20 +557,25 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
     return {"rows": rows, "paired": paired}
 
 
-def dfad_provenance_text(rec: dict[str, Any]) -> str:
-    """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
+def dfad_progress(rec: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """How far a DFAD record (:func:`load_dfad`) is through its sweep's plan: the finished runs
+    the plan holds, the cells the plan will run in all, and the finished runs it no longer holds
+    (cells of an earlier plan kept in the record, e.g. a recipe it ran first)."""
     from osgan.sweep import plan
 
-    sessions, runs = rec["provenance"]["sessions"], rec["runs"]
     listed, later = plan(rec["sweep"]["sweep"], rec["path"])
     names = {c.name for c in listed}
-    done = sum(r["done"] and r["path"].name in names for r in runs)
-    # cells of an earlier plan of the sweep, kept in the record (e.g. a recipe it ran first)
-    off = sorted({r["point"] for r in runs if r["done"] and r["path"].name not in names})
-    extra = (f" (besides, {sum(r['done'] and r['path'].name not in names for r in runs)} "
-             f"finished run(s) of points the sweep no longer runs: {', '.join(off)})"
-             if off else "")
-    total = len(listed) + later
+    done = [r for r in rec["runs"] if r["done"]]
+    return (sum(r["path"].name in names for r in done), len(listed) + later,
+            [r for r in done if r["path"].name not in names])
+
+
+def dfad_provenance_text(rec: dict[str, Any]) -> str:
+    """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
+    sessions, runs = rec["provenance"]["sessions"], rec["runs"]
+    done, total, off = dfad_progress(rec)
+    extra = (f" (besides, {len(off)} finished run(s) of points the sweep no longer runs: "
+             f"{', '.join(sorted({r['point'] for r in off}))})" if off else "")
     if not sessions:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}."
     cpus = sorted({s["cpu"] for s in sessions})
