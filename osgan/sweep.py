@@ -132,18 +132,21 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
 
 
 def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
-    """Seed by seed: every scheme's recipes first (one cell each, the first curves to read), then
-    the grids on the tune seeds, or on the others each scheme's chosen point once known."""
+    """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
+    to read) and then the grids; then the other seeds' chosen points, once known (the verdict's
+    pairs); and their recipes last."""
     tune = spec.get("tune_seeds", spec["seeds"])
+    recipes = lambda seed: [DFADCell(sc, r, None, None, seed)  # noqa: E731
+                            for sc in spec["schemes"] for r in spec.get("recipes", ())]
     out = []
-    for seed in spec["seeds"]:
-        out += [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
-                for r in spec.get("recipes", ())]
-        for scheme in spec["schemes"]:
-            if seed in tune:
-                out += _grid(spec, scheme, seed)
-            else:  # the tune seeds' best grid point, when known
-                out += [c for c in _grid(spec, scheme, seed) if c.point == chosen.get(scheme)]
+    for seed in tune:
+        out += recipes(seed) + [c for sc in spec["schemes"] for c in _grid(spec, sc, seed)]
+    others = [seed for seed in spec["seeds"] if seed not in tune]
+    for seed in others:
+        out += [c for sc in spec["schemes"] for c in _grid(spec, sc, seed)
+                if c.point == chosen.get(sc)]
+    for seed in others:
+        out += recipes(seed)
     return out
 
 
@@ -175,8 +178,8 @@ def total_cells(name: str, results: Path | None = None) -> int:
 
 def cells(name: str, results: Path | None = None) -> list:
     """The cells of sweep ``name``, seed by seed (so the first seeds finish first). A dfad sweep
-    with ``tune_seeds`` lists the whole grid on those seeds, and on the others the recipes and,
-    once a scheme's grid is done there, its best point (read from the record at ``results``)."""
+    with ``tune_seeds`` lists the whole grid on those seeds, and on the others, once a scheme's
+    grid is done there, its best point (read from the record at ``results``), then the recipes."""
     spec = sweep_spec(name)
     if kind(name) == "dfad":
         return plan(name, results)[0]

@@ -142,6 +142,9 @@ def test_tuned_sweep_runs_each_schemes_best_point_on_the_other_seeds(tmp_path):
     assert seed1 == {("one", "adam-s0.001-g0.003"), ("one", "dfad"), ("two", "dfad"),
                      ("kd", "dfad")}
     assert sweep.pending("dfad_smoke", results) == 2  # two and kd, on seed 1
+    # off the tune seeds the chosen points (the verdict's pairs) come before the recipes
+    later = [c.point for c in sweep.cells("dfad_smoke", results) if c.seed == 1]
+    assert later == ["adam-s0.001-g0.003", "dfad", "dfad", "dfad"]
     # a seed off the tune seeds never takes part in the choice
     write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 1, [(0, 0, 0.1)], 0.9, 0.99, 4)
     assert sweep.tuned_points("dfad_smoke", results)["one"] == "adam-s0.001-g0.003"
