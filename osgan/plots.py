@@ -598,6 +598,28 @@ def _show_pairs(paired: list[dict[str, object]], a: str, b: str, where: str) -> 
                 "verdict": p["verdict"]} for p in paired])))
 
 
+def _show_round_costs(results: Path) -> dict[str, float] | None:
+    """Display a DFAD record's time axis (``round_costs.json``, timed side by side) and return
+    its costs (:func:`osgan.record.dfad_round_costs`); None where it has none."""
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    bench = results / "round_costs.json"
+    if not bench.exists():
+        return None
+    costs = record.dfad_round_costs(bench)
+    meta = json.loads(bench.read_text())
+    display(Markdown(
+        "**Time axis**: rounds times each scheme's CPU seconds a round, timed side by side "
+        f"at the sweep's settings (`{meta['command']}`, {meta['date'][:10]}, {meta['cpu']}, "
+        f"{meta['threads']} thread(s), median of {meta['repeats']}): "
+        + ", ".join(f"{sc} {t:.4f} s" for sc, t in costs.items())
+        + ". The runs' own clocks, which other load on the machine stretches, are the "
+        "secondary axis."))
+    return costs
+
+
 def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD sweep (``results/<sweep>``, :func:`osgan.record.dfad_table2`): its
     provenance, the learning rates chosen on validation accuracy, Table 2 (test accuracy, mean ±
@@ -618,17 +640,7 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
     tune = rec["sweep"].get("spec", {}).get("tune_seeds")
-    bench = results / "round_costs.json"  # each scheme's round cost, timed side by side
-    costs = record.dfad_round_costs(bench) if bench.exists() else None
-    if costs:
-        meta = json.loads(bench.read_text())
-        display(Markdown(
-            "**Time axis**: rounds times each scheme's CPU seconds a round, timed side by side "
-            f"at the sweep's settings (`{meta['command']}`, {meta['date'][:10]}, {meta['cpu']}, "
-            f"{meta['threads']} thread(s), median of {meta['repeats']}): "
-            + ", ".join(f"{sc} {t:.4f} s" for sc, t in costs.items())
-            + ". The runs' own clocks, which other load on the machine stretches, are the "
-            "secondary axis."))
+    costs = _show_round_costs(results)
     t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune, costs=costs)
     if not t2["rows"]:
         display(Markdown("No scheme has a finished run in the record yet."))
@@ -787,8 +799,9 @@ def _why_still_falling(slopes: list[float], steps: int) -> str:
 def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD ablation sweep (``results/table2_why``): its provenance, every
     point's test accuracy at the end (mean ± std over seeds), each point of scheme ``a`` against
-    ``b``'s paired by seed (:func:`osgan.record.dfad_table2`'s four ways), and the curves against
-    student updates. Says so where there is no record. Returns {point of a: paired rows}."""
+    ``b``'s paired by seed (:func:`osgan.record.dfad_table2`'s ways, equal time by the record's
+    ``round_costs.json`` where it has one), and the curves against student updates and training
+    time. Says so where there is no record. Returns {point of a: paired rows}."""
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
@@ -801,6 +814,7 @@ def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> d
         return {}
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
+    costs = _show_round_costs(results)
     done = [r for r in rec["runs"] if r["done"]]
     points = {sc: list(dict.fromkeys(r["point"] for r in done if r["scheme"] == sc))
               for sc in (a, b)}
@@ -817,22 +831,28 @@ def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> d
                                         "test": _pm(r["test"], r["test std"], "{:.4f}")}
                                        for r in rows])))
     out = {}
-    for (pt_a, pt_b), paired in record.ablation_pairs(done, a, b).items():
+    for (pt_a, pt_b), paired in record.ablation_pairs(done, a, b, costs).items():
         out[pt_a] = paired
         _show_pairs(paired, a, b, f"{a} at `{pt_a}`, {b} at `{pt_b}`")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4))
     for i, (sc, pt) in enumerate((sc, pt) for sc, pts in points.items() for pt in pts):
         for k, r in enumerate(x for x in done if x["scheme"] == sc and x["point"] == pt):
             kw = dict(color=f"C{i}", alpha=0.8, label=f"{sc} ({pt})" if k == 0 else None)
             losses = [row for row in r["records"] if "Loss/S" in row]
             updates = record.UPDATES[sc](r["config"])
-            axes[0].plot([row["round"] * updates for row in r["records"]],
-                         [row["Accuracy/student"] for row in r["records"]], **kw)
-            axes[1].plot([row["round"] * updates for row in losses],
+            cost = record.round_cost(costs, r)
+            acc = [row["Accuracy/student"] for row in r["records"]]
+            axes[0].plot([row["round"] * updates for row in r["records"]], acc, **kw)
+            axes[1].plot([row["round"] * cost if cost else row["Time/train"]
+                          for row in r["records"]], acc, **kw)
+            axes[2].plot([row["round"] * updates for row in losses],
                          [row["Loss/S"] for row in losses], **kw)
     axes[0].set(xlabel="student updates", ylabel="student test accuracy",
                 title="the ablation, against student updates")
-    axes[1].set(xlabel="student updates", ylabel="L1 of logits, student vs teacher",
+    axes[1].set(xlabel="training time (s): " + ("rounds x round cost (bench)" if costs else
+                                                 "the runs' own clocks"),
+                ylabel="student test accuracy", title="against training time")
+    axes[2].set(xlabel="student updates", ylabel="L1 of logits, student vs teacher",
                 yscale="log", title="the disagreement on generated images (the loss)")
     axes[0].legend()
     plt.tight_layout()

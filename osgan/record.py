@@ -468,21 +468,34 @@ def dfad_plateau(run: dict[str, Any]) -> dict[str, Any]:
             "gain": a - b}
 
 
-def ablation_pairs(runs: list[dict[str, Any]], a: str = "one", b: str = "two"
+def ablation_pairs(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
+                   costs: dict[str, float] | None = None
                    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every finished point of scheme ``a`` against every finished point of ``b``, paired by
-    seed (:func:`compare_points`' ``paired``): (point of a, point of b) -> paired rows."""
+    seed (:func:`compare_points`' ``paired``, at equal time by ``costs`` too where given):
+    (point of a, point of b) -> paired rows."""
     done = [r for r in runs if r["done"]]
     points = {sc: list(dict.fromkeys(r["point"] for r in done if r["scheme"] == sc))
               for sc in (a, b)}
-    return {(pa, pb): compare_points(done, {a: pa, b: pb}, a, b)["paired"]
+    return {(pa, pb): compare_points(done, {a: pa, b: pb}, a, b, costs)["paired"]
             for pb in points[b] for pa in points[a]}
 
 
 def dfad_round_costs(path: str | Path) -> dict[str, float]:
-    """Seconds per round of each scheme from a dfad sweep's ``round_costs.json``
-    (``python -m osgan sweep NAME --bench``: timed side by side)."""
+    """Seconds per round of each scheme (:func:`cost_key`) from a dfad sweep's
+    ``round_costs.json`` (``python -m osgan sweep NAME --bench``: timed side by side)."""
     return dict(json.loads(Path(path).read_text())["seconds_per_round"])
+
+
+def cost_key(scheme: str, g_every: int = 1) -> str:
+    """A round cost's name in ``round_costs.json``: the scheme, ``one-every5`` for one stage
+    whose generator moves in every fifth round only (its rounds are cheaper)."""
+    return scheme if g_every == 1 else f"{scheme}-every{g_every}"
+
+
+def round_cost(costs: dict[str, float] | None, run: dict[str, Any]) -> float | None:
+    """Seconds a round of ``run`` from ``costs``, None when not timed."""
+    return (costs or {}).get(cost_key(run["scheme"], run["config"].get("g_every", 1)))
 
 
 def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
@@ -525,7 +538,8 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
     paired = []
     seeds = sorted(set(pick.get(a, {})) & set(pick.get(b, {})))
     ways = ["end", "equal rounds", "equal student updates"]
-    ways += ["equal time (bench)"] if costs and a in costs and b in costs else []
+    ways += ["equal time (bench)"] if costs and all(round_cost(costs, pick[sc][s]) for sc in (a, b)
+                                          for s in seeds) else []
     if seeds:
         for what in [*ways, "equal time (runs' clock)"]:
             xa, xb, at = [], [], []
@@ -541,8 +555,9 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
                     u = min(ra["rounds"] * ua, rb["rounds"] * ub)
                     pa, pb = dict(round=u / ua), dict(round=u / ub)
                 elif what == "equal time (bench)":  # rounds x the cost timed side by side
-                    t = min(ra["rounds"] * costs[a], rb["rounds"] * costs[b])
-                    pa, pb = dict(round=t / costs[a]), dict(round=t / costs[b])
+                    ca, cb = round_cost(costs, ra), round_cost(costs, rb)
+                    t = min(ra["rounds"] * ca, rb["rounds"] * cb)
+                    pa, pb = dict(round=t / ca), dict(round=t / cb)
                 else:
                     t = min(ra["records"][-1]["Time/train"], rb["records"][-1]["Time/train"])
                     pa = pb = dict(seconds=t)

@@ -379,6 +379,17 @@ def _round_fn(cfg):
     return round_
 
 
+def _rounds_fn(cfg):
+    """``cfg.g_every`` rounds of :func:`_round_fn` as one callable (one round for most cells)."""
+    round_ = _round_fn(cfg)
+
+    def rounds():
+        for _ in range(cfg.g_every):
+            round_()
+
+    return rounds
+
+
 def round_seconds(cfg, rounds: int = 5) -> float:
     """Measured seconds per distillation round at ``cfg``'s settings, after a warm-up round, on
     this process's threads."""
@@ -392,12 +403,13 @@ def round_seconds(cfg, rounds: int = 5) -> float:
 
 def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: int = 3,
                       command: str | None = None) -> dict[str, Any]:
-    """``results/round_costs.json`` of a dfad sweep: the CPU seconds of one round of each scheme at
-    the sweep's settings, timed side by side (one round of each in turn, ``repeats`` turns after
+    """``results/round_costs.json`` of a dfad sweep: the CPU seconds of one round of each scheme
+    (and of one stage at each ``g_every`` above 1, averaged over its cycle of rounds) at the
+    sweep's settings, timed side by side (one call of each in turn, ``repeats`` turns after
     ``warmup``; :func:`osgan.timing.round_robin`, process CPU time on the sweep's threads), the
-    median and quartiles per scheme, with the environment and command. The record's time axis
+    median and quartiles of each, with the environment and command. The record's time axis
     (:func:`osgan.record.dfad_table2`) is rounds times these costs. Returns what it wrote."""
-    from osgan import timing
+    from osgan import record, timing
 
     if kind(name) != "dfad":
         raise UsageError(f"sweep {name!r} holds training runs: time their steps with "
@@ -406,17 +418,22 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
         raise UsageError(f"a bench needs repeats >= 1 and warmup >= 0; got {repeats}, {warmup}")
     results = own_results(name, results)
     spec = sweep_spec(name)
-    # each scheme at its first grid point: Adam, as in the grid (a recipe's SGD costs about the
-    # same); a round's cost does not depend on the rates
-    cfgs = {sc: cell_config(name, _grid(spec, sc, spec["seeds"][0])[0], results)
-            for sc in spec["schemes"]}
+    # each scheme (and each g_every of one stage: record.cost_key) at its first grid point:
+    # Adam, as in the grid (a recipe's SGD costs about the same); a round's cost does not
+    # depend on the rates
+    cfgs = {}
+    for sc in spec["schemes"]:
+        for c in _grid(spec, sc, spec["seeds"][0]):
+            cfgs.setdefault(record.cost_key(sc, c.g_every), cell_config(name, c, results))
     settings.set_threads(next(iter(cfgs.values())).threads)
-    times = timing.round_robin({sc: _round_fn(c) for sc, c in cfgs.items()}, "cpu", repeats,
-                               warmup, clock="cpu")
-    out = {"seconds_per_round": {sc: statistics.median(t) for sc, t in times.items()},
-           "quartiles": {sc: list(timing.quartiles(t)) for sc, t in times.items()},
-           "student_updates_per_round": {sc: (c.student_steps if sc == "two" else 1)
-                                         for sc, c in cfgs.items()},
+    # a call of g_every rounds, the generator moving in the last: the cycle's mean round
+    fns = {k: _rounds_fn(c) for k, c in cfgs.items()}
+    times = timing.round_robin(fns, "cpu", repeats, warmup, clock="cpu")
+    times = {k: [t / cfgs[k].g_every for t in ts] for k, ts in times.items()}
+    out = {"seconds_per_round": {k: statistics.median(t) for k, t in times.items()},
+           "quartiles": {k: list(timing.quartiles(t)) for k, t in times.items()},
+           "student_updates_per_round": {k: (c.student_steps if c.scheme == "two" else 1)
+                                         for k, c in cfgs.items()},
            "times": times, "repeats": repeats, "warmup": warmup, "clock": "cpu",
            "threads": torch.get_num_threads(),
            "settings": {k: getattr(next(iter(cfgs.values())), k) for k in

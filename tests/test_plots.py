@@ -234,8 +234,26 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
             write_dfad_cell(tmp_path, scheme, "adam", 1e-3, 1e-3, seed,
                             [(0, 0, 0.1), (rounds, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed,
                             acc, rounds, g_every=every)
+    # one stage's rounds are cheaper when its generator moves in every fifth round only
+    (tmp_path / "round_costs.json").write_text(json.dumps({
+        "seconds_per_round": {"one": 0.2, "one-every5": 0.1, "two": 0.6},
+        "command": "python -m osgan sweep table2_why --bench", "date": "2026-11-29T18:00:00",
+        "cpu": "AMD EPYC", "threads": 1, "repeats": 30}))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     out = plots.show_dfad_ablation(tmp_path)
     assert set(out) == {"adam-s0.001-g0.001", "adam-s0.001-g0.001-every5"}
+    # equal time by the bench: one 50 x 0.2 s, every5 50 x 0.1 s, two 10 x 0.6 s
+    timed = {pt: next(p for p in rows if p["at"] == "equal time (bench)")
+             for pt, rows in out.items()}
+    assert timed["adam-s0.001-g0.001"]["points"][0] == {"round": approx(30)}
+    assert timed["adam-s0.001-g0.001-every5"]["points"][0] == {"round": 50}
+    assert "one-every5 0.1000 s" in " ".join(getattr(o, "data", "") for o in shown)
+    assert [ax.get_title() for ax in plt.gcf().axes] == [
+        "the ablation, against student updates", "against training time",
+        "the disagreement on generated images (the loss)"]
+    assert "bench" in plt.gcf().axes[1].get_xlabel()
     ends = {pt: next(p for p in rows if p["at"] == "end") for pt, rows in out.items()}
     assert ends["adam-s0.001-g0.001"]["one-two"] == approx(-0.4)
     assert ends["adam-s0.001-g0.001"]["verdict"] == "two better"

@@ -322,6 +322,27 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
         sweep.write_round_bench("dfad_smoke", env / "t2", repeats=0)
 
 
+def test_round_bench_times_one_stage_at_each_g_every_by_its_own_name(env, monkeypatch):
+    from osgan import record
+
+    monkeypatch.setitem(settings.SWEEPS, "why_smoke", dict(
+        kind="dfad", schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 3),
+        seeds=(0,), profile="smoke", rounds=dict(two=2, one=4)))
+    calls = []
+    real = sweep._round_fn
+
+    def counted(cfg):
+        fn = real(cfg)
+        return lambda: (calls.append(record.cost_key(cfg.scheme, cfg.g_every)), fn())[1]
+
+    monkeypatch.setattr(sweep, "_round_fn", counted)
+    out = sweep.write_round_bench("why_smoke", env / "why", repeats=2, warmup=0)
+    assert set(out["seconds_per_round"]) == {"one", "one-every3", "two"}
+    assert out["student_updates_per_round"] == {"one": 1, "one-every3": 1, "two": 5}
+    # a timed call of one-every3 is its whole cycle: three rounds, the generator in the last
+    assert calls.count("one-every3") == 3 * calls.count("one") == 6
+
+
 def _record(root, sweep_name, cells, start):
     """A record folder as run_sweep leaves it: marker, one provenance session, cell folders
     (name -> steps done, None for a cell still running)."""
