@@ -89,7 +89,10 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # seed; each scheme's rates are chosen there on a validation split held out of the training
 # images, never on the test split, and the chosen point and the recipe then run on the other
 # seeds too, paired. The schemes are compared on the test split at the end, at equal rounds, at
-# equal student updates and at equal training time, with paired 95% intervals.
+# equal student updates and at equal training time, with paired 95% intervals, and once more
+# with each run read at its best evaluation on the validation split (early stopping, the way a
+# practitioner would keep a student): an adversarial student's accuracy swings by several points
+# from one evaluation to the next, so the last one alone is a noisy end.
 
 # %% tags=["hide-input"]
 recorded = plots.show_dfad_record(record_dir)

@@ -540,15 +540,12 @@ def dfad_ablation_summary(results: str | Path) -> str:
                 "(`python -m osgan sweep table2_why`).")
     lines = []
     for (pt, two), paired in record.ablation_pairs(record.load_dfad(results)["runs"]).items():
-        end = next((p for p in paired if p["at"] == "end"), None)
-        if end:
-            lines.append(f"* one stage at `{pt}` against two at `{two}`: one "
-                         f"{end['one']:.3f}, two {end['two']:.3f}, one - two "
-                         + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
-                         + f" (n = {end['n']}): {end['verdict']}.")
+        if any(p["at"] == "end" for p in paired):
+            lines.append(f"* one stage at `{pt}` against two at `{two}`: {_end_and_early(paired)}")
     return ("**How often the generator moves, Table 2's ablation (ours)** (`results/table2_why`; "
             "`every5`: one stage whose generator moves in every fifth round only, the student "
-            "in every round; student test accuracy at the end):"
+            "in every round; student test accuracy at the end of the runs, and at each run's "
+            "best evaluation on the validation split):"
             + ("\n\n" + "\n".join(lines) if lines else " no pair has finished yet."))
 
 
@@ -572,20 +569,30 @@ def dfad_summary(results: str | Path) -> str:
     for where, at in [*([("each scheme at its chosen rates", t2)] if not lines else []),
                       *((f"both at {dfad.HPARAMS[rp].about if rp in dfad.HPARAMS else rp}", a)
                         for rp, a in t2["recipes"].items())]:
-        end = next((p for p in at["paired"] if p["at"] == "end"), None)
-        if end:
-            lines.append(f"* {where}: one {end['one']:.3f}, two {end['two']:.3f}, one - two "
-                         + _interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
-                         + f" (n = {end['n']}): {end['verdict']}.")
+        if any(p["at"] == "end" for p in at["paired"]):
+            lines.append(f"* {where}: {_end_and_early(at['paired'])}")
     return (f"**Recorded verdicts, Table 2 on Fashion-MNIST** (`results/table2`, {done} of "
-            f"{total} runs finished; student test accuracy at the end of the "
-            "runs, one stage against two paired by seed; the paper: one stage on par or "
-            "better):" + ("\n\n" + "\n".join(lines) if lines else
+            f"{total} runs finished; student test accuracy at the end of the runs, and at each "
+            "run's best evaluation on the validation split, one stage against two paired by "
+            "seed; the paper: one stage on par or better):" + ("\n\n" + "\n".join(lines) if lines else
                           " no pair of one- and two-stage runs has finished yet."))
 
 
+def _end_and_early(paired: list[dict[str, object]]) -> str:
+    """One line of a pairing of one against two: at the end of the runs and, where the record
+    has validation evaluations, at each run's best of them (early stopping)."""
+    parts = []
+    for at, words in (("end", "at the end"), ("best on validation", "early-stopped on validation")):
+        p = next((p for p in paired if p["at"] == at), None)
+        if p:
+            parts.append(f"{words}, one {p['one']:.3f}, two {p['two']:.3f}, one - two "
+                         + _interval(p["one-two"], p["low"], p["high"], "{:+.3f}")
+                         + f" (n = {p['n']}): {p['verdict']}")
+    return "; ".join(parts) + "."
+
+
 def _show_pairs(paired: list[dict[str, object]], a: str, b: str, where: str) -> None:
-    """Schemes ``a`` against ``b`` four ways (:func:`osgan.record.dfad_table2`'s ``paired``)."""
+    """Schemes ``a`` against ``b`` every way (:func:`osgan.record.dfad_table2`'s ``paired``)."""
     from IPython.display import Markdown, display
 
     if paired:
@@ -623,7 +630,7 @@ def _show_round_costs(results: Path) -> dict[str, float] | None:
 def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD sweep (``results/<sweep>``, :func:`osgan.record.dfad_table2`): its
     provenance, the learning rates chosen on validation accuracy, Table 2 (test accuracy, mean ±
-    std over seeds), schemes ``a`` against ``b`` four ways with paired 95% intervals and
+    std over seeds), schemes ``a`` against ``b`` every way with paired 95% intervals and
     verdicts, and the chosen points' test-accuracy curves against rounds and training time. Says
     so plainly where there is no record. Returns :func:`osgan.record.dfad_table2`'s dict ({}
     without a record)."""

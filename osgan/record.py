@@ -385,10 +385,12 @@ def live_agrees(recorded: list[dict[str, Any]], live: list[dict[str, Any]]) -> d
 #
 # Per scheme, the grid point (recipe and learning rates) with the highest validation accuracy at
 # the end of its runs, averaged over seeds, is chosen; the test split is read only for the chosen
-# points. The schemes are then compared on the test split, seed by seed (paired), four ways:
-# at the end of their runs, at equal rounds, at equal student updates (a two-stage round updates
-# the student student_steps times, a one-stage or KD round once) and at equal training time
-# (the shorter run's clock of each pair). Higher accuracy is better.
+# points. The schemes are then compared on the test split, seed by seed (paired): at the end of
+# their runs, at equal rounds, at equal student updates (a two-stage round updates the student
+# student_steps times, a one-stage or KD round once), at equal training time (by the bench's
+# round costs, and by the shorter run's clock of each pair), and at each run's best evaluation
+# on the validation split (early stopping: an adversarial student's accuracy swings by several
+# points between evaluations, so the last one is a noisy end). Higher accuracy is better.
 
 # Plateau rule for a distillation run: the best validation accuracy of the last third of its
 # evaluations beats the best before it by less than this (accuracy, absolute): a student still
@@ -468,6 +470,16 @@ def dfad_plateau(run: dict[str, Any]) -> dict[str, Any]:
             "gain": a - b}
 
 
+def best_val_round(run: dict[str, Any]) -> int | None:
+    """The round of ``run``'s evaluation with the highest validation accuracy (the first of
+    ties): where early stopping on the validation split would keep the student. None for a run
+    without a validation split."""
+    rows = [r for r in run["records"] if "Accuracy/val" in r]
+    if not rows or len(rows) < len(run["records"]):
+        return None
+    return max(rows, key=lambda r: (r["Accuracy/val"], -r["round"]))["round"]
+
+
 def ablation_pairs(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                    costs: dict[str, float] | None = None
                    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -505,7 +517,8 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
     ``tune_seeds`` only when given: the seeds the whole grid ran on),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
     std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
-    equal rounds, at equal student updates, at equal time; mean ± std of each, the paired
+    equal rounds, at equal student updates, at equal time, and each run at its best evaluation
+    on the validation split (:func:`best_val_round`); mean ± std of each, the paired
     difference a - b with its 95% interval, and the verdict); and ``recipes`` (recipe name ->
     the same ``rows`` and ``paired`` at that shared setting, the same point for every scheme).
     Equal time is by ``costs`` (scheme -> seconds a round, :func:`dfad_round_costs`) when given,
@@ -540,8 +553,11 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
     ways = ["end", "equal rounds", "equal student updates"]
     ways += ["equal time (bench)"] if costs and all(round_cost(costs, pick[sc][s]) for sc in (a, b)
                                           for s in seeds) else []
+    ways += ["equal time (runs' clock)"]
+    ways += ["best on validation"] if all(best_val_round(pick[sc][s]) is not None
+                                          for sc in (a, b) for s in seeds) else []
     if seeds:
-        for what in [*ways, "equal time (runs' clock)"]:
+        for what in ways:
             xa, xb, at = [], [], []
             for s in seeds:
                 ra, rb = pick[a][s], pick[b][s]
@@ -558,9 +574,11 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
                     ca, cb = round_cost(costs, ra), round_cost(costs, rb)
                     t = min(ra["rounds"] * ca, rb["rounds"] * cb)
                     pa, pb = dict(round=t / ca), dict(round=t / cb)
-                else:
+                elif what == "equal time (runs' clock)":
                     t = min(ra["records"][-1]["Time/train"], rb["records"][-1]["Time/train"])
                     pa = pb = dict(seconds=t)
+                else:  # each run at its own best evaluation on the validation split
+                    pa, pb = dict(round=best_val_round(ra)), dict(round=best_val_round(rb))
                 xa.append(_at(ra, **pa))
                 xb.append(_at(rb, **pb))
                 at.append(pa)

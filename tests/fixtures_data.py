@@ -96,7 +96,8 @@ def write_image_folder(root: Path, n: int = 4, *, size: tuple[int, int] = (90, 6
 
 def write_dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, rounds,
                     g_every=1):
-    """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation."""
+    """A finished dfad cell folder; ``curve``: (round, seconds, test accuracy) per evaluation,
+    or (round, seconds, test accuracy, validation accuracy)."""
     import json
 
     from osgan.sweep import DFADCell
@@ -107,7 +108,7 @@ def write_dfad_cell(root, scheme, hparams, lr_s, lr_g, seed, curve, final, val, 
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps({"kind": "dfad", "config": cfg}))
     (d / "metrics.jsonl").write_text("".join(
-        json.dumps({"round": r, "Time/train": t, "Accuracy/student": a}) + "\n"
-        for r, t, a in curve))
+        json.dumps({"round": e[0], "Time/train": e[1], "Accuracy/student": e[2]}
+                   | ({"Accuracy/val": e[3]} if len(e) > 3 else {})) + "\n" for e in curve))
     (d / "done.json").write_text(json.dumps({"rounds": rounds, "accuracy": final,
                                              "val_accuracy": val, "teacher_accuracy": 0.9}))

@@ -262,7 +262,7 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     assert "one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001`" in text
     # the introduction's line for it
     summary = plots.dfad_ablation_summary(tmp_path)
-    assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: one " \
+    assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: at the end, one " \
            "0.610, two 0.510" in summary and "one better" in summary
     assert "not recorded yet" in plots.dfad_ablation_summary(tmp_path / "nothing")
 
@@ -324,13 +324,18 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
     assert "No recorded Table 2 sweep" in plots.dfad_summary(tmp_path / "table2")
     _dfad_record(tmp_path, "dfad_smoke", settings.SWEEPS["dfad_smoke"])
     for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
-        for scheme, acc in (("one", one), ("two", two)):
-            write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, [(0, 0, 0.1)], acc, acc,
-                            4 if scheme == "one" else 2)
+        for scheme, acc, bonus in (("one", one, 0.2), ("two", two, 0.0)):
+            rounds = 4 if scheme == "one" else 2
+            # (round, seconds, test, validation): one's best validation is mid-run, 0.2 higher
+            curve = [(0, 0, 0.1, 0.1), (1, 0.5, acc + bonus, 0.95), (rounds, 1, acc, acc)]
+            write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, curve, acc, acc, rounds)
     text = plots.dfad_summary(tmp_path)
     assert "4 of " in text and "the grids of one and two are still running" in text
-    assert "both at DFAD's CIFAR recipe" in text and "one - two -0.185" in text
+    assert "both at DFAD's CIFAR recipe" in text
+    assert "cosine decay: at the end, one 0.510, two 0.695, one - two -0.185" in text
     assert "(n = 2): no difference detected at n = 2" in text  # t(1): [-0.376, +0.006]
+    # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
+    assert "early-stopped on validation, one 0.710, two 0.695, one - two +0.015" in text
     # once both grids are done on the tune seed, the verdict at the chosen rates too
     for lr_g in (1e-3, 3e-3):
         for scheme, acc in (("one", 0.6), ("two", 0.65)):

@@ -159,6 +159,7 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     assert by["equal time (runs' clock)"]["one"] == approx(0.51, abs=1e-12)
     assert by["equal time (runs' clock)"]["verdict"] == "two better"
     assert "equal time (bench)" not in by
+    assert "best on validation" not in by  # the fixture's evaluations have no validation split
     # by a bench's costs: one 0.1 s a round, two 0.5: min(50 x 0.1, 10 x 0.5) = 5 s, both ends;
     # two at 1 s a round: min(5, 10) = 5 s, two at its round 5 (0.55 + 2 bump), one at its end
     for two_cost, one_at, two_at in ((0.5, [0.71, 0.73, 0.72], [0.61, 0.65, 0.63]),
@@ -179,6 +180,33 @@ def test_dfad_table2_chooses_on_validation_and_pairs_seeds(tmp_path):
     # counted apart: here one's seed-0 point and two's recipe are in dfad_smoke's plan
     assert text.startswith("Recorded sweep `dfad_smoke`: 3 of 14 runs finished (besides, 6 "
                            "finished run(s) of points the sweep no longer runs: ")
+
+
+def test_early_stopping_on_validation_reads_each_run_at_its_own_best_evaluation(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    # (round, seconds, test, validation): two swings, its best validation in the middle; one's
+    # best validation is tied at rounds 20 and 40: the first is kept
+    curves = {"one": [(0, 0, 0.1, 0.1), (20, 1, 0.40, 0.5), (40, 2, 0.45, 0.5), (50, 3, 0.3, 0.3)],
+              "two": [(0, 0, 0.1, 0.1), (5, 1, 0.6, 0.62), (10, 2, 0.4, 0.41)]}
+    for seed in (0, 1):
+        for scheme, curve in curves.items():
+            rounds = curve[-1][0]
+            shifted = [(r, t, a + 0.01 * seed, v) for r, t, a, v in curve]
+            write_dfad_cell(tmp_path, scheme, "adam", 1e-3, 1e-3, seed, shifted,
+                            shifted[-1][2], shifted[-1][3], rounds)
+    runs = record.load_dfad(tmp_path)["runs"]
+    assert {(r["scheme"], r["seed"]): record.best_val_round(r) for r in runs} == {
+        ("one", 0): 20, ("one", 1): 20, ("two", 0): 5, ("two", 1): 5}
+    by = {p["at"]: p for p in record.dfad_table2(runs)["paired"]}
+    early = by["best on validation"]
+    assert [p["round"] for p in early["points"]] == [20, 20]
+    assert (early["one"], early["two"]) == (approx(0.405), approx(0.605))
+    assert early["one-two"] == approx(-0.2) and early["verdict"] == "two better"
+    # at the end both have swung down, and the gap is half as large: the reason to read both
+    assert by["end"]["one-two"] == approx(0.3 - 0.4)
+    # a run without validation evaluations has no such round
+    assert record.best_val_round({"records": [{"round": 0, "Accuracy/student": 0.1}]}) is None
 
 
 def test_dfad_plateau_rule_catches_a_student_still_learning():

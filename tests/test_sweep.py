@@ -189,7 +189,9 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
 
     at_recipe = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])["recipes"]
     assert {r["scheme"]: r["n"] for r in at_recipe["dfad"]["rows"]} == {"one": 2, "two": 2, "kd": 2}
-    assert [p["n"] for p in at_recipe["dfad"]["paired"]] == [2, 2, 2, 2]
+    assert [(p["at"], p["n"]) for p in at_recipe["dfad"]["paired"]] == [
+        (at, 2) for at in ("end", "equal rounds", "equal student updates",
+                           "equal time (runs' clock)", "best on validation")]
 
 
 @pytest.mark.slow
