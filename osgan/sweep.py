@@ -295,8 +295,11 @@ def environment() -> dict[str, Any]:
     import numpy
     import torchvision
 
+    # dirty: code that differs from the commit; a record the sweep is writing under results/
+    # is not (a pinned worktree's own cells and provenance)
     return {"commit": _git("rev-parse", "HEAD"),
-            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                               ":(exclude)results")),
             "python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__,
             "clean-fid": importlib.metadata.version("clean-fid"),

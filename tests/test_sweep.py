@@ -395,3 +395,24 @@ def test_collect_refuses_another_sweep_and_touches_nothing(tmp_path):
     with pytest.raises(UsageError, match="holds no record"):
         sweep.collect("smoke", tmp_path / "nowhere", dst)
     assert sorted(p.name for p in dst.iterdir()) == before
+
+
+def test_provenance_calls_a_tree_dirty_for_its_code_not_for_the_record_it_writes(tmp_path,
+                                                                                  monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "provenance.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(sweep, "RESULTS_DIR", tmp_path / "results")
+    assert sweep.environment()["dirty"] is False
+    (tmp_path / "results" / "provenance.json").write_text('{"sessions": []}')  # the sweep's own
+    assert sweep.environment()["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert sweep.environment()["dirty"] is True
