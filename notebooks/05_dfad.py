@@ -128,6 +128,22 @@ for point, paired in why.items():
                      f"{end['verdict']} (n = {end['n']})."))
 
 # %% [markdown]
+# ## Why every adversarial student stops far below the teacher: the classes it is shown
+#
+# Both schemes' students end far below KD on real images (the tables above), and the ablation
+# moves the end level little. A data-free student only learns from the images its generator
+# makes, so `python -m osgan sweep NAME --rescore` reads each finished cell's final checkpoint:
+# which of the ten classes the teacher sees in the final generator's images, and how well the
+# final student does on each class of the real test split. If the generator shows the teacher
+# only some classes, the student cannot learn the rest, under either scheme: then the ceiling is
+# the generator's (its size, its objective), and not a matter of one stage against two. The
+# figures below are the ablation's cells, then Table 2's at each scheme's chosen point.
+
+# %% tags=["hide-input"]
+classes_why = plots.show_dfad_classes(why_dir)
+classes_t2 = plots.show_dfad_classes(record_dir, recorded["chosen"]) if recorded else {}
+
+# %% [markdown]
 # ## The live run of this build: a pipeline check
 #
 # The runs below are this build's own, short and with one shared, untuned setting: they check

@@ -47,6 +47,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 SPLITS = ("train", "test")
+# the labels' names, in label order, where a figure reads better with them
+CLASS_NAMES = {"fashion_mnist": ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal",
+                                 "shirt", "sneaker", "bag", "ankle boot")}
 
 # where Debian's package dataset-fashion-mnist puts the IDX files (a tuple, so tests can swap it)
 SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)

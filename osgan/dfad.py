@@ -570,6 +570,64 @@ def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
                          None if cfg.scheme == "kd" else run.G, run.T, folder.path)
 
 
+# --------------------------------------------------------------------------- diagnosis
+
+
+def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
+    """What a finished run's final networks do, read from its last checkpoint (kept outside the
+    record by a sweep): ``round`` (the checkpoint's), ``accuracy`` (the student's on the whole
+    test split again: the record's final accuracy reproduced), ``per_class`` (its test accuracy
+    on each class, None for a class the split lacks) and, for the adversarial schemes, what the
+    generator gives it to learn from: ``class_fractions`` (the shares of the teacher's predicted
+    classes over ``n_batches`` batches of the run's size of G(z), drawn with ``seed``; G in
+    training mode, its BatchNorm on batch statistics as in the rounds), ``classes_eff`` (exp of
+    their entropy: 10 for balanced classes, 1 for one) and ``agreement`` (the share of those
+    images on which the student predicts the teacher's class). A student cannot learn a class
+    its generator never shows the teacher."""
+    from osgan import data
+
+    folder = harness.RunFolder(run_dir, "dfad")
+    meta = folder.meta()
+    if meta is None or meta.get("kind") != "dfad":
+        raise ValueError(f"{run_dir} is not a run folder of `python -m osgan dfad`")
+    cfg = settings.from_dict(DFADConfig, meta["config"])
+    folder = harness.RunFolder(run_dir, "dfad", checkpoint_dir=cfg.checkpoint_dir)
+    state = ckpt.load(folder.checkpoint_path, map_location="cpu")
+    kw = dict(data_root=cfg.data_root, image_size=32)
+    train = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
+    test = data.load(cfg.dataset, "test", **kw)
+    T = teacher_for(cfg, train, test, torch.device("cpu"))[0]
+    S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width)
+    S.load_state_dict(state["student"])
+    S.eval()
+    with torch.no_grad():
+        pred = torch.cat([S(test.images[i:i + 1000]).argmax(1)
+                          for i in range(0, len(test.labels), 1000)])
+    hit = pred == test.labels
+    out = {"round": state["round"], "accuracy": hit.double().mean().item(),
+           "per_class": [hit[test.labels == k].double().mean().item()
+                         if (test.labels == k).any() else None
+                         for k in range(test.num_classes)]}
+    if cfg.scheme == "kd":  # no generator: the student learns from real images
+        return out
+    G = Generator(cfg.nz, cfg.g_width, test.channels, 32)
+    G.load_state_dict(state["generator"])
+    G.train()  # batch statistics, as in the rounds
+    gen = torch.Generator().manual_seed(seed)
+    t_cls, s_cls = [], []
+    with torch.no_grad():
+        for _ in range(n_batches):
+            x = G(torch.randn(cfg.batch_size, cfg.nz, generator=gen))
+            t_cls.append(T(x).argmax(1))
+            s_cls.append(S(x).argmax(1))
+    t_cls, s_cls = torch.cat(t_cls), torch.cat(s_cls)
+    frac = torch.bincount(t_cls, minlength=test.num_classes).double() / len(t_cls)
+    nz = frac[frac > 0]
+    return out | {"class_fractions": frac.tolist(),
+                  "classes_eff": torch.exp(-(nz * nz.log()).sum()).item(),
+                  "agreement": (t_cls == s_cls).double().mean().item(), "images": len(t_cls)}
+
+
 # --------------------------------------------------------------------------- summaries
 
 

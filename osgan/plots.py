@@ -803,6 +803,75 @@ def _why_still_falling(slopes: list[float], steps: int) -> str:
             "steps, both still improving, not at convergence.")
 
 
+def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
+                      ) -> dict[str, object]:
+    """Display what a DFAD record's generators show the teacher and what the students learn,
+    class by class (``rescore.json``, :func:`osgan.dfad.diagnose`): per adversarial cell of the
+    given points (scheme -> point; all adversarial cells when None), the shares of the teacher's
+    classes on G(z) and the student's test accuracy per class, and the rank correlation of the
+    two over every (cell, class). Says so where the record has no rescore. Returns
+    ``{"cells": [names], "spearman": rho, "p": p-value}`` ({} without a rescore)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+    from scipy import stats
+
+    from osgan import data
+
+    path = Path(results) / "rescore.json"
+    if not path.exists():
+        display(Markdown(f"*No class-by-class reading of `{Path(results).name}` yet* "
+                         f"(`python -m osgan sweep {Path(results).name} --rescore`, from the "
+                         "final checkpoints)."))
+        return {}
+    rs = json.loads(path.read_text())
+    cells = {n: c for n, c in rs["cells"].items() if "class_fractions" in c and (
+        points is None or any(n.startswith(f"{sc}-{pt}-seed") for sc, pt in points.items()))}
+    if not cells:
+        display(Markdown("No adversarial cell of these points has a class-by-class reading yet."))
+        return {}
+    names = data.CLASS_NAMES["fashion_mnist"]
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4), sharey=False)
+    width = 0.8 / len(cells)
+    for i, (n, c) in enumerate(cells.items()):
+        at = [k + (i - (len(cells) - 1) / 2) * width for k in range(len(names))]
+        axes[0].bar(at, c["class_fractions"], width, label=n, color=f"C{i}")
+        axes[1].bar(at, [x if x is not None else float("nan") for x in c["per_class"]], width,
+                    label=n, color=f"C{i}")
+    for ax, what in zip(axes, ("share of G(z) the teacher puts in the class",
+                               "student's test accuracy on the class"), strict=True):
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set(ylabel=what)
+    axes[0].axhline(0.1, color="grey", ls=":", lw=1)  # a balanced generator
+    n_img = sorted({c["images"] for c in cells.values()})
+    axes[0].set_title(f"what the generator shows the teacher (final G, "
+                      f"{'/'.join(f'{n:,}' for n in n_img)} images)")
+    axes[1].set_title("what the student learned (final student, test split)")
+    axes[1].legend(fontsize=7)
+    plt.tight_layout()
+    plt.show()
+    share = [f for c in cells.values() for f, a in zip(c["class_fractions"], c["per_class"],
+                                                       strict=True) if a is not None]
+    acc = [a for c in cells.values() for a in c["per_class"] if a is not None]
+    rho, p = stats.spearmanr(share, acc)
+    rare = [names[k] for k in range(len(names))
+            if all(c["class_fractions"][k] < 0.02 for c in cells.values())]
+    display(Markdown(
+        "**Class by class** (`rescore.json`, from each cell's final checkpoint, "
+        f"{rs['date'][:10]}, commit {rs['commit'][:7]}; it reproduces every recorded final "
+        "accuracy to within "
+        f"{max(abs(c['accuracy'] - c['recorded accuracy']) for c in cells.values()):.1e}):\n\n"
+        + markdown_table([{"cell": n, "test accuracy": c["accuracy"],
+                           "classes shown (effective, of 10)": c["classes_eff"],
+                           "student = teacher on G(z)": c["agreement"]}
+                          for n, c in cells.items()], fmt="{:.3f}")
+        + f"\n\nOver every (cell, class), the share of generated images the teacher puts in a "
+        f"class and the student's test accuracy on it have Spearman's rho = {rho:.2f} "
+        f"over {len(acc)} pairs (a description: the pairs of one cell are not independent, "
+        f"so its p = {p:.1e} overstates the evidence)."
+        + (f" Under 2% of every generator's images: {', '.join(rare)}." if rare else "")))
+    return {"cells": list(cells), "spearman": float(rho), "p": float(p)}
+
+
 def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD ablation sweep (``results/table2_why``): its provenance, every
     point's test accuracy at the end (mean ± std over seeds), each point of scheme ``a`` against

@@ -555,21 +555,22 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     outside the record) evaluated again at the cell's own evaluation settings and sampler. It
     checks that the checkpoint gives the FID the record holds for the last step, and adds what
     evaluations did not report when the cell ran, such as the classes its samples cover
-    (:func:`osgan.metrics.fid.class_spread`). A cell scored already at its length is not scored
-    again; cells whose checkpoint is gone (another machine) keep the entry they had and are
-    listed under ``missing``. Returns what it wrote."""
+    (:func:`osgan.metrics.fid.class_spread`). For a distillation sweep, each cell's final
+    student and generator instead (:func:`osgan.dfad.diagnose`: the final accuracy reproduced,
+    per class, and the classes the generator shows the teacher). A cell scored already at its
+    length is not scored again; cells whose checkpoint is gone (another machine) keep the entry
+    they had and are listed under ``missing``. Returns what it wrote."""
     from osgan import record, training
 
-    if kind(name) == "dfad":
-        raise UsageError(f"sweep {name!r} holds distillation runs: they have no generator to "
-                         "rescore")
     if not (results / "sweep.json").exists():
         raise UsageError(f"{results} holds no record of sweep {name!r}: run the sweep first")
     own_results(name, results)
     path = results / "rescore.json"
     cells = json.loads(path.read_text())["cells"] if path.exists() else {}
     missing = []
-    for r in record.load(results)["runs"]:
+    if kind(name) == "dfad":
+        _rescore_dfad(results, cells, missing)
+    for r in record.load(results)["runs"] if kind(name) != "dfad" else []:
         if not (r["done"] and r["evals"]):
             continue
         try:
@@ -589,6 +590,30 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
                "command": command, **environment()}
     write_json(path, rescore)
     return rescore
+
+
+def _rescore_dfad(results: Path, cells: dict[str, Any], missing: list[str]) -> None:
+    """:func:`write_rescore` for distillation runs: each finished cell's final student and
+    generator (:func:`osgan.dfad.diagnose`) into ``cells``, the names of those whose checkpoint
+    is gone or of another length into ``missing``."""
+    from osgan import dfad, record
+
+    for r in record.load_dfad(results)["runs"]:
+        if not r["done"]:
+            continue
+        name = r["path"].name
+        if cells.get(name, {}).get("round") == r["rounds"]:  # scored already, at this length
+            continue
+        settings.set_threads(r["config"].get("threads", 1))
+        try:
+            out = dfad.diagnose(r["path"])
+        except (ValueError, OSError, UsageError):
+            missing.append(name)
+            continue
+        if out["round"] != r["rounds"]:  # a checkpoint of another length than the record's
+            missing.append(name)
+            continue
+        cells[name] = {"recorded accuracy": r["accuracy"], **out}
 
 
 def _distill_one(cfg) -> str:
@@ -666,7 +691,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rescore", action="store_true",
                         help="evaluate each finished cell's final generator again (its "
                              "checkpoint) into rescore.json: the record's last FID reproduced, "
-                             "and the classes its samples cover; train nothing")
+                             "and the classes its samples cover (dfad sweeps: the final "
+                             "student's accuracy reproduced, per class, and the classes the "
+                             "generator shows the teacher); train nothing")
     parser.add_argument("--bench", action="store_true",
                         help="dfad sweeps: record round_costs.json, each scheme's CPU seconds a round "
                              "at the sweep's settings, timed side by side (the time axis of "
@@ -692,10 +719,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rescore:
         command = "python -m osgan sweep " + " ".join(sys.argv[2:])
         out = write_rescore(args.name, results, command=command)
-        worst = max((abs(c["FID"] - c["recorded FID"]) for c in out["cells"].values()),
+        what = "accuracy" if kind(args.name) == "dfad" else "FID"
+        worst = max((abs(c[what] - c[f"recorded {what}"]) for c in out["cells"].values()),
                     default=0.0)
         print(f"{results / 'rescore.json'} holds {len(out['cells'])} cell(s); largest "
-              f"|FID - recorded FID| {worst:.2e}"
+              f"|{what} - recorded {what}| {worst:.2e}"
               + (f"; no final checkpoint for: {', '.join(out['missing'])}"
                  if out["missing"] else ""))
         return 0

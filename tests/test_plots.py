@@ -267,6 +267,42 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     assert "not recorded yet" in plots.dfad_ablation_summary(tmp_path / "nothing")
 
 
+def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_learns(
+        tmp_path, shown):
+    from scipy import stats
+
+    assert plots.show_dfad_classes(tmp_path) == {}
+    assert "No class-by-class reading" in shown[0].data
+    # two adversarial cells that show the teacher four classes, one KD cell (no generator)
+    share = [0.3, 0.0, 0.01, 0.2, 0.0, 0.3, 0.0, 0.0, 0.19, 0.0]
+    acc = [0.8, 0.0, 0.1, 0.7, 0.05, 0.6, 0.2, 0.0, 0.9, 0.1]
+    cells = {f"{sc}-adam-s0.001-g0.001-seed0": {
+        "round": 10, "accuracy": 0.4, "recorded accuracy": 0.4, "per_class": acc,
+        "class_fractions": share, "classes_eff": 4.0, "agreement": 0.7, "images": 100}
+        for sc in ("one", "two")}
+    cells["kd-dfad_mnist-seed0"] = {"round": 10, "accuracy": 0.9, "recorded accuracy": 0.9,
+                                    "per_class": [0.9] * 10}
+    (tmp_path / "rescore.json").write_text(json.dumps({
+        "cells": cells, "date": "2026-11-29T19:00:00", "commit": "0123456789", "missing": []}))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    out = plots.show_dfad_classes(tmp_path)
+    assert out["cells"] == ["one-adam-s0.001-g0.001-seed0", "two-adam-s0.001-g0.001-seed0"]
+    ref = stats.spearmanr(share * 2, acc * 2)
+    assert out["spearman"] == approx(ref.statistic) and out["p"] == approx(ref.pvalue)
+    text = shown[-1].data
+    assert f"rho = {ref.statistic:.2f} over 20 pairs" in text
+    # classes under 2% of every generator's images, by name
+    assert "trouser, pullover, coat, shirt, sneaker, ankle boot." in text
+    assert [ax.get_title() for ax in plt.gcf().axes][:2] == [
+        "what the generator shows the teacher (final G, 100 images)",
+        "what the student learned (final student, test split)"]
+    # a choice of points keeps only their cells
+    assert plots.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["cells"] == [
+        "two-adam-s0.001-g0.001-seed0"]
+
+
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     import json
 

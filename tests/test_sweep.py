@@ -1,8 +1,10 @@
 """osgan.sweep: the grid, a record with provenance, skip and resume, refusals that touch nothing."""
 
 import json
+import math
 
 import pytest
+import torch
 from fixtures_data import write_fashion_mnist
 
 from osgan import cli, data, settings, sweep
@@ -192,6 +194,45 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert [(p["at"], p["n"]) for p in at_recipe["dfad"]["paired"]] == [
         (at, 2) for at in ("end", "equal rounds", "equal student updates",
                            "equal time (runs' clock)", "best on validation")]
+
+
+@pytest.mark.slow
+def test_dfad_rescore_reproduces_each_students_accuracy_and_reads_its_generators_classes(env):
+    from scipy import stats
+
+    from osgan import record
+
+    results = env / "results"
+    kw = dict(data_root=str(env / "fmnist"), batch_size=6, val_n=8, eval_n=None,
+              teacher_epochs=0.1, device="cpu")
+    sweep.run_sweep("dfad_smoke", results=results, workers=1, only=3, **kw)  # the recipe cells
+    out = sweep.write_rescore("dfad_smoke", results)
+    assert sorted(out["cells"]) == ["kd-dfad-seed0", "one-dfad-seed0", "two-dfad-seed0"]
+    assert not out["missing"]
+    labels = data.load("fashion_mnist", "test", data_root=str(env / "fmnist"),
+                       image_size=32).labels
+    counts = torch.bincount(labels, minlength=10).double()
+    for run in record.load_dfad(results)["runs"]:
+        c = out["cells"][run["path"].name]
+        assert c["round"] == run["rounds"]
+        assert c["accuracy"] == pytest.approx(run["accuracy"], abs=1e-12)  # the record's end
+        # the per-class accuracies, weighted by the classes' counts, give the whole accuracy
+        # (None for a class the small test split lacks)
+        assert [x is None for x in c["per_class"]] == (counts == 0).tolist()
+        per = torch.tensor([x or 0.0 for x in c["per_class"]], dtype=torch.float64)
+        assert (per * counts).sum().item() / counts.sum().item() == pytest.approx(c["accuracy"])
+        if run["scheme"] == "kd":  # no generator
+            assert "class_fractions" not in c
+            continue
+        frac = c["class_fractions"]
+        assert sum(frac) == pytest.approx(1.0) and c["images"] == 80 * 6
+        assert c["classes_eff"] == pytest.approx(math.exp(stats.entropy(frac)))
+        assert 0.0 <= c["agreement"] <= 1.0
+    # a cell scored already is not scored again; bad records refuse as for training sweeps
+    saved = json.loads((results / "rescore.json").read_text())
+    saved["cells"]["one-dfad-seed0"]["accuracy"] = -1.0
+    (results / "rescore.json").write_text(json.dumps(saved))
+    assert sweep.write_rescore("dfad_smoke", results)["cells"]["one-dfad-seed0"]["accuracy"] == -1
 
 
 @pytest.mark.slow
