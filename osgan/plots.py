@@ -542,6 +542,17 @@ def dfad_ablation_summary(results: str | Path) -> str:
     for (pt, two), paired in record.ablation_pairs(record.load_dfad(results)["runs"]).items():
         if any(p["at"] == "end" for p in paired):
             lines.append(f"* one stage at `{pt}` against two at `{two}`: {_end_and_early(paired)}")
+    reading = record.dfad_classes(results)
+    if reading and reading["cells"]:
+        lines.append(f"* class by class (final checkpoints, `rescore.json`): the generators show "
+                     f"the teacher {min(reading['eff']):.1f} to {max(reading['eff']):.1f} of the "
+                     "ten classes (effective number)"
+                     + (f"; under 2% of every generator's images: {', '.join(reading['rare'])}"
+                        if reading["rare"] else "")
+                     + "; per class, the students' test accuracy "
+                     + ("follows" if reading["spearman"] > 0.3 else "does not follow")
+                     + f" those shares (Spearman's rho {reading['spearman']:.2f} over "
+                     f"{reading['pairs']} cell-class pairs).")
     return ("**How often the generator moves, Table 2's ablation (ours)** (`results/table2_why`; "
             "`every5`: one stage whose generator moves in every fifth round only, the student "
             "in every round; student test accuracy at the end of the runs, and at each run's "
@@ -813,19 +824,16 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
     ``{"cells": [names], "spearman": rho, "p": p-value}`` ({} without a rescore)."""
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
-    from scipy import stats
 
-    from osgan import data
+    from osgan import data, record
 
-    path = Path(results) / "rescore.json"
-    if not path.exists():
+    reading = record.dfad_classes(results, points)
+    if reading is None:
         display(Markdown(f"*No class-by-class reading of `{Path(results).name}` yet* "
                          f"(`python -m osgan sweep {Path(results).name} --rescore`, from the "
                          "final checkpoints)."))
         return {}
-    rs = json.loads(path.read_text())
-    cells = {n: c for n, c in rs["cells"].items() if "class_fractions" in c and (
-        points is None or any(n.startswith(f"{sc}-{pt}-seed") for sc, pt in points.items()))}
+    cells, rs = reading["cells"], reading["rescore"]
     if not cells:
         display(Markdown("No adversarial cell of these points has a class-by-class reading yet."))
         return {}
@@ -849,12 +857,7 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
     axes[1].legend(fontsize=7)
     plt.tight_layout()
     plt.show()
-    share = [f for c in cells.values() for f, a in zip(c["class_fractions"], c["per_class"],
-                                                       strict=True) if a is not None]
-    acc = [a for c in cells.values() for a in c["per_class"] if a is not None]
-    rho, p = stats.spearmanr(share, acc)
-    rare = [names[k] for k in range(len(names))
-            if all(c["class_fractions"][k] < 0.02 for c in cells.values())]
+    rho, p, pairs, rare = (reading[k] for k in ("spearman", "p", "pairs", "rare"))
     display(Markdown(
         "**Class by class** (`rescore.json`, from each cell's final checkpoint, "
         f"{rs['date'][:10]}, commit {rs['commit'][:7]}; it reproduces every recorded final "
@@ -866,10 +869,10 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
                           for n, c in cells.items()], fmt="{:.3f}")
         + f"\n\nOver every (cell, class), the share of generated images the teacher puts in a "
         f"class and the student's test accuracy on it have Spearman's rho = {rho:.2f} "
-        f"over {len(acc)} pairs (a description: the pairs of one cell are not independent, "
+        f"over {pairs} pairs (a description: the pairs of one cell are not independent, "
         f"so its p = {p:.1e} overstates the evidence)."
         + (f" Under 2% of every generator's images: {', '.join(rare)}." if rare else "")))
-    return {"cells": list(cells), "spearman": float(rho), "p": float(p)}
+    return {"cells": list(cells), "spearman": rho, "p": p}
 
 
 def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:

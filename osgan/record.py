@@ -493,6 +493,36 @@ def ablation_pairs(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
             for pb in points[b] for pa in points[a]}
 
 
+def dfad_classes(results: str | Path, points: dict[str, str] | None = None
+                 ) -> dict[str, Any] | None:
+    """A DFAD record's class-by-class reading (its ``rescore.json``, :func:`osgan.dfad.diagnose`)
+    for the adversarial cells of ``points`` (scheme -> point; every adversarial cell when None):
+    ``cells`` (name -> entry), ``eff`` (each cell's effective number of classes shown), ``rare``
+    (the names of the classes under 2% of every generator's images), ``spearman`` and ``p`` (the
+    rank correlation of a class's share of G(z) and the student's test accuracy on it, over every
+    (cell, class)), ``pairs`` and ``rescore`` (the file). None where the record has no
+    rescore."""
+    from scipy import stats
+
+    from osgan import data
+
+    path = Path(results) / "rescore.json"
+    if not path.exists():
+        return None
+    rs = json.loads(path.read_text())
+    cells = {n: c for n, c in rs["cells"].items() if "class_fractions" in c and (
+        points is None or any(n.startswith(f"{sc}-{pt}-seed") for sc, pt in points.items()))}
+    share = [f for c in cells.values() for f, a in zip(c["class_fractions"], c["per_class"],
+                                                       strict=True) if a is not None]
+    acc = [a for c in cells.values() for a in c["per_class"] if a is not None]
+    rho, p = stats.spearmanr(share, acc) if len(acc) > 2 else (float("nan"), float("nan"))
+    names = data.CLASS_NAMES["fashion_mnist"]
+    rare = [names[k] for k in range(len(names))
+            if cells and all(c["class_fractions"][k] < 0.02 for c in cells.values())]
+    return {"cells": cells, "eff": [c["classes_eff"] for c in cells.values()], "rare": rare,
+            "spearman": float(rho), "p": float(p), "pairs": len(acc), "rescore": rs}
+
+
 def dfad_round_costs(path: str | Path) -> dict[str, float]:
     """Seconds per round of each scheme (:func:`cost_key`) from a dfad sweep's
     ``round_costs.json`` (``python -m osgan sweep NAME --bench``: timed side by side)."""

@@ -265,6 +265,20 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: at the end, one " \
            "0.610, two 0.510" in summary and "one better" in summary
     assert "not recorded yet" in plots.dfad_ablation_summary(tmp_path / "nothing")
+    assert "class by class" not in summary  # no rescore yet
+    # with a class-by-class reading, a line on the classes the generators show
+    share = [0.5, 0.0, 0.0, 0.0, 0.0, 0.25, 0.0, 0.0, 0.25, 0.0]
+    (tmp_path / "rescore.json").write_text(json.dumps({"cells": {
+        f"one-adam-s0.001-g0.001-seed{s}": {
+            "accuracy": 0.4, "recorded accuracy": 0.4, "class_fractions": share,
+            "classes_eff": 2.83 + s, "agreement": 0.7, "images": 100,
+            "per_class": [0.9, 0.0, 0.1, 0.0, 0.0, 0.8, 0.05, 0.0, 0.7, 0.0]} for s in (0, 1)},
+        "date": "2026-11-29T19:00:00", "commit": "0123456789", "missing": []}))
+    summary = plots.dfad_ablation_summary(tmp_path)
+    assert "show the teacher 2.8 to 3.8 of the ten classes" in summary
+    assert "under 2% of every generator's images: trouser, pullover, dress, coat, shirt, " \
+           "sneaker, ankle boot" in summary and "over 20 cell-class pairs" in summary
+    assert "accuracy follows those shares" in summary
 
 
 def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_learns(
