@@ -632,19 +632,32 @@ def _teacher(cfg) -> None:
                      settings.resolve_device(cfg.device))
 
 
+def _todo(name: str, results: Path, only: int | None, **overrides) -> list:
+    """The configs of the cells to run next (at most ``only``): those not done, and in a tuned
+    dfad sweep those of the tune seeds alone while any is left, so that the sweep plans again
+    once they are done and runs the other seeds' chosen points before their recipes."""
+    cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
+    todo = [c for c in cfgs if status(c) != "done"]
+    tune = sweep_spec(name).get("tune_seeds")
+    if kind(name) == "dfad" and tune:
+        todo = [c for c in todo if c.seed in tune] or todo
+    return todo[:only]
+
+
 def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
               command: str | None = None, only: int | None = None, **overrides) -> list[Path]:
     """Run the cells of sweep ``name`` that are not done (resuming unfinished ones), ``workers``
     at a time; returns the finished cells' folders. ``only`` stops after that many cells;
     ``overrides`` change every cell's training config (``data_root`` for a test)."""
     results = own_results(name, results or RESULTS_DIR / name)
-    cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
-    todo = [c for c in cfgs if status(c) != "done"][:only]
+    todo = _todo(name, results, only, **overrides)
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
                                                                          "sessions": []}
     session = {"start": _now(), "end": None, "command": command, "workers": workers,
-               "threads": cfgs[0].threads, **environment(), "cells_finished": []}
+               "threads": cell_config(name, cells(name, results)[0], results,
+                                      **overrides).threads,
+               **environment(), "cells_finished": []}
     prov["sessions"].append(session)
     write_json(prov_path, prov)
 
@@ -666,9 +679,7 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
         if only is not None and len(dirs) >= only:
             break
         # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done
-        cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
-        todo = [c for c in cfgs if status(c) != "done"]
-        todo = todo[:only - len(dirs)] if only is not None else todo
+        todo = _todo(name, results, None if only is None else only - len(dirs), **overrides)
     session["end"] = _now()
     write_json(prov_path, prov)
     return dirs

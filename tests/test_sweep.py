@@ -186,6 +186,12 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert seed1 == sorted(f"{sc}-{pt}-seed1" for sc, pt in
                            [*chosen.items(), ("one", "dfad"), ("two", "dfad"), ("kd", "dfad")])
     assert all((results / n / "done.json").exists() for n in seed1)
+    # in that order: the tune seed's grid, then (planned again) seed 1's chosen points, then its
+    # recipes, although the recipes were listed from the start
+    last = sweep.read_provenance(results)["sessions"][-1]["cells_finished"]
+    assert [n.endswith("seed1") for n in last] == [False] * (len(last) - 6) + [True] * 6
+    assert last[-6:] == [f"{sc}-{chosen[sc]}-seed1" for sc in ("one", "two", "kd")] + [
+        f"{sc}-dfad-seed1" for sc in ("one", "two", "kd")]
     # Table 2 at the recipe, the setting every scheme shares: one against two paired over seeds
     from osgan import record
 
