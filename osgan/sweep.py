@@ -136,8 +136,11 @@ def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
     to read) and then the grids; then the other seeds' chosen points, once known (the verdict's
     pairs); and their recipes last."""
     tune = spec.get("tune_seeds", spec["seeds"])
-    recipes = lambda seed: [DFADCell(sc, r, None, None, seed)  # noqa: E731
-                            for sc in spec["schemes"] for r in spec.get("recipes", ())]
+
+    def recipes(seed: int) -> list[DFADCell]:
+        return [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
+                for r in spec.get("recipes", ())]
+
     out = []
     for seed in tune:
         out += recipes(seed) + [c for sc in spec["schemes"] for c in _grid(spec, sc, seed)]
