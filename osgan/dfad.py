@@ -585,6 +585,7 @@ def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
     images on which the student predicts the teacher's class). A student cannot learn a class
     its generator never shows the teacher."""
     from osgan import data
+    from osgan.metrics.fid import class_shares
 
     folder = harness.RunFolder(run_dir, "dfad")
     meta = folder.meta()
@@ -621,11 +622,8 @@ def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
             t_cls.append(T(x).argmax(1))
             s_cls.append(S(x).argmax(1))
     t_cls, s_cls = torch.cat(t_cls), torch.cat(s_cls)
-    frac = torch.bincount(t_cls, minlength=test.num_classes).double() / len(t_cls)
-    nz = frac[frac > 0]
-    return out | {"class_fractions": frac.tolist(),
-                  "classes_eff": torch.exp(-(nz * nz.log()).sum()).item(),
-                  "agreement": (t_cls == s_cls).double().mean().item(), "images": len(t_cls)}
+    return out | class_shares(t_cls.numpy(), test.num_classes) | {
+        "agreement": (t_cls == s_cls).double().mean().item(), "images": len(t_cls)}
 
 
 # --------------------------------------------------------------------------- summaries

@@ -215,7 +215,14 @@ def class_spread(space: FeatureSpace, images: Tensor, batch_size: int) -> dict:
     generator that has collapsed onto a few modes scores few classes at any FID."""
     labels = np.concatenate([space.classes(images[i:i + batch_size])
                              for i in range(0, images.shape[0], batch_size)])
-    frac = np.bincount(labels, minlength=space.num_classes) / len(labels)
+    return class_shares(labels, space.num_classes)
+
+
+def class_shares(labels: np.ndarray, num_classes: int) -> dict:
+    """``class_fractions`` (the share of each class among ``labels``, predicted class indices)
+    and ``classes_eff`` (exp of their entropy) of :func:`class_spread`, for any classifier's
+    predictions (a DFAD teacher's on its generator's images, :func:`osgan.dfad.diagnose`)."""
+    frac = np.bincount(labels, minlength=num_classes) / len(labels)
     nz = frac[frac > 0]
     return {"class_fractions": [float(f) for f in frac],
             "classes_eff": float(np.exp(-(nz * np.log(nz)).sum()))}
