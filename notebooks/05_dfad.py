@@ -88,8 +88,12 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # DFAD's published recipe, with a teacher trained to its plateau. The grid runs on the tune
 # seed; each scheme's rates are chosen there on a validation split held out of the training
 # images, never on the test split, and the chosen point and the recipe then run on the other
-# seeds too, paired. The schemes are compared on the test split at the end, at equal rounds, at
-# equal student updates and at equal training time, with paired 95% intervals, and once more
+# seeds too, paired. A chosen point runs to convergence: on every seed it goes on past the grid's
+# length (1,000 rounds for two stages, 5,000 for one stage and KD), by that length at a time,
+# until its validation accuracy passes the plateau rule stated below, at most three times the
+# grid's length; the choice itself reads every run at the grid's length. The schemes are
+# compared on the test split at the end, at equal rounds, at equal student updates and at equal
+# training time, with paired 95% intervals, and once more
 # with each run read at its best evaluation on the validation split (early stopping, the way a
 # practitioner would keep a student): an adversarial student's accuracy swings by several points
 # from one evaluation to the next, so the last one alone is a noisy end.

@@ -519,7 +519,10 @@ def distill(cfg: DFADConfig) -> DistillResult:
     settings.set_threads(cfg.threads)
     with harness.RunFolder(cfg.out_dir, "dfad", step_key="round",
                            checkpoint_dir=cfg.checkpoint_dir) as folder:
-        state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
+        # a cosine decay's schedule spans the whole run: its length is part of the trajectory;
+        # a constant rate's run may be resumed to more rounds (run on to its plateau)
+        trajectory = TRAJECTORY + (("rounds",) if HPARAMS[cfg.hparams].cosine else ())
+        state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=trajectory,
                             total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite,
                             trajectory_defaults=TRAJECTORY_DEFAULTS)
         return _distill(cfg, device, folder, state)

@@ -572,7 +572,9 @@ def dfad_summary(results: str | Path) -> str:
         return "*No recorded Table 2 sweep in this checkout* (`python -m osgan sweep table2`)."
     rec = record.load_dfad(results)
     done, total, _ = record.dfad_progress(rec)
-    t2 = record.dfad_table2(rec["runs"], tune_seeds=rec["sweep"]["spec"].get("tune_seeds"))
+    spec = rec["sweep"]["spec"]
+    t2 = record.dfad_table2(rec["runs"], tune_seeds=spec.get("tune_seeds"),
+                            grid_rounds=spec.get("rounds"))
     tuned = tuned_points(rec["sweep"]["sweep"], results)  # schemes whose grid is done
     lines = [] if {"one", "two"} <= set(tuned) else [
         "* at chosen rates: not yet, the grids of "
@@ -659,22 +661,28 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     display(Markdown(record.dfad_provenance_text(rec)))
     tune = rec["sweep"].get("spec", {}).get("tune_seeds")
     costs = _show_round_costs(results)
-    t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune, costs=costs)
+    spec = rec["sweep"].get("spec", {})
+    t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune, costs=costs,
+                            grid_rounds=spec.get("rounds"))
     if not t2["rows"]:
         display(Markdown("No scheme has a finished run in the record yet."))
         return t2
-    spec = rec["sweep"].get("spec", {})
     grid = sweep.grid_progress(spec, [r for r in rec["runs"] if tune is None or r["seed"] in tune]
                                ) if "lr_s" in spec else {}
     progress = ", ".join(f"{sc} {len(done)} of {len(points)}"
                          for sc, (points, done) in grid.items())
     display(Markdown(
         "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the point (grid or recipe) with the "
-        "best mean validation accuracy (held-out training images) at the end"
+        "best mean validation accuracy (held-out training images) at the end of the grid's "
+        "runs"
         + (f", over seed(s) {', '.join(map(str, tune))}, where the grid runs" if tune else "")
         + (f" (grid points finished there: {progress}; until a scheme's grid is done, its "
            "choice is among those finished)" if progress else "")
-        + "; its test accuracy at the end, on the whole test split, mean ± std over seeds:\n\n"
+        + "; its test accuracy at the end, on the whole test split, mean ± std over seeds"
+        + (f". A chosen point runs on past the grid's length until it passes the plateau rule "
+           f"below, by the grid's length at a time and at most {spec['extend']} times it (rounds: "
+           "the range over seeds); the choice reads every run at the grid's length"
+           if spec.get("extend") else "") + ":\n\n"
         + markdown_table([{
             "scheme": r["scheme"], "chosen": r["point"], "n": r["n"], "rounds": r["rounds"],
             "val": f"{r['val']:.4f}", "test": _pm(r["test"], r["test std"], "{:.4f}"),
@@ -709,7 +717,7 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         + (f"; still rising at the end: {', '.join(still)}" if still else "") + "."))
     _plot_dfad_curves(rec["runs"], t2["chosen"], costs)
     if "lr_s" in spec:
-        _plot_dfad_grid(rec["runs"], spec, tune)
+        _plot_dfad_grid(record.at_grid(rec["runs"], spec.get("rounds")), spec, tune)
     return t2
 
 
@@ -754,7 +762,8 @@ def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],
 
 def _plot_dfad_grid(runs: list[dict[str, object]], spec: dict[str, object],
                     tune: list[int] | None) -> None:
-    """Final validation accuracy of every grid point on the tune seeds: per adversarial scheme a
+    """Validation accuracy of every grid point on the tune seeds at the grid's length (``runs``
+    read there, :func:`osgan.record.at_grid`): per adversarial scheme a
     map over the student's rate x the generator's, and every scheme against the ratio of the
     two rates (kd, which has no generator, as a line at each student rate)."""
     import matplotlib.pyplot as plt
@@ -779,7 +788,7 @@ def _plot_dfad_grid(runs: list[dict[str, object]], spec: dict[str, object],
         ax.set(xticks=range(len(lr_g)), xticklabels=[f"{g:g}" for g in lr_g],
                yticks=range(len(lr_s)), yticklabels=[f"{x:g}" for x in lr_s],
                xlabel="generator's rate", ylabel="student's rate",
-               title=f"{sc}: final validation accuracy")
+               title=f"{sc}: validation accuracy, grid length")
     fig.colorbar(im, ax=axes[:len(adversarial)].tolist(), shrink=0.8)
     ax = axes[-1]
     for i, sc in enumerate(adversarial):
@@ -791,7 +800,7 @@ def _plot_dfad_grid(runs: list[dict[str, object]], spec: dict[str, object],
         if r["scheme"] == "kd":
             ax.axhline(r["val_accuracy"], color="grey", lw=0.8, ls=":")
     ax.set(xscale="log", xlabel="student's rate / generator's rate", ylim=(0, 1),
-           ylabel="final validation accuracy",
+           ylabel="validation accuracy at the grid length",
            title="against the ratio of the rates (dotted: kd)")
     ax.legend()
     plt.show()

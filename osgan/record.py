@@ -422,6 +422,30 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results)}
 
 
+def at_length(run: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """``run`` as a run of ``rounds`` rounds would read: its evaluations up to there, and its
+    test and validation accuracy there (the last evaluation at or before ``rounds``; the
+    whole-split final ones when that is its end). A run no longer than ``rounds`` is returned
+    as it is. How a tuned sweep reads its grid at the grid's length once a chosen point runs on
+    to its plateau (``extend`` in :data:`osgan.settings.SWEEPS`)."""
+    if not run["done"] or run["rounds"] <= rounds:
+        return run
+    rows = [r for r in run["records"] if r["round"] <= rounds]
+    last = rows[-1]
+    return run | {"rounds": rounds, "records": rows, "accuracy": last["Accuracy/student"],
+                  "val_accuracy": last.get("Accuracy/val")}
+
+
+def at_grid(runs: list[dict[str, Any]], grid_rounds: dict[str, int] | None
+            ) -> list[dict[str, Any]]:
+    """Every run of ``runs`` read at its scheme's grid length (:func:`at_length`; scheme ->
+    rounds, a sweep spec's ``rounds``); ``runs`` unchanged when None."""
+    if not grid_rounds:
+        return runs
+    return [at_length(r, grid_rounds[r["scheme"]]) if r["scheme"] in grid_rounds else r
+            for r in runs]
+
+
 def choose(runs: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
     """The grid points of ``scheme`` with their mean final validation accuracy over the seeds
     that finished, best first (ties: the first in the record's order)."""
@@ -542,7 +566,8 @@ def round_cost(costs: dict[str, float] | None, run: dict[str, Any]) -> float | N
 
 def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                 tune_seeds: list[int] | None = None,
-                costs: dict[str, float] | None = None) -> dict[str, Any]:
+                costs: dict[str, float] | None = None,
+                grid_rounds: dict[str, int] | None = None) -> dict[str, Any]:
     """Table 2 from a record: ``chosen`` (scheme -> best point by validation accuracy, over
     ``tune_seeds`` only when given: the seeds the whole grid ran on),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
@@ -552,8 +577,12 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
     difference a - b with its 95% interval, and the verdict); and ``recipes`` (recipe name ->
     the same ``rows`` and ``paired`` at that shared setting, the same point for every scheme).
     Equal time is by ``costs`` (scheme -> seconds a round, :func:`dfad_round_costs`) when given,
-    and always by the runs' own training clock too."""
-    tuning = [r for r in runs if tune_seeds is None or r["seed"] in tune_seeds]
+    and always by the runs' own training clock too. ``grid_rounds`` (scheme -> rounds): the
+    choice reads every run at the grid's length (:func:`at_grid`), so that a chosen point run
+    on to its plateau does not change the choice it came from; the rows and pairs read each
+    run at its end."""
+    tuning = at_grid([r for r in runs if tune_seeds is None or r["seed"] in tune_seeds],
+                     grid_rounds)
     chosen = {sc: choose(tuning, sc)[0]["point"]
               for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
     # a recipe's cells are the same published setting for every scheme (the grid's are "adam")
@@ -575,9 +604,11 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
         if not rs:
             continue
         val, test = mean_std([r["val_accuracy"] for r in rs]), mean_std([r["accuracy"] for r in rs])
+        lengths = sorted({r["rounds"] for r in rs})  # several where runs went on to a plateau
         rows.append({"scheme": sc, "point": points[sc], "n": len(rs), "val": val[0],
                      "val std": val[1], "test": test[0], "test std": test[1],
-                     "rounds": rs[0]["rounds"]})
+                     "rounds": lengths[0] if len(lengths) == 1 else
+                     f"{lengths[0]}-{lengths[-1]}"})
     paired = []
     seeds = sorted(set(pick.get(a, {})) & set(pick.get(b, {})))
     ways = ["end", "equal rounds", "equal student updates"]
@@ -622,15 +653,16 @@ def compare_points(runs: list[dict[str, Any]], points: dict[str, str], a: str, b
 
 def dfad_progress(rec: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
     """How far a DFAD record (:func:`load_dfad`) is through its sweep's plan: the finished runs
-    the plan holds, the cells the plan will run in all, and the finished runs it no longer holds
+    the plan holds (as long as it asks: a chosen point still to run on to its plateau is not
+    counted), the cells the plan will run in all, and the finished runs it no longer holds
     (cells of an earlier plan kept in the record, e.g. a recipe it ran first)."""
     from osgan.sweep import plan
 
     listed, later = plan(rec["sweep"]["sweep"], rec["path"])
-    names = {c.name for c in listed}
+    length = {c.name: c.rounds or 0 for c in listed}  # a chosen point's, where it runs on
     done = [r for r in rec["runs"] if r["done"]]
-    return (sum(r["path"].name in names for r in done), len(listed) + later,
-            [r for r in done if r["path"].name not in names])
+    return (sum(r["rounds"] >= length.get(r["path"].name, r["rounds"] + 1) for r in done),
+            len(listed) + later, [r for r in done if r["path"].name not in length])
 
 
 def dfad_provenance_text(rec: dict[str, Any]) -> str:

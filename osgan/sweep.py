@@ -20,7 +20,11 @@ Table 2) through the same machinery: schemes (one, two, kd) x a grid of learning
 student and the generator (Adam, the same grid for every scheme; kd has no generator, so its grid
 is the student's rates alone) plus published recipes (``hparams="dfad_mnist"``, DFAD's for the
 LeNet-5 pair) x paired seeds. Each cell is an ordinary ``dfad`` run folder; the rates are chosen
-afterwards on the validation split (:func:`osgan.record.dfad_table2`).
+afterwards on the validation split (:func:`osgan.record.dfad_table2`). With ``extend=k`` in its
+spec, each scheme's chosen point (the verdict's cells, on every seed) runs on past the grid's
+length until its validation accuracy passes the plateau rule, by the grid's length at a time
+(resumed from its checkpoint), at most ``k`` times the grid's length
+(:func:`verdict_rounds`); the choice still reads every run at the grid's length.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +78,9 @@ class DFADCell:
     lr_g: float | None  # the generator's rate (None: the recipe's; always None for kd)
     seed: int
     g_every: int = 1  # one stage: the generator moves every g_every rounds (an ablation above 1)
+    # the length to run to when not the sweep's for the scheme (a chosen point run on to its
+    # plateau, verdict_rounds); not part of the cell's name: a longer run resumes the same folder
+    rounds: int | None = field(default=None, compare=False)
 
     @property
     def point(self) -> str:
@@ -122,7 +129,8 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     spec = sweep_spec(name)
     if results is None or not (results / "provenance.json").exists():
         return {}  # nothing recorded yet
-    runs = [r for r in record.load_dfad(results)["runs"] if r["seed"] in spec["tune_seeds"]]
+    runs = record.at_grid([r for r in record.load_dfad(results)["runs"]
+                           if r["seed"] in spec["tune_seeds"]], spec["rounds"])
     out = {}
     for scheme, (grid, done) in grid_progress(spec, runs).items():
         if grid <= done:
@@ -131,11 +139,47 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     return out
 
 
-def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
+def verdict_rounds(spec: dict[str, Any], scheme: str, folder: Path) -> int:
+    """The length a chosen point's cell runs to in a sweep with ``extend`` (k): the grid's
+    length for the scheme (``spec["rounds"]``), and once that run is done, as long again each
+    time its validation accuracy fails the plateau rule (:func:`osgan.record.dfad_plateau`), up
+    to k times the grid's length. A run under way keeps the length it was started for."""
+    from osgan import record
+
+    base = spec["rounds"][scheme]
+    cap = spec.get("extend", 1) * base
+    config = folder / "config.json"
+    if not config.exists():
+        return base
+    done = _finished_length(folder, "rounds")
+    if done is None:  # under way (or killed): where it was started for
+        return json.loads(config.read_text())["config"]["rounds"]
+    rows = harness.read_rows(folder / "metrics.jsonl", upto=done, key="round")
+    if done >= cap or record.dfad_plateau({"records": rows, "rounds": done})["plateaued"]:
+        return done
+    return min(done + base, cap)
+
+
+def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str],
+                results: Path | None = None) -> list[DFADCell]:
     """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
     to read) and then the grids; then the other seeds' chosen points, once known (the verdict's
-    pairs); and their recipes last."""
+    pairs); and their recipes last. With ``spec["extend"]`` and the record at ``results``, each
+    chosen point's cell (on every seed) carries its :func:`verdict_rounds`."""
     tune = spec.get("tune_seeds", spec["seeds"])
+
+    def verdict(c: DFADCell) -> DFADCell:
+        if "extend" not in spec or results is None:
+            return c
+        folder = results / c.name
+        if c.point == chosen.get(c.scheme):
+            return replace(c, rounds=verdict_rounds(spec, c.scheme, folder))
+        # under way: the length it was started for, even while the choice is open again (the
+        # grid reads as unfinished while its chosen cell runs on)
+        if (folder / "config.json").exists() and _finished_length(folder, "rounds") is None:
+            return replace(c, rounds=json.loads((folder / "config.json").read_text())
+                           ["config"]["rounds"])
+        return c
 
     def recipes(seed: int) -> list[DFADCell]:
         return [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
@@ -143,10 +187,11 @@ def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str]) -> list[DFADCell]:
 
     out = []
     for seed in tune:
-        out += recipes(seed) + [c for sc in spec["schemes"] for c in _grid(spec, sc, seed)]
+        out += recipes(seed) + [verdict(c) for sc in spec["schemes"]
+                                for c in _grid(spec, sc, seed)]
     others = [seed for seed in spec["seeds"] if seed not in tune]
     for seed in others:
-        out += [c for sc in spec["schemes"] for c in _grid(spec, sc, seed)
+        out += [verdict(c) for sc in spec["schemes"] for c in _grid(spec, sc, seed)
                 if c.point == chosen.get(sc)]
     for seed in others:
         out += recipes(seed)
@@ -165,7 +210,7 @@ def plan(name: str, results: Path | None = None) -> tuple[list, int]:
     chosen = tuned_points(name, results)
     later = sum(sc not in chosen for sc in spec["schemes"]) * \
         sum(seed not in spec["tune_seeds"] for seed in spec["seeds"])
-    return _dfad_cells(spec, chosen), later
+    return _dfad_cells(spec, chosen, results), later
 
 
 def pending(name: str, results: Path | None = None) -> int:
@@ -210,7 +255,8 @@ def cell_config(name: str, cell, results: Path, **overrides):
         from osgan.dfad import DFADConfig
 
         given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
-                     seed=cell.seed, rounds=spec["rounds"][cell.scheme], progress=False,
+                     seed=cell.seed, rounds=cell.rounds or spec["rounds"][cell.scheme],
+                     progress=False,
                      g_every=cell.g_every)
         cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
     else:

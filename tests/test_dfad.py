@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from osgan import dfad
 from osgan.resnet import ResNet, resnet18, resnet34
+from osgan.util import UsageError
 
 TOL = dict(rtol=1e-10, atol=1e-12)  # float64: the same sums in a different order
 
@@ -256,6 +257,33 @@ def test_distill_fashion_mnist_fixture(offline, scheme):
 
 class Killed(KeyboardInterrupt):
     pass
+
+
+@pytest.mark.parametrize("scheme", ["one", "two"])
+def test_a_finished_run_resumed_to_more_rounds_equals_one_run_that_long(offline, scheme):
+    # how a tuned sweep runs a chosen point on to its plateau: at constant rates, a run of 4
+    # rounds resumed to 6 is the run of 6 rounds, row for row and weight for weight
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    kw = dict(scheme=scheme, eval_every=1, checkpoint_every=2)
+    whole = dfad.distill(tiny_config(offline, out_dir=str(offline / "whole"), rounds=6, **kw))
+    dfad.distill(tiny_config(offline, out_dir=str(offline / "on"), rounds=4, **kw))
+    on = dfad.distill(tiny_config(offline, out_dir=str(offline / "on"), rounds=6, resume=True,
+                                  **kw))
+    assert [r["round"] for r in on.records] == list(range(7))
+    strip = lambda res: [{k: v for k, v in r.items() if k != "Time/train"}  # noqa: E731
+                         for r in res.records]
+    assert strip(on) == strip(whole)
+    for p, q in zip(on.student.state_dict().values(), whole.student.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    # a cosine decay spans the run: the same resume there would change the schedule, refused
+    cos = dict(hparams="dfad", **kw)
+    dfad.distill(tiny_config(offline, out_dir=str(offline / "cos"), rounds=4, **cos))
+    with pytest.raises(UsageError, match="rounds=4"):
+        dfad.distill(tiny_config(offline, out_dir=str(offline / "cos"), rounds=6, resume=True,
+                                 **cos))
+    assert json.loads((offline / "cos" / "done.json").read_text())["rounds"] == 4  # kept
 
 
 @pytest.mark.parametrize("scheme", ["one", "two"])

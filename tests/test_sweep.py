@@ -2,6 +2,8 @@
 
 import json
 import math
+from pathlib import Path
+from shutil import rmtree
 
 import pytest
 import torch
@@ -154,6 +156,68 @@ def test_tuned_sweep_runs_each_schemes_best_point_on_the_other_seeds(tmp_path):
 
     t2 = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])
     assert t2["chosen"]["one"] == "adam-s0.001-g0.003"
+
+
+def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_length(
+        tmp_path, monkeypatch):
+    from fixtures_data import write_dfad_cell
+
+    from osgan import record
+
+    spec = settings.SWEEPS["dfad_smoke"] | {"extend": 3}  # one's grid: 4 rounds, cap 12
+    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", spec)
+    results = sweep.own_results("dfad_smoke", tmp_path / "t2")
+    (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    rising = [(r, r, 0.1 * r, 0.1 + 0.1 * r) for r in range(5)]  # 0.1 .. 0.5: still learning
+    flat = [(r, r, 0.5, v) for r, v in enumerate((0.1, 0.6, 0.6, 0.6, 0.6))]
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0, flat, 0.5, 0.6, 4)
+    write_dfad_cell(results, "one", "adam", 1e-3, 3e-3, 0, rising, 0.4, 0.5, 4)
+    assert sweep.tuned_points("dfad_smoke", results) == {"one": "adam-s0.001-g0.001"}
+
+    def one(seed):
+        return {c.seed: c for c in sweep.cells("dfad_smoke", results) if c.scheme == "one"
+                and c.point == "adam-s0.001-g0.001" and c.hparams == "adam"}[seed]
+
+    # flat at its grid length: the chosen cell is done as it is; off the tune seed, not run yet
+    assert one(0).rounds == 4 and one(1).rounds == 4
+    assert sweep.status(sweep.cell_config("dfad_smoke", one(0), results)) == "done"
+    # a chosen cell still learning runs on by the grid's length, resumed in its own folder
+    rmtree(results / one(0).name)
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0,
+                    [(r, r, 0.5, v) for r, v in enumerate((0.1, 0.2, 0.65, 0.66, 0.7))],
+                    0.5, 0.7, 4)
+    cfg = sweep.cell_config("dfad_smoke", one(0), results)
+    assert (cfg.rounds, cfg.resume, sweep.status(cfg)) == (8, True, "partial")
+    assert Path(cfg.out_dir).name == "one-adam-s0.001-g0.001-seed0"
+    # under way (done.json gone, config.json asks 8): still 8, never back to the grid's 4
+    (results / one(0).name / "done.json").unlink()
+    cfg_json = json.loads((results / one(0).name / "config.json").read_text())
+    cfg_json["config"]["rounds"] = 8
+    (results / one(0).name / "config.json").write_text(json.dumps(cfg_json))
+    assert sweep.tuned_points("dfad_smoke", results) == {}  # the grid reads unfinished again
+    assert one(0).rounds == 8 and sweep.cell_config("dfad_smoke", one(0), results).rounds == 8
+    # done at 8 and falling back below the other point at its end: the choice is unchanged,
+    # read at the grid's length (0.66 at round 4 against the other's 0.5)
+    rmtree(results / one(0).name)
+    vals = (0.1, 0.2, 0.65, 0.66, 0.66, 0.4, 0.3, 0.45, 0.45)  # best before the last third wins
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0,
+                    [(r, r, v - 0.1, v) for r, v in enumerate(vals)], 0.35, 0.45, 8)
+    assert sweep.tuned_points("dfad_smoke", results) == {"one": "adam-s0.001-g0.001"}
+    runs = record.load_dfad(results)["runs"]
+    assert record.choose(runs, "one")[0]["point"] == "adam-s0.001-g0.003"  # at the ends
+    assert one(0).rounds == 8  # it passes the rule at 8: no further
+    grid = record.at_grid(runs, spec["rounds"])
+    cut = next(r for r in grid if r["point"] == "adam-s0.001-g0.001")
+    assert (cut["rounds"], cut["accuracy"], cut["val_accuracy"]) == (4, 0.56, 0.66)
+    assert [r["round"] for r in cut["records"]] == [0, 1, 2, 3, 4]
+    t2 = record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec["rounds"])
+    assert t2["chosen"]["one"] == "adam-s0.001-g0.001"
+    assert t2["rows"][0]["rounds"] == 8 and t2["rows"][0]["test"] == 0.35  # the verdict: the end
+    # the cap: still rising at 12 rounds (3 x 4), it stops there
+    rmtree(results / one(0).name)
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0,
+                    [(r, r, 0.5, 0.6 + 0.01 * r) for r in range(13)], 0.5, 0.72, 12)
+    assert one(0).rounds == 12
 
 
 @pytest.mark.slow
