@@ -569,7 +569,9 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
                 costs: dict[str, float] | None = None,
                 grid_rounds: dict[str, int] | None = None) -> dict[str, Any]:
     """Table 2 from a record: ``chosen`` (scheme -> best point by validation accuracy, over
-    ``tune_seeds`` only when given: the seeds the whole grid ran on),
+    ``tune_seeds`` only when given: the seeds the whole grid ran on; among the grid's points
+    where the scheme has any, as :func:`osgan.sweep.tuned_points` chooses the points it runs on
+    every seed, the recipes being reported on their own below),
     ``rows`` (one per scheme: the chosen point, its validation and final test accuracy, mean and
     std over seeds) and ``paired`` (``a`` against ``b`` at their chosen points: at the end, at
     equal rounds, at equal student updates, at equal time, and each run at its best evaluation
@@ -583,8 +585,12 @@ def dfad_table2(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
     run at its end."""
     tuning = at_grid([r for r in runs if tune_seeds is None or r["seed"] in tune_seeds],
                      grid_rounds)
-    chosen = {sc: choose(tuning, sc)[0]["point"]
-              for sc in dict.fromkeys(r["scheme"] for r in runs) if choose(tuning, sc)}
+    grid = [r for r in tuning if r["config"]["hparams"] == "adam"]
+    chosen = {}
+    for sc in dict.fromkeys(r["scheme"] for r in runs):
+        best = choose(grid, sc) or choose(tuning, sc)  # a recipe only where no grid ran
+        if best:
+            chosen[sc] = best[0]["point"]
     # a recipe's cells are the same published setting for every scheme (the grid's are "adam")
     recipes = dict.fromkeys(r["point"] for r in runs if r["config"]["hparams"] != "adam")
     out = {"chosen": chosen, **compare_points(runs, chosen, a, b, costs)}

@@ -300,8 +300,8 @@ def status(cfg) -> str:
 
 
 def own_results(name: str, results: Path) -> Path:
-    """Make ``results`` this sweep's folder (a ``sweep.json`` marker), or refuse one that holds
-    another sweep or files no sweep wrote."""
+    """Make ``results`` this sweep's folder (a ``sweep.json`` marker with the sweep's spec as
+    the code now has it), or refuse one that holds another sweep or files no sweep wrote."""
     marker = results / "sweep.json"
     if results.exists() and not results.is_dir():
         raise UsageError(f"{results} is a file; give a folder for the sweep's record")
@@ -314,8 +314,10 @@ def own_results(name: str, results: Path) -> Path:
         raise UsageError(f"{results} holds files no sweep wrote; it is left alone: choose "
                          "another --results folder")
     results.mkdir(parents=True, exist_ok=True)
-    if not marker.exists():
-        write_json(marker, {"sweep": name, "spec": sweep_spec(name)})
+    # the spec the sweep runs by now (the cells keep their own configs; provenance the commits)
+    spec = json.loads(json.dumps(sweep_spec(name)))  # as JSON stores it: tuples as lists
+    if not marker.exists() or json.loads(marker.read_text()).get("spec") != spec:
+        write_json(marker, {"sweep": name, "spec": spec})
     return results
 
 

@@ -236,3 +236,18 @@ def test_class_table_means_each_scheme_over_seeds_from_evaluations_or_the_rescor
     d = _run("bgan", "two", 0, [3.0, 2.5])  # no classes at all: left out
     (row,) = record.class_table([a, b, c, d])
     assert row == {"gan": "dcgan", "classes one": 8.5, "classes two": 5.0, "seeds": 2}
+
+
+def test_dfad_table2_chooses_among_the_grid_where_a_scheme_has_one(tmp_path):
+    # as the sweep does (tuned_points): a recipe better on validation than every grid point is
+    # reported at the shared setting, not as the scheme's chosen point
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "dfad_smoke"}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    write_dfad_cell(tmp_path, "kd", "adam", 1e-3, None, 0, [(0, 0, 0.1), (4, 1, 0.8)], 0.8,
+                    0.80, 4)
+    write_dfad_cell(tmp_path, "kd", "dfad_mnist", None, None, 0, [(0, 0, 0.1), (4, 1, 0.9)],
+                    0.9, 0.90, 4)
+    t2 = record.dfad_table2(record.load_dfad(tmp_path)["runs"])
+    assert record.choose(record.load_dfad(tmp_path)["runs"], "kd")[0]["point"] == "dfad_mnist"
+    assert t2["chosen"] == {"kd": "adam-s0.001"}
+    assert [r["test"] for r in t2["recipes"]["dfad_mnist"]["rows"]] == [0.9]

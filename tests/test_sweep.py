@@ -527,3 +527,18 @@ def test_provenance_calls_a_tree_dirty_for_its_code_not_for_the_record_it_writes
     assert sweep.environment()["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert sweep.environment()["dirty"] is True
+
+
+def test_the_record_marker_holds_the_spec_the_sweep_runs_by_now(tmp_path, monkeypatch):
+    results = sweep.own_results("dfad_smoke", tmp_path / "t2")
+    marker = json.loads((results / "sweep.json").read_text())
+    assert marker == {"sweep": "dfad_smoke",
+                      "spec": json.loads(json.dumps(settings.SWEEPS["dfad_smoke"]))}
+    before = (results / "sweep.json").stat().st_mtime_ns
+    sweep.own_results("dfad_smoke", results)  # unchanged: not rewritten
+    assert (results / "sweep.json").stat().st_mtime_ns == before
+    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", settings.SWEEPS["dfad_smoke"] | {"extend": 2})
+    sweep.own_results("dfad_smoke", results)
+    assert json.loads((results / "sweep.json").read_text())["spec"]["extend"] == 2
+    with pytest.raises(UsageError, match="holds sweep 'dfad_smoke'"):
+        sweep.own_results("table2", results)
