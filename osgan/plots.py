@@ -672,9 +672,9 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
     progress = ", ".join(f"{sc} {len(done)} of {len(points)}"
                          for sc, (points, done) in grid.items())
     display(Markdown(
-        "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the point (grid or recipe) with the "
-        "best mean validation accuracy (held-out training images) at the end of the grid's "
-        "runs"
+        "**Table 2 on Fashion-MNIST** (recorded). Per scheme, the grid point (a recipe only "
+        "for a scheme without a grid) with the best mean validation accuracy (held-out training "
+        "images) at the end of the grid's runs"
         + (f", over seed(s) {', '.join(map(str, tune))}, where the grid runs" if tune else "")
         + (f" (grid points finished there: {progress}; until a scheme's grid is done, its "
            "choice is among those finished)" if progress else "")
