@@ -715,10 +715,38 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         f"before it by less than {record.ACC_PLATEAU_GAIN:.2f}): "
         f"{sum(p['plateaued'] for _, p in flat)} of {len(flat)} finished runs have flattened"
         + (f"; still rising at the end: {', '.join(still)}" if still else "") + "."))
+    _show_run_on(record.run_on(rec["runs"], spec.get("rounds")))
     _plot_dfad_curves(rec["runs"], t2["chosen"], costs)
     if "lr_s" in spec:
         _plot_dfad_grid(record.at_grid(rec["runs"], spec.get("rounds")), spec, tune)
     return t2
+
+
+def _show_run_on(rows: list[dict[str, object]]) -> None:
+    """The runs that went on past the grid's length (:func:`osgan.record.run_on`): accuracy at
+    the grid's length, at the best validation evaluation, and at the end."""
+    from IPython.display import Markdown, display
+
+    if not rows:
+        return
+    fell = [r["name"] for r in rows if r["test"] < r["grid test"]]
+    display(Markdown(
+        "**Run on to a plateau.** The chosen points that went on past the grid's length, "
+        "because their validation accuracy was still rising there: validation and test accuracy "
+        "at the grid's length, the best validation evaluation (its round), and the end.\n\n"
+        + markdown_table([{
+            "run": f"`{r['name']}`", "grid: val / test":
+            f"{r['grid val']:.4f} / {r['grid test']:.4f} ({r['grid']})",
+            "best val (round)": "–" if r["best val"] is None else
+            f"{r['best val']:.4f} ({r['best round']})",
+            "end: val / test": f"{r['val']:.4f} / {r['test']:.4f} ({r['rounds']})",
+            "flat at the end": "yes" if r["plateaued"] else "no (at the cap)",
+        } for r in rows])
+        + ("\n\nRunning on did not help every run: "
+           + ", ".join(f"`{n}`" for n in fell)
+           + " ended below where it stood at the grid's length. The reading at the end above "
+           "includes that fall; the reading at each run's best evaluation on the validation "
+           "split is where early stopping would have kept the student." if fell else "")))
 
 
 def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],

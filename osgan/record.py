@@ -446,6 +446,28 @@ def at_grid(runs: list[dict[str, Any]], grid_rounds: dict[str, int] | None
             for r in runs]
 
 
+def run_on(runs: list[dict[str, Any]], grid_rounds: dict[str, int] | None
+           ) -> list[dict[str, Any]]:
+    """What running on past the grid's length showed: per finished run longer than its
+    scheme's grid length (a chosen point run on to its plateau), ``name``, ``scheme``, ``seed``,
+    ``grid`` (rounds) with ``grid val`` and ``grid test`` there (:func:`at_length`), ``best val``
+    and ``best round`` (its best validation evaluation, :func:`best_val_round`), ``rounds``
+    with ``val`` and ``test`` at its end, and ``plateaued`` (:func:`dfad_plateau`)."""
+    out = []
+    for r in runs:
+        grid = (grid_rounds or {}).get(r["scheme"])
+        if not r["done"] or grid is None or r["rounds"] <= grid:
+            continue
+        cut, best = at_length(r, grid), best_val_round(r)
+        out.append({"name": r["path"].name, "scheme": r["scheme"], "seed": r["seed"],
+                    "grid": grid, "grid val": cut["val_accuracy"], "grid test": cut["accuracy"],
+                    "best val": None if best is None else next(
+                        x["Accuracy/val"] for x in r["records"] if x["round"] == best),
+                    "best round": best, "rounds": r["rounds"], "val": r["val_accuracy"],
+                    "test": r["accuracy"], "plateaued": dfad_plateau(r)["plateaued"]})
+    return sorted(out, key=lambda x: (x["scheme"], x["seed"]))
+
+
 def choose(runs: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
     """The grid points of ``scheme`` with their mean final validation accuracy over the seeds
     that finished, best first (ties: the first in the record's order)."""

@@ -182,14 +182,16 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
 
     assert plots.show_dfad_record(tmp_path / "nothing") == {}
     assert "No recorded DFAD sweep" in shown[0].data
-    spec = {"schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3], "tune_seeds": [0]}
+    spec = {"schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3], "tune_seeds": [0],
+            "rounds": {"one": 10, "two": 10}, "extend": 2}
     _dfad_record(tmp_path, "dfad_smoke", spec)
     for seed in (0, 1):
         for scheme, acc in (("one", 0.7), ("two", 0.6)):
             write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed,
                        [(0, 0, 0.1), (10, 1.0, acc + 0.01 * seed)], acc + 0.01 * seed, 0.8, 10)
-    write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0, [(0, 0, 0.1), (10, 1.0, 0.5)], 0.5,
-                    0.6, 10)
+    # one's grid point, run on past the grid's 10 rounds to 20, where it ends lower
+    write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0,
+                    [(0, 0, 0.1, 0.1), (10, 1.0, 0.5, 0.6), (20, 2.0, 0.4, 0.5)], 0.4, 0.5, 20)
     (tmp_path / "round_costs.json").write_text(json.dumps({
         "seconds_per_round": {"one": 0.2, "two": 0.7}, "command": "python -m osgan sweep x "
         "--bench", "date": "2026-11-29T15:00:00", "cpu": "AMD EPYC", "threads": 1,
@@ -198,15 +200,20 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
 
     plt.close("all")
     t2 = plots.show_dfad_record(tmp_path)
-    assert t2["chosen"] == {"one": "dfad", "two": "dfad"}
+    # one's grid point (the recipe is reported at the shared setting), two's recipe (no grid)
+    assert t2["chosen"] == {"one": "adam-s0.001-g0.001", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
-    assert "**Against the teacher** (0.9000 on the test split): one reaches 78% of it" in text
+    assert "**Against the teacher** (0.9000 on the test split): one reaches 44% of it" in text
+    # the run that went on past the grid: read at the grid's length, its best, its end
+    assert "| `one-adam-s0.001-g0.001-seed0` | 0.6000 / 0.5000 (10) | 0.6000 (10) | " \
+        "0.5000 / 0.4000 (20) | yes |" in text
+    assert "Running on did not help every run: `one-adam-s0.001-g0.001-seed0`" in text
     # the time axis from the bench, and equal time by it as well as by the runs' clocks
     assert "Time axis" in text and "one 0.2000 s, two 0.7000 s" in text
     assert "equal time (bench)" in text and "equal time (runs' clock)" in text
-    # every finished run by the plateau rule: each fixture's curve rises in its last third
-    assert "0 of 5 finished runs have flattened; still rising at the end" in text
+    # every finished run by the plateau rule: each recipe's curve rises in its last third
+    assert "1 of 5 finished runs have flattened; still rising at the end" in text
     # how much of the grid has run, and the comparison at the shared setting
     assert "grid points finished there: one 1 of 2, two 0 of 2" in text
     assert "At the shared setting" in text and "both at the recipe `dfad`" in text

@@ -213,6 +213,11 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
     t2 = record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec["rounds"])
     assert t2["chosen"]["one"] == "adam-s0.001-g0.001"
     assert t2["rows"][0]["rounds"] == 8 and t2["rows"][0]["test"] == 0.35  # the verdict: the end
+    (on,) = record.run_on(runs, spec["rounds"])  # the one run longer than its grid
+    assert on["name"] == "one-adam-s0.001-g0.001-seed0" and on["plateaued"]
+    assert (on["grid"], on["grid val"], on["grid test"]) == (4, 0.66, 0.56)
+    assert (on["best val"], on["best round"]) == (0.66, 3)  # the first of the tied best
+    assert (on["rounds"], on["val"], on["test"]) == (8, 0.45, 0.35)
     # the cap: still rising at 12 rounds (3 x 4), it stops there
     rmtree(results / one(0).name)
     write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0,
