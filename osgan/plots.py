@@ -581,7 +581,8 @@ def dfad_summary(results: str | Path) -> str:
         + " and ".join(sc for sc in ("one", "two") if sc not in tuned) + " are still running."]
     for where, at in [*([("each scheme at its chosen rates", t2)] if not lines else []),
                       *((f"both at {dfad.HPARAMS[rp].about if rp in dfad.HPARAMS else rp}", a)
-                        for rp, a in t2["recipes"].items())]:
+                        for rp, a in t2["recipes"].items()  # those the sweep runs now
+                        if rp in spec.get("recipes", [rp]))]:
         if any(p["at"] == "end" for p in at["paired"]):
             lines.append(f"* {where}: {_end_and_early(at['paired'])}")
     return (f"**Recorded verdicts, Table 2 on Fashion-MNIST** (`results/table2`, {done} of "

@@ -400,3 +400,9 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
                             4 if scheme == "one" else 2)
     text = plots.dfad_summary(tmp_path)
     assert "still running" not in text and "each scheme at its chosen rates" in text
+    # a recipe the sweep no longer runs (cells of an earlier plan) gives no verdict line
+    for scheme in ("one", "two"):
+        write_dfad_cell(tmp_path, scheme, "dfad_mnist", None, None, 0, [(0, 0, 0.1)], 0.3, 0.3,
+                        4 if scheme == "one" else 2)
+    assert "LeNet-5" not in plots.dfad_summary(tmp_path)
+    assert "both at DFAD's CIFAR recipe" in plots.dfad_summary(tmp_path)
