@@ -683,15 +683,20 @@ def _teacher(cfg) -> None:
                      settings.resolve_device(cfg.device))
 
 
-def _todo(name: str, results: Path, only: int | None, **overrides) -> list:
+def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overrides) -> list:
     """The configs of the cells to run next (at most ``only``): those not done, and in a tuned
     dfad sweep those of the tune seeds alone while any is left, so that the sweep plans again
-    once they are done and runs the other seeds' chosen points before their recipes."""
+    once they are done and runs the other seeds' chosen points before their recipes. In a sweep
+    whose chosen points run on to their plateau (``extend``), one batch of ``workers`` cells: a
+    chosen point's length is known only once its run so far is done, so the sweep plans again
+    after each, and a run that must go on does so before the recipes."""
     cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
     todo = [c for c in cfgs if status(c) != "done"]
-    tune = sweep_spec(name).get("tune_seeds")
-    if kind(name) == "dfad" and tune:
-        todo = [c for c in todo if c.seed in tune] or todo
+    spec = sweep_spec(name)
+    if kind(name) == "dfad" and spec.get("tune_seeds"):
+        todo = [c for c in todo if c.seed in spec["tune_seeds"]] or todo
+    if kind(name) == "dfad" and spec.get("extend"):
+        todo = todo[:workers]
     return todo[:only]
 
 
@@ -701,7 +706,7 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
     at a time; returns the finished cells' folders. ``only`` stops after that many cells;
     ``overrides`` change every cell's training config (``data_root`` for a test)."""
     results = own_results(name, results or RESULTS_DIR / name)
-    todo = _todo(name, results, only, **overrides)
+    todo = _todo(name, results, only, workers, **overrides)
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
                                                                          "sessions": []}
@@ -730,7 +735,8 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
         if only is not None and len(dirs) >= only:
             break
         # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done
-        todo = _todo(name, results, None if only is None else only - len(dirs), **overrides)
+        todo = _todo(name, results, None if only is None else only - len(dirs), workers,
+                     **overrides)
     session["end"] = _now()
     write_json(prov_path, prov)
     return dirs

@@ -189,6 +189,12 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
     cfg = sweep.cell_config("dfad_smoke", one(0), results)
     assert (cfg.rounds, cfg.resume, sweep.status(cfg)) == (8, True, "partial")
     assert Path(cfg.out_dir).name == "one-adam-s0.001-g0.001-seed0"
+    # one batch of cells at a time, so that the sweep plans again once each run so far is done
+    everything = [c for c in sweep.cells("dfad_smoke", results)
+                  if sweep.status(sweep.cell_config("dfad_smoke", c, results)) != "done"]
+    assert len(everything) > 2
+    assert len(sweep._todo("dfad_smoke", results, None)) == 1
+    assert len(sweep._todo("dfad_smoke", results, None, workers=2)) == 2
     # under way (done.json gone, config.json asks 8): still 8, never back to the grid's 4
     (results / one(0).name / "done.json").unlink()
     cfg_json = json.loads((results / one(0).name / "config.json").read_text())
