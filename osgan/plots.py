@@ -660,9 +660,9 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
         return {}
     rec = record.load_dfad(results)
     display(Markdown(record.dfad_provenance_text(rec)))
-    tune = rec["sweep"].get("spec", {}).get("tune_seeds")
-    costs = _show_round_costs(results)
     spec = rec["sweep"].get("spec", {})
+    tune = spec.get("tune_seeds")
+    costs = _show_round_costs(results)
     t2 = record.dfad_table2(rec["runs"], a, b, tune_seeds=tune, costs=costs,
                             grid_rounds=spec.get("rounds"))
     if not t2["rows"]:

@@ -139,6 +139,15 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     return out
 
 
+def _started_length(folder: Path) -> int | None:
+    """The rounds a dfad cell under way (or killed) was started for: its ``config.json``'s, while
+    it has no ``done.json``; None for a cell not started or finished."""
+    config = folder / "config.json"
+    if not config.exists() or _finished_length(folder, "rounds") is not None:
+        return None
+    return json.loads(config.read_text())["config"]["rounds"]
+
+
 def verdict_rounds(spec: dict[str, Any], scheme: str, folder: Path) -> int:
     """The length a chosen point's cell runs to in a sweep with ``extend`` (k): the grid's
     length for the scheme (``spec["rounds"]``), and once that run is done, as long again each
@@ -148,12 +157,12 @@ def verdict_rounds(spec: dict[str, Any], scheme: str, folder: Path) -> int:
 
     base = spec["rounds"][scheme]
     cap = spec.get("extend", 1) * base
-    config = folder / "config.json"
-    if not config.exists():
-        return base
+    started = _started_length(folder)
+    if started is not None:  # under way (or killed): where it was started for
+        return started
     done = _finished_length(folder, "rounds")
-    if done is None:  # under way (or killed): where it was started for
-        return json.loads(config.read_text())["config"]["rounds"]
+    if done is None:
+        return base
     rows = harness.read_rows(folder / "metrics.jsonl", upto=done, key="round")
     if done >= cap or record.dfad_plateau({"records": rows, "rounds": done})["plateaued"]:
         return done
@@ -176,10 +185,7 @@ def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str],
             return replace(c, rounds=verdict_rounds(spec, c.scheme, folder))
         # under way: the length it was started for, even while the choice is open again (the
         # grid reads as unfinished while its chosen cell runs on)
-        if (folder / "config.json").exists() and _finished_length(folder, "rounds") is None:
-            return replace(c, rounds=json.loads((folder / "config.json").read_text())
-                           ["config"]["rounds"])
-        return c
+        return replace(c, rounds=_started_length(folder))
 
     def recipes(seed: int) -> list[DFADCell]:
         return [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
