@@ -49,6 +49,7 @@ import io
 import json
 import os
 import platform
+import statistics
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -378,6 +379,28 @@ def option_effects(rows: list[dict]) -> list[dict]:
     for r in same:
         out.append({"option": r["option"], "scheme": r["scheme"], "ms": 1e3 * r["measured_s"],
                     "speedup_over_baseline": base[r["scheme"]] / r["measured_s"]})
+    return out
+
+
+def speedup_summary(rows: list[dict]) -> list[dict]:
+    """The baseline grid (no speed option) in a few numbers per objective and D pass: how many
+    points, the one-stage round's fastest and slowest time, and the median, smallest and largest
+    speedup over the paper's two-stage round, measured and as Eq. 13-16 predict it from the
+    measured parts."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["scheme"] == "one_stage" and r["option"] == "baseline":
+            groups.setdefault((r["objective"], r["fused"]), []).append(r)
+    out = []
+    for (objective, fused), sel in groups.items():
+        meas = [r["speedup_paper_measured"] for r in sel]
+        pred = [r["speedup_paper_predicted"] for r in sel]
+        ms = [1e3 * r["measured_s"] for r in sel]
+        out.append({"objective": objective, "D pass": fused, "points": len(sel),
+                    "one ms min": min(ms), "one ms max": max(ms),
+                    "S measured median": statistics.median(meas), "S measured min": min(meas),
+                    "S measured max": max(meas), "S model median": statistics.median(pred),
+                    "Eq. 17": 4 / 3})
     return out
 
 

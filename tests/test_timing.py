@@ -5,6 +5,7 @@ import argparse
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -222,3 +223,23 @@ def test_unknown_clock_lists_valid_names():
         timing.Timer("cpu", clock="gpu")
     with pytest.raises(ValueError, match="clock"):
         bench.BenchConfig(clock="sundial").check()
+
+
+def test_speedup_summary_reads_the_baseline_grid_of_a_recorded_run():
+    # the H200 run recorded by scripts/device_check.sh, read back; the summary against a count
+    # done here by hand over the same rows
+    run = bench.load(Path(bench.RESULTS_DIR) / "bench-cuda-h200-dcgan" / "bench.json")
+    summary = bench.speedup_summary(run.rows)
+    assert [(s["objective"], s["D pass"]) for s in summary] == [("dcgan", "fused"),
+                                                                ("dcgan", "separate")]
+    for s in summary:
+        sel = [r for r in run.rows if r["scheme"] == "one_stage" and r["option"] == "baseline"
+               and r["fused"] == s["D pass"]]
+        assert s["points"] == len(sel) == 12  # 2 sizes x 3 widths x 2 batch sizes
+        meas = sorted(r["speedup_paper_measured"] for r in sel)
+        assert_close(s["S measured median"], (meas[5] + meas[6]) / 2, **EXACT)
+        assert s["S measured min"] == meas[0] and s["S measured max"] == meas[-1]
+        assert s["one ms min"] <= s["one ms max"]
+    # rows with a speed option on are left out
+    assert sum(s["points"] for s in summary) < len([r for r in run.rows
+                                                   if r["scheme"] == "one_stage"])
