@@ -404,6 +404,47 @@ def speedup_summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def recorded_profiles(results_dir: str | Path = RESULTS_DIR) -> list[dict]:
+    """The recorded outputs of ``scripts/gpu_profile.py`` (``*/profile.json`` under
+    ``results_dir``): each ``{"meta", "profile", "layouts"}``."""
+    return [json.loads(p.read_text()) for p in sorted(Path(results_dir).glob("*/profile.json"))]
+
+
+def profile_summary(doc: dict) -> list[dict]:
+    """Per objective, from a recorded profile: each scheme's wall-clock time per round, the GPU's
+    kernel time in it and the fraction of the round the GPU was busy, and the two-stage over
+    one-stage ratio of each (Eq. 17 predicts 4/3 for the work)."""
+    by = {(r["objective"], r["stages"]): r for r in doc["profile"]}
+    out = []
+    for objective in dict.fromkeys(r["objective"] for r in doc["profile"]):
+        one, two = by[(objective, "one")], by[(objective, "two")]
+        row = {"objective": objective}
+        for name, r in (("one", one), ("two", two)):
+            row |= {f"{name} wall ms": r["wall_ms"], f"{name} kernel ms": r["kernel_ms"],
+                    f"{name} kernels": r["kernels_per_round"], f"{name} GPU busy": r["gpu_busy"]}
+        row |= {"two/one wall": two["wall_ms"] / one["wall_ms"],
+                "two/one kernel": two["kernel_ms"] / one["kernel_ms"]}
+        out.append(row)
+    return out
+
+
+def layout_summary(doc: dict) -> list[dict]:
+    """Per objective and scheme, from a recorded profile: the default layout's time per round
+    against the fastest layout timed beside it."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in doc["layouts"]:
+        groups.setdefault((r["objective"], r["stages"]), []).append(r)
+    out = []
+    for (objective, stages), rows in groups.items():
+        best = min(rows, key=lambda r: r["ms"])
+        default = next(r for r in rows if r["default"])
+        out.append({"objective": objective, "stages": stages, "default ms": default["ms"],
+                    "fastest ms": best["ms"], "default / fastest": default["ms"] / best["ms"],
+                    "fastest layout": best["layout"].split(", threads")[0]
+                    + (", Adam fused" if "Adam fused" in best["layout"] else ", Adam default")})
+    return out
+
+
 def ratio_table(rows: list[dict]) -> str:
     """One line per point and option: times per round, speedups measured / predicted / Eq. 17."""
     head = (f"{'objective':<9} {'S':>3} {'w':>4} {'B':>4} {'D pass':<8} {'option':<15}"

@@ -6,7 +6,9 @@
 #   2. the recorded GPU benchmark of chapter 04 (`osgan bench --profile full`), written to
 #      results/bench-cuda-<gpu>-<objective>/ and, for torch.compile, results/bench-cuda-<gpu>-compile/
 #      (packed into OUT/bench-results.tgz);
-#   3. the whole test suite with the GPU visible (device="auto" picks it), minus the notebook
+#   3. scripts/gpu_profile.py: a round under torch.profiler (how busy the GPU is) and every D
+#      layout timed side by side, written to results/bench-<gpu>-profile/;
+#   4. the whole test suite with the GPU visible (device="auto" picks it), minus the notebook
 #      and set-up tests, which need the book's tool chain.
 # A wheel of clean-fid may sit in .whl/ for machines without it. Each step has its own time
 # limit, so one slow step cannot take the others' results with it.
@@ -39,7 +41,12 @@ timeout 120 $PY -m osgan bench --profile full --image-sizes 64 --widths 64 --bat
     --options compile --out-dir "results/bench-cuda-$gpu-compile" 2>&1 | tee -a "$OUT/bench.log"
 tar czf "$OUT/bench-results.tgz" results/bench-cuda-*
 
-echo "== 3. the test suite with the GPU visible"
+echo "== 3. where a round's time goes; the layouts side by side"
+timeout 120 $PY scripts/gpu_profile.py --device cuda 2>&1 | grep -v "^USDT\|^ERROR:.*DeviceProperties" \
+    | tee "$OUT/profile.log"
+cp results/bench-*-profile/profile.json "$OUT/" 2>/dev/null
+
+echo "== 4. the test suite with the GPU visible"
 workers=$(( $(nproc) > 12 ? 12 : $(nproc) ))
 timeout 120 $PY -m pytest -q -p no:cacheprovider -n "$workers" -m "not slow" \
     --ignore tests/test_notebooks.py --ignore tests/test_setup.py 2>&1 | tail -n 60 \

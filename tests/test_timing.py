@@ -243,3 +243,21 @@ def test_speedup_summary_reads_the_baseline_grid_of_a_recorded_run():
     # rows with a speed option on are left out
     assert sum(s["points"] for s in summary) < len([r for r in run.rows
                                                    if r["scheme"] == "one_stage"])
+
+
+def test_profile_and_layout_summaries_read_the_recorded_gpu_profile():
+    # scripts/gpu_profile.py's H200 record, summarised, against the same numbers read by hand
+    (doc,) = [d for d in bench.recorded_profiles() if d["meta"]["device_name"] == "NVIDIA H200"]
+    rows = {(r["objective"], r["stages"]): r for r in doc["profile"]}
+    for s in bench.profile_summary(doc):
+        one, two = rows[(s["objective"], "one")], rows[(s["objective"], "two")]
+        assert_close(s["two/one kernel"], two["kernel_ms"] / one["kernel_ms"], **EXACT)
+        assert_close(s["two/one wall"], two["wall_ms"] / one["wall_ms"], **EXACT)
+        assert_close(s["one GPU busy"], one["kernel_ms"] / one["wall_ms"], rtol=1e-9, atol=0)
+        assert s["two kernels"] > s["one kernels"]  # two stages launch more work
+    lay = bench.layout_summary(doc)
+    assert {(r["objective"], r["stages"]) for r in lay} == set(rows)
+    for r in lay:
+        timed = [x["ms"] for x in doc["layouts"]
+                 if (x["objective"], x["stages"]) == (r["objective"], r["stages"])]
+        assert r["fastest ms"] == min(timed) and r["default / fastest"] >= 1.0
