@@ -257,6 +257,13 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     sweep.run_sweep("dfad_smoke", results=results, workers=1, **kw)
     chosen = sweep.tuned_points("dfad_smoke", results)
     assert set(chosen) == {"one", "two", "kd"} and sweep.pending("dfad_smoke", results) == 0
+    # the book's Table 2 reports the points the sweep ran on every seed
+    from osgan.record import dfad_table2, load_dfad
+
+    spec = sweep.sweep_spec("dfad_smoke")
+    t2 = dfad_table2(load_dfad(results)["runs"], tune_seeds=spec["tune_seeds"],
+                     grid_rounds=spec["rounds"])
+    assert t2["chosen"] == chosen
     seed1 = sorted(p.name for p in results.iterdir() if p.name.endswith("seed1"))
     assert seed1 == sorted(f"{sc}-{pt}-seed1" for sc, pt in
                            [*chosen.items(), ("one", "dfad"), ("two", "dfad"), ("kd", "dfad")])
