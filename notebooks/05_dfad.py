@@ -141,7 +141,9 @@ for point, paired in why.items():
 # final student does on each class of the real test split. If the generator shows the teacher
 # only some classes, the student cannot learn the rest, under either scheme: then the ceiling is
 # the generator's (its size, its objective), and not a matter of one stage against two. The
-# figures below are the ablation's cells, then Table 2's at each scheme's chosen point.
+# figures below are the ablation's cells, then Table 2's at each scheme's chosen point; for
+# those, a last table pairs one stage with two by seed: how many classes their final
+# generators show, and how often the student agrees with the teacher on the generated images.
 
 # %% tags=["hide-input"]
 classes_why = plots.show_dfad_classes(why_dir)

@@ -910,7 +910,16 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
         f"over {pairs} pairs (a description: the pairs of one cell are not independent, "
         f"so its p = {p:.1e} overstates the evidence)."
         + (f" Under 2% of every generator's images: {', '.join(rare)}." if rare else "")))
-    return {"cells": list(cells), "spearman": rho, "p": p}
+    paired = record.dfad_classes_paired(cells, points) if points else []
+    if paired:
+        display(Markdown(
+            "**one against two** in what their final generators show and teach, each at its "
+            "chosen point, paired by seed (one - two with its 95% interval):\n\n"
+            + markdown_table([{"measure": r["measure"], "n": r["n"], "one": r["one"],
+                               "two": r["two"], "one - two [95%]":
+                               f"{r['one - two']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"}
+                              for r in paired], fmt="{:.3f}")))
+    return {"cells": list(cells), "spearman": rho, "p": p, "paired": paired}
 
 
 def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:

@@ -569,6 +569,31 @@ def dfad_classes(results: str | Path, points: dict[str, str] | None = None
             "spearman": float(rho), "p": float(p), "pairs": len(acc), "rescore": rs}
 
 
+def dfad_classes_paired(cells: dict[str, dict], points: dict[str, str], a: str = "one",
+                        b: str = "two") -> list[dict[str, Any]]:
+    """``a`` against ``b`` at their ``points``, paired by seed, in what the final generators show
+    and teach (:func:`dfad_classes`'s ``cells``): for the effective number of classes shown and
+    for the student's agreement with the teacher on G(z), each scheme's mean, the mean paired
+    difference a - b with its 95% interval, and n. Empty where no seed has both."""
+    def by_seed(scheme):
+        prefix = f"{scheme}-{points.get(scheme)}-seed"
+        return {int(n[len(prefix):]): c for n, c in cells.items()
+                if n.startswith(prefix) and n[len(prefix):].isdigit()}
+
+    ca, cb = by_seed(a), by_seed(b)
+    seeds = sorted(set(ca) & set(cb))
+    if not seeds:
+        return []
+    out = []
+    for key, what in (("classes_eff", "classes shown (effective)"),
+                      ("agreement", "student = teacher on G(z)")):
+        xa, xb = [ca[s][key] for s in seeds], [cb[s][key] for s in seeds]
+        m, lo, hi = paired_interval(xa, xb)
+        out.append({"measure": what, "n": len(seeds), a: mean_std(xa)[0], b: mean_std(xb)[0],
+                    f"{a} - {b}": m, "low": lo, "high": hi})
+    return out
+
+
 def dfad_round_costs(path: str | Path) -> dict[str, float]:
     """Seconds per round of each scheme (:func:`cost_key`) from a dfad sweep's
     ``round_costs.json`` (``python -m osgan sweep NAME --bench``: timed side by side)."""

@@ -322,6 +322,28 @@ def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_
     # a choice of points keeps only their cells
     assert plots.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["cells"] == [
         "two-adam-s0.001-g0.001-seed0"]
+    assert plots.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["paired"] == []
+
+
+def test_classes_shown_one_against_two_paired_by_seed_against_scipy(tmp_path, shown):
+    from scipy import stats
+
+    eff = {"one": [3.0, 4.0, 5.0], "two": [5.0, 5.0, 6.0]}
+    agree = {"one": [0.70, 0.75, 0.76], "two": [0.77, 0.77, 0.78]}
+    cells = {f"{sc}-{pt}-seed{k}": {
+        "round": 10, "accuracy": 0.4, "recorded accuracy": 0.4, "per_class": [0.5] * 10,
+        "class_fractions": [0.1] * 10, "classes_eff": eff[sc][k], "agreement": agree[sc][k],
+        "images": 100} for sc, pt in (("one", "p1"), ("two", "p2")) for k in range(3)}
+    cells["one-other-seed0"] = dict(cells["one-p1-seed0"], classes_eff=9.0)  # another point
+    (tmp_path / "rescore.json").write_text(json.dumps({
+        "cells": cells, "date": "2026-11-30T00:00:00", "commit": "0123456789", "missing": []}))
+    paired = plots.show_dfad_classes(tmp_path, {"one": "p1", "two": "p2"})["paired"]
+    for row, key in zip(paired, (eff, agree), strict=True):
+        ref = stats.ttest_rel(key["one"], key["two"]).confidence_interval(0.95)
+        assert row["n"] == 3 and row["one"] == approx(sum(key["one"]) / 3)
+        assert row["one - two"] == approx(sum(key["one"]) / 3 - sum(key["two"]) / 3)
+        assert (row["low"], row["high"]) == (approx(ref.low), approx(ref.high))
+    assert "one against two" in shown[-1].data and "-1.333 [" in shown[-1].data
 
 
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
