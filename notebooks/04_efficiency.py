@@ -216,8 +216,7 @@ for run in runs:
 # %%
 # What the recorded grids say, read from them: the range of one-stage round times against the
 # range of work over the grid, and the measured speedup against the model's and Eq. 17's.
-grids = [r for r in runs if len({(x["image_size"], x["width"], x["batch_size"])
-                                 for x in r.rows}) > 1]
+grids = [r for r in runs if bench.is_grid(r.rows)]
 if grids:
     summary = [s for r in grids for s in bench.speedup_summary(r.rows)]
     cfg0 = grids[0].meta["config"]
@@ -264,13 +263,11 @@ for doc in bench.recorded_profiles():
     busy = [r[f"{s} GPU busy"] for r in prof for s in ("one", "two")]
     kern = [r["two/one kernel"] for r in prof]
     wall = [r["two/one wall"] for r in prof]
-    span = lambda xs, f: (f.format(min(xs)) if f.format(min(xs)) == f.format(max(xs))  # noqa: E731
-                          else f"{f.format(min(xs))} to {f.format(max(xs))}")
     display(Markdown(
-        f"**Where the time goes.** The GPU ran kernels for {span(busy, '{:.0%}')} of a round "
+        f"**Where the time goes.** The GPU ran kernels for {plots.span(busy, '{:.0%}')} of a round "
         f"and was idle, waiting on the host, for the rest. Counted in kernel time, two stages "
-        f"cost {span(kern, '{:.2f}x')} one stage ({'above' if min(kern) > 4 / 3 else 'against'} "
-        f"Eq. 17's 4/3); counted in wall-clock time, {span(wall, '{:.2f}x')}. "
+        f"cost {plots.span(kern, '{:.2f}x')} one stage ({'above' if min(kern) > 4 / 3 else 'against'} "
+        f"Eq. 17's 4/3); counted in wall-clock time, {plots.span(wall, '{:.2f}x')}. "
         "The saving of Eq. 16 is real work saved on the GPU, and at these "
         "sizes the host's share of the round, which both schemes pay, hides most of it. The "
         f"default layout was within {max(r['default / fastest'] for r in lays) - 1:.1%} of the "

@@ -342,9 +342,15 @@ def load(path: str | Path) -> BenchResult:
 
 
 def recorded(results_dir: str | Path = RESULTS_DIR, device_type: str = "cuda") -> list[BenchResult]:
-    """The recorded runs (``bench*.json`` under ``results_dir``) made on ``device_type``."""
-    runs = [load(p) for p in sorted(Path(results_dir).glob("**/bench*.json"))]
-    return [r for r in runs if r.meta.get("device_type") == device_type]
+    """The recorded runs (``bench*.json`` under ``results_dir`` written by this module: with
+    ``meta`` and ``rows``) made on ``device_type``."""
+    out = []
+    for p in sorted(Path(results_dir).glob("**/bench*.json")):
+        doc = json.loads(p.read_text())
+        if isinstance(doc, dict) and {"meta", "rows"} <= doc.keys() \
+                and doc["meta"].get("device_type") == device_type:
+            out.append(load(p))
+    return out
 
 
 def plot_speedups(rows: list[dict], ax, title: str = "") -> None:
@@ -380,6 +386,11 @@ def option_effects(rows: list[dict]) -> list[dict]:
         out.append({"option": r["option"], "scheme": r["scheme"], "ms": 1e3 * r["measured_s"],
                     "speedup_over_baseline": base[r["scheme"]] / r["measured_s"]})
     return out
+
+
+def is_grid(rows: list[dict]) -> bool:
+    """Whether a run's rows span more than one (image size, width, batch size)."""
+    return len({(r["image_size"], r["width"], r["batch_size"]) for r in rows}) > 1
 
 
 def speedup_summary(rows: list[dict]) -> list[dict]:

@@ -524,8 +524,41 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
                     f"timed side by side, `results/table1/bench`), two stages took "
                     f"{min(ratios):.2f}x to {max(ratios):.2f}x as long as one, over "
                     f"{len(ratios)} objectives (Eq. 17 predicts 4/3; the paper measured about 1.5 on a GPU)."]
+    gpu = gpu_summary(results)
+    if gpu:
+        out += ["", gpu]
     return "\n".join(out + ["", dfad_summary(results / "table2"),
                              "", dfad_ablation_summary(results / "table2_why")])
+
+
+def gpu_summary(results: str | Path) -> str:
+    """A line for the introduction from the recorded GPU timings (``osgan.bench.recorded``,
+    ``recorded_profiles``): two stages' time per round over one stage's, the median per
+    objective and D pass over each recorded grid, and in GPU kernel time where a profile is
+    recorded; "" where none is."""
+    from osgan import bench
+
+    grids = [r for r in bench.recorded(results) if bench.is_grid(r.rows)]
+    if not grids:
+        return ""
+    med = [s["S measured median"] for r in grids for s in bench.speedup_summary(r.rows)]
+    names = sorted({r.meta["device_name"] for r in grids})
+    text = (f"Per round on a GPU ({', '.join(names)}, recorded by `scripts/device_check.sh`), "
+            f"two stages took {span(med, '{:.2f}x')} as long as one (medians per objective and "
+            "D pass over the recorded DCGAN grids)")
+    prof = [row for d in bench.recorded_profiles(results) for row in bench.profile_summary(d)]
+    if prof:
+        kern = [row["two/one kernel"] for row in prof]
+        busy = [row[f"{s} GPU busy"] for row in prof for s in ("one", "two")]
+        text += (f"; in GPU kernel time {span(kern, '{:.2f}x')}, the GPU being busy for "
+                 f"{span(busy, '{:.0%}')} of a round (chapter 04)")
+    return text + "."
+
+
+def span(xs: Sequence[float], fmt: str) -> str:
+    """``"lo to hi"`` of ``xs`` in ``fmt``, or one value where both read the same."""
+    lo, hi = fmt.format(min(xs)), fmt.format(max(xs))
+    return lo if lo == hi else f"{lo} to {hi}"
 
 
 def dfad_ablation_summary(results: str | Path) -> str:

@@ -428,3 +428,20 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
                         4 if scheme == "one" else 2)
     assert "LeNet-5" not in plots.dfad_summary(tmp_path)
     assert "both at DFAD's CIFAR recipe" in plots.dfad_summary(tmp_path)
+
+
+def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):
+    from osgan import bench
+
+    assert plots.gpu_summary(tmp_path) == ""  # nothing recorded: no line
+    text = plots.gpu_summary(bench.RESULTS_DIR)
+    grids = [r for r in bench.recorded() if bench.is_grid(r.rows)]
+    med = [s["S measured median"] for r in grids for s in bench.speedup_summary(r.rows)]
+    assert "NVIDIA H200" in text and f"took {min(med):.2f}x to {max(med):.2f}x" in text
+    kern = [row["two/one kernel"] for d in bench.recorded_profiles()
+            for row in bench.profile_summary(d)]
+    assert f"in GPU kernel time {plots.span(kern, '{:.2f}x')}," in text
+    assert plots.span([1.0, 1.001], "{:.2f}") == "1.00" and plots.span([1, 2], "{}") == "1 to 2"
+    # the compile run times one point only: not a grid
+    assert not bench.is_grid(bench.load(bench.RESULTS_DIR / "bench-cuda-h200-compile"
+                                        / "bench.json").rows)
