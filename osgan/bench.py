@@ -337,7 +337,10 @@ def write(result: BenchResult, out_dir: str | Path) -> Path:
 
 def load(path: str | Path) -> BenchResult:
     """A ``bench.json`` written by :func:`write` (e.g. a recorded GPU run in ``results/``)."""
-    doc = json.loads(Path(path).read_text())
+    return _result(json.loads(Path(path).read_text()), path)
+
+
+def _result(doc: dict, path: str | Path) -> BenchResult:
     return BenchResult(doc["rows"], doc["meta"], doc.get("points", []), Path(path).parent)
 
 
@@ -349,7 +352,7 @@ def recorded(results_dir: str | Path = RESULTS_DIR, device_type: str = "cuda") -
         doc = json.loads(p.read_text())
         if isinstance(doc, dict) and {"meta", "rows"} <= doc.keys() \
                 and doc["meta"].get("device_type") == device_type:
-            out.append(load(p))
+            out.append(_result(doc, p))  # read once
     return out
 
 
