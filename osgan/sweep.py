@@ -713,6 +713,8 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
     ``overrides`` change every cell's training config (``data_root`` for a test)."""
     results = own_results(name, results or RESULTS_DIR / name)
     todo = _todo(name, results, only, workers, **overrides)
+    if not todo:  # a session that trains nothing leaves the record as it was
+        return []
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
                                                                          "sessions": []}
@@ -838,6 +840,9 @@ def run(args: argparse.Namespace) -> int:
     command = "python -m osgan sweep " + " ".join(sys.argv[2:])
     dirs = run_sweep(args.name, results=results, workers=args.workers, command=command,
                      only=args.only)
+    if not dirs and not _todo(args.name, results, None, args.workers):
+        print(f"sweep {args.name} is complete: every cell is done; record in {results}")
+        return 0
     print(f"{len(dirs)} cell(s) finished; record in {results}")
     return 0
 

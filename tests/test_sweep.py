@@ -82,6 +82,10 @@ def test_smoke_sweep_records_skips_and_resumes(env):
     assert [p.name for p in again] == ["geogan-one-seed0"]
     assert (cell / "metrics.jsonl").read_bytes() == before
     assert len(sweep.read_provenance(results)["sessions"]) == 2
+    # a session that trains nothing (here: only=0; likewise a complete sweep) adds no session
+    prov = (results / "provenance.json").read_bytes()
+    assert sweep.run_sweep("smoke", results=results, workers=1, only=0, **kw) == []
+    assert (results / "provenance.json").read_bytes() == prov
 
 
 def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
