@@ -10,7 +10,9 @@ Cost (Eq. 16): :math:`3\mathcal{T}^g + 6\mathcal{T}^d`.
 real and fake; stage 2 draws a new z, runs G and the frozen D again and updates G.
 Cost: :math:`4\mathcal{T}^g + 8\mathcal{T}^d`. ``variant="reuse"`` keeps stage 1's
 :math:`\hat x` (and G's graph) for stage 2, saving G's second forward: a stronger baseline than
-the one the paper counts.
+the one the paper counts. ``variant="simultaneous"`` is the paper's round with stage 2 run on D
+*before* stage 1's update, as one stage does (Algorithm 1 steps both networks from one pass): it
+separates the order of the updates from the one-stage gradient (chapter 03, Fisher GAN).
 
 In this implementation we:
 
@@ -51,7 +53,7 @@ from osgan.util import eval_mode
 
 Stats = dict[str, Tensor | float]
 
-TWO_STAGE_VARIANTS = ("paper", "reuse")
+TWO_STAGE_VARIANTS = ("paper", "reuse", "simultaneous")
 # how the one-stage step gets G's gradient at x_hat; see _extra_pass_backward
 G_GRADS = ("auto", "gamma", "extra_pass")
 
@@ -278,7 +280,9 @@ def two_stage_step(
     """One round of alternating training: update D with G fixed, then G with D fixed.
 
     ``variant="paper"`` draws a new z for stage 2 and runs G again (Eq. 13-15);
-    ``variant="reuse"`` back-propagates stage 1's :math:`\\hat x` (G's forward is run once).
+    ``variant="reuse"`` back-propagates stage 1's :math:`\\hat x` (G's forward is run once);
+    ``variant="simultaneous"`` is ``"paper"`` with G's stage on the D (and objective state) from
+    before D's update, both optimizers stepping at the end, as in one stage.
     """
     if variant not in TWO_STAGE_VARIANTS:
         raise ValueError(f"variant must be one of {TWO_STAGE_VARIANTS}; got {variant!r}")
@@ -291,14 +295,15 @@ def two_stage_step(
     p, p_hat = _discriminate(D, objective, x, x_hat.detach(), y, fused)
     terms = objective.loss_d(p, p_hat)
     terms["total"].backward()
-    opt_d.step()
-    objective.after_d_step(D, terms)
+    if variant != "simultaneous":
+        opt_d.step()
+        objective.after_d_step(D, terms)
 
     # Stage 2 (Eq. 14): fix D, update G through D's input gradient
     G.zero_grad(set_to_none=True)
     D.requires_grad_(False)  # no parameter gradients for the frozen D
     try:
-        if variant == "paper":
+        if variant != "reuse":
             x_hat = _generate(G, objective, torch.randn_like(z), y)
         cond = objective.conditional
         x_hat = x_hat.contiguous(memory_format=_memory_format(x))  # as in _discriminate
@@ -312,6 +317,9 @@ def two_stage_step(
         loss_g.backward()
     finally:
         D.requires_grad_(True)
+    if variant == "simultaneous":  # D's gradient is stage 1's, untouched by stage 2
+        opt_d.step()
+        objective.after_d_step(D, terms)
     opt_g.step()
 
     stats = _d_stats(terms, loss_g)

@@ -59,7 +59,8 @@ STAGES = ("one", "two")
 class TrainConfig:
     gan: str = setting("dcgan_ns", "objective of Table 1: dcgan, cgan, wgan, dcgan_ns, lsgan, ...")
     stages: str = setting("one", "one (Algorithm 1) or two (alternating, Eq. 13-15)")
-    variant: str = setting("paper", "two-stage variant: paper (new z, G run twice) or reuse")
+    variant: str = setting("paper", "two-stage variant: paper (new z, G run twice), reuse (G run "
+                           "once) or simultaneous (G's stage on D before D's update)")
     exact: bool = setting(False, "one stage: recover G's gradient on inactive hinge samples")
     dataset: str = setting("fashion_mnist", "fashion_mnist, cifar10, cifar100, celeba, "
                            "lsun_churches, ffhq")

@@ -10,6 +10,7 @@ from conftest import ALL, batch, tiny_models
 import osgan
 import osgan.steps
 from osgan import losses
+from osgan.models import call
 from osgan.reference import reference_grads
 
 
@@ -144,6 +145,40 @@ def test_two_stage_gradients(name, variant):
     assert_all_close(grads(G), ref_g)
 
 
+def _d_out(D, obj, x, y):
+    return call(D.eval(), x, y if obj.conditional else None)
+
+
+@pytest.mark.parametrize("variant", ["paper", "simultaneous"])
+@pytest.mark.parametrize("name", ALL)
+def test_two_stage_g_update_reads_d_after_or_before_its_update(name, variant):
+    """With a learning rate the order of the updates shows: the paper's stage 2 moves G through
+    the D that stage 1 has just updated; the simultaneous variant through the D from before, as
+    one stage does. Both move D alike. Reference: plain SGD steps from autograd on copies."""
+    obj = losses.get(name)
+    G, D = tiny_models(obj)
+    x, z, y = batch(obj)
+    G0, D0, obj0 = copy.deepcopy(G), copy.deepcopy(D), copy.deepcopy(obj)
+    lr = 0.5
+    opt_g = torch.optim.SGD(G.parameters(), lr=lr)
+    opt_d = torch.optim.SGD(D.parameters(), lr=lr)
+    D.eval()  # spectral norm's power iteration off, as in the reference passes
+    torch.manual_seed(7)
+    osgan.two_stage_step(G, D, opt_g, opt_d, obj, x, z, y, variant=variant)
+    torch.manual_seed(7)
+    z2 = torch.randn_like(z)
+    ref_d, _ = reference_grads(G0, D0, obj0, x, z, y)
+    D1 = copy.deepcopy(D0).eval()
+    with torch.no_grad():
+        terms = obj0.loss_d(*(_d_out(D0, obj0, t, y) for t in (x, call(G0, z, y))))
+        for q, g in zip(D1.parameters(), ref_d):
+            q -= lr * g
+    obj0.after_d_step(D1, terms)  # WGAN's clip, Fisher GAN's lambda
+    _, ref_g = reference_grads(G0, D0 if variant == "simultaneous" else D1, obj0, x, z2, y)
+    assert_all_close(list(D.parameters()), list(D1.parameters()))
+    assert_all_close(list(G.parameters()), [q - lr * g for q, g in zip(G0.parameters(), ref_g)])
+
+
 def test_two_stage_rejects_unknown_variant():
     obj = losses.get("dcgan")
     G, D = tiny_models(obj)
@@ -157,6 +192,7 @@ SCHEMES = {
     "one": lambda *a: osgan.one_stage_step(*a),
     "two-paper": lambda *a: osgan.two_stage_step(*a, variant="paper"),
     "two-reuse": lambda *a: osgan.two_stage_step(*a, variant="reuse"),
+    "two-simultaneous": lambda *a: osgan.two_stage_step(*a, variant="simultaneous"),
 }
 
 
