@@ -473,6 +473,66 @@ def show_variants(results: str | Path, early: int = 1000) -> list[dict[str, obje
     return rows
 
 
+def show_update_order(record_dir: str | Path, why_dir: str | Path, gan: str = "fishergan"
+                      ) -> dict[str, object] | None:
+    """Display the update-order test (``results/table1_why`` beside ``results/table1``,
+    :func:`osgan.record.update_order`): its provenance, each seed's FID under one stage, the
+    paper's two stages and two stages with G's stage on D before its update, the paired
+    differences with their intervals, and the differences from the paper's two stages along
+    training. Says so plainly where either record is missing. Returns the comparison or None."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from osgan import record
+
+    missing = [str(d) for d in (record_dir, why_dir) if not (Path(d) / "sweep.json").exists()]
+    if missing:
+        display(Markdown(f"**Nothing recorded** at {', '.join(f'`{m}`' for m in missing)} "
+                         f"(`python -m osgan sweep {Path(why_dir).name}` records the test)."))
+        return None
+    why = record.load(why_dir)
+    out = record.update_order(record.load(record_dir)["runs"], why["runs"], gan)
+    display(Markdown(record.provenance_text(why)))
+    if not out["n"]:
+        display(Markdown(f"No seed of {gan} has finished under all three schemes yet."))
+        return None
+    names = record.ORDER_SCHEMES
+    space = next(iter(out["evals"]["one"].values()))[-1]["feature_space"]
+    display(Markdown(
+        f"**{gan}, FID per seed** (`{space}`; the first two columns are Table 1's cells):\n\n"
+        + markdown_table([{"seed": r["seed"], "reading": r["at"],
+                           **{names[k]: f"{r[k]:.4f}" for k in names}} for r in out["seeds"]])))
+    display(Markdown(
+        "**Paired by seed** (a - b, mean with its 95% t-interval; lower FID is better):\n\n"
+        + markdown_table([{"a - b": f"{p['a']} - {p['b']}", "what differs": p["what"],
+                           "reading": p["at"], "n": p["n"],
+                           "a - b [95%]": _interval(p["a-b"], p["low"], p["high"], "{:+.4f}"),
+                           "verdict": p["verdict"]} for p in out["pairs"]])))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6))
+    colours = dict(zip(names, ("C0", "C1", "C2")))
+    for k, by_seed in out["evals"].items():
+        for i, (seed, ev) in enumerate(sorted(by_seed.items())):
+            label = names[k] if i == 0 else None
+            steps = [e["step"] for e in ev]
+            ax1.plot(steps, [e["FID"] for e in ev], color=colours[k], lw=0.8, label=label)
+            if k == "two":
+                continue
+            ref = {e["step"]: e["FID"] for e in out["evals"]["two"][seed]}
+            late = [e for e in ev if e["step"] > steps[-1] / 2 and e["step"] in ref]
+            ax0.plot([e["step"] for e in late], [e["FID"] - ref[e["step"]] for e in late],
+                     color=colours[k], lw=0.8, marker=".", label=label)
+    ax0.axhline(0, color=colours["two"], lw=1)
+    ax0.set(xlabel="step", ylabel="FID minus the paper's two stages",
+            title="second half of training, each seed")
+    ax1.set(yscale="log", xlabel="step", ylabel=f"FID ({space})", title="whole runs")
+    ax0.legend(fontsize=7)
+    ax1.legend(fontsize=7)
+    fig.suptitle(f"recorded: {gan}, the order of the updates")
+    fig.tight_layout()
+    plt.show()
+    return out
+
+
 def record_summary(results: str | Path = "results", paper_dataset: str = "celeba") -> str:
     """Markdown for the book's introduction: the verdicts of the recorded Table 1 sweep
     (``results/table1``: per objective, seeds, FID one - two with its 95% interval, our verdict

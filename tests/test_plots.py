@@ -65,20 +65,23 @@ def test_paper_tables_reject_unknown_names():
         plots.paper_table("table9")
 
 
-def _fake_record(root, fids):
-    """A sweep record folder as osgan.sweep writes it: marker, provenance, cell folders."""
+def _fake_record(root, fids, sweep="table1", variant=""):
+    """A sweep record folder as osgan.sweep writes it: marker, provenance, cell folders (of
+    ``variant``, a two-stage variant, when given)."""
     import json
 
-    (root / "sweep.json").write_text(json.dumps({"sweep": "table1", "spec": {}}))
+    spec = {"variants": {variant: {"variant": variant}}} if variant else {}
+    (root / "sweep.json").write_text(json.dumps({"sweep": sweep, "spec": spec}))
     session = {"start": "2026-11-24T05:00:00+00:00", "end": "2026-11-24T06:00:00+00:00",
                "command": "python -m osgan sweep table1", "workers": 2, "threads": 1,
                "commit": "0123456789abcdef", "dirty": False, "torch": "2.15.0",
                "clean-fid": "0.1.35", "cpu": "AMD EPYC", "cpu_count": 2, "cells_finished": []}
     (root / "provenance.json").write_text(json.dumps({"sweep": "table1", "sessions": [session]}))
     for (gan, stages, seed), curve in fids.items():
-        d = root / f"{gan}-{stages}-seed{seed}"
+        d = root / f"{gan}{'-' + variant if variant else ''}-{stages}-seed{seed}"
         d.mkdir()
-        cfg = {"gan": gan, "stages": stages, "exact": False, "seed": seed, "steps": 300}
+        cfg = {"gan": gan, "stages": stages, "exact": False, "seed": seed, "steps": 300,
+               "variant": variant or "paper"}
         (d / "config.json").write_text(json.dumps({"kind": "train", "config": cfg}))
         rows = [{"step": 100 * (i + 1), "Time/train": 10.0 * (i + 1), "Eval/FID": f,
                  "Eval/KID": f / 100, "Eval/feature_space": "domain:fashion_mnist@32/cnn"}
@@ -158,6 +161,36 @@ def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     assert plots.show_record(tmp_path / "nothing", ["dcgan"]) == []
     assert "No recorded sweep" in shown[0].data
+
+
+def test_show_update_order_pairs_the_variant_with_table1(tmp_path, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    shown, figures = [], []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
+    assert plots.show_update_order(tmp_path / "t1", tmp_path / "why") is None
+    assert "Nothing recorded" in shown[-1].data and "sweep why" in shown[-1].data
+    (tmp_path / "t1").mkdir()
+    (tmp_path / "why").mkdir()
+    _fake_record(tmp_path / "t1", {("fishergan", st, s): [9, 5, base + 0.01 * s] for s in range(3)
+                                   for st, base in (("one", 0.70), ("two", 0.65))})
+    _fake_record(tmp_path / "why", {("fishergan", "two", s): [9, 5, 0.70 + 0.011 * s]
+                                    for s in range(3)}, sweep="table1_why",
+                 variant="simultaneous")
+    out = plots.show_update_order(tmp_path / "t1", tmp_path / "why")
+    assert out["n"] == 3
+    text = " ".join(getattr(o, "data", "") for o in shown)
+    assert "two-simultaneous - two" in text and "the order of the updates" in text
+    assert "| 0 | end | 0.7000 | 0.6500 | 0.7000 |" in text
+    (ax0, ax1) = figures[-1].axes
+    # per seed, one stage and the variant minus the paper's two stages in the second half
+    lines = [ln for ln in ax0.get_lines() if list(ln.get_xdata()) == [200, 300]]
+    assert sorted(round(float(ln.get_ydata()[-1]), 4) for ln in lines) == \
+        [0.05, 0.05, 0.05, 0.05, 0.051, 0.052]
+    assert len(ax1.get_lines()) == 9  # three schemes, three seeds
 
 
 @pytest.fixture

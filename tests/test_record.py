@@ -63,6 +63,59 @@ def _run(gan, stages, seed, fids, exact=False):
             "steps": 100 * len(fids), "evals": curve(fids)}
 
 
+def test_update_order_pairs_the_variant_with_table1_by_seed():
+    ends = {"one": [0.70, 0.66, 0.68], "two": [0.65, 0.61, 0.62],
+            "two-simultaneous": [0.69, 0.67, 0.67]}
+    runs = [_run("fishergan", sc, s, [3, 1, 0.9, 0.8, e])
+            for sc in ("one", "two") for s, e in enumerate(ends[sc])]
+    runs.append(_run("fishergan", "two", 5, [3, 1, 0.5]))  # no partners on seed 5: left out
+    runs.append(_run("lsgan", "one", 0, [3, 1, 0.1]))  # another objective: ignored
+    variant = [_run("fishergan", "two", s, [3, 1, 0.9, 0.8, e])
+               for s, e in enumerate(ends["two-simultaneous"])]
+    for r in variant:
+        r["variant"] = "simultaneous"
+    out = record.update_order(runs, variant, "fishergan", last=2)
+    assert out["n"] == 3 and [r["seed"] for r in out["seeds"]] == [0, 0, 1, 1, 2, 2]
+    pairs = {(p["a"], p["b"], p["at"]): p for p in out["pairs"]}
+    order = pairs[("two-simultaneous", "two", "end")]
+    ci = stats.ttest_rel(ends["two-simultaneous"], ends["two"]).confidence_interval(0.95)
+    assert (order["low"], order["high"]) == pytest.approx((ci.low, ci.high))
+    assert order["verdict"] == "two better"
+    shared = pairs[("one", "two-simultaneous", "end")]
+    assert shared["a-b"] == pytest.approx((0.01 - 0.01 + 0.01) / 3)
+    assert shared["verdict"] == "no difference detected at n = 3"
+    late = pairs[("one", "two", "mean of the last 2 evaluations")]
+    assert late["a-b"] == pytest.approx(sum((0.8 + a) / 2 - (0.8 + b) / 2 for a, b in
+                                            zip(ends["one"], ends["two"])) / 3)
+    none = record.update_order(runs, [], "fishergan")  # no variant run: no pairs
+    assert none["n"] == 0 and none["pairs"] == [] and none["seeds"] == []
+
+
+def _order(ends):
+    runs = [_run("fishergan", sc, s, [3, 1, 0.9, 0.8, e])
+            for sc in ("one", "two") for s, e in enumerate(ends[sc])]
+    variant = [_run("fishergan", "two", s, [3, 1, 0.9, 0.8, e])
+               for s, e in enumerate(ends["two-simultaneous"])]
+    for r in variant:
+        r["variant"] = "simultaneous"
+    return record.update_order(runs, variant, "fishergan", last=2)
+
+
+def test_order_text_names_the_cause_the_intervals_single_out():
+    one, two = [0.70, 0.66, 0.68], [0.65, 0.61, 0.62]
+    order = record.order_text(_order({"one": one, "two": two,
+                                      "two-simultaneous": [0.69, 0.67, 0.67]}))
+    assert order.startswith("**The order of the updates accounts for it.**")
+    assert "+0.050 [" in order  # simultaneous - two at the end: mean of 0.04, 0.06, 0.05
+    shared = record.order_text(_order({"one": one, "two": two,
+                                       "two-simultaneous": [0.651, 0.606, 0.624]}))
+    assert shared.startswith("**Not the order of the updates.**")
+    mixed = record.order_text(_order({"one": one, "two": two,
+                                      "two-simultaneous": [0.60, 0.70, 0.66]}))
+    assert mixed.startswith("**The record does not tie the difference to either cause alone**")
+    assert "has not run to the end" in record.order_text(None)
+
+
 def test_table1_pairs_seeds_and_states_the_paper_direction():
     runs = [_run("dcgan", "one", s, [9, 5, 3 + d]) for s, d in enumerate([0.0, 0.1, -0.1])]
     runs += [_run("dcgan", "two", s, [9, 6, 4 + d]) for s, d in enumerate([0.0, 0.2, 0.1])]
