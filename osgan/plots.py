@@ -575,6 +575,12 @@ def record_summary(results: str | Path = "results", paper_dataset: str = "celeba
             for r in rows]))
     else:
         out.append("No objective has a finished pair of runs yet.")
+    why = results / "table1_why"
+    if (why / "sweep.json").exists():
+        order = record.update_order(rec["runs"], record.load(why)["runs"], "fishergan")
+        out += ["", "**Why two stages beat one on Fisher GAN** (`results/table1_why`, chapter 03: "
+                "the paper's two-stage round with G's stage on D from before D's update, paired "
+                "by seed with the cells above): " + record.order_text(order)]
     bench = t1 / "bench" / "bench.json"
     if bench.exists():
         ratios = [c["two"] / c["one"] for c in record.bench_costs(bench).values()

@@ -397,6 +397,13 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     assert "6 of 66 runs finished" in text and "300 steps" in text
     assert "| dcgan | 3 | -1.000 [-1.000, -1.000] | one stage better | one stage better |" in text
     assert "1.20x to 1.40x" in text and "over 2 objectives" in text
+    assert "Fisher GAN" not in text  # no update-order test recorded
+    (tmp_path / "table1_why").mkdir()
+    _fake_record(tmp_path / "table1_why", {("fishergan", "two", 0): [9, 5, 3]},
+                 sweep="table1_why", variant="simultaneous")
+    text = plots.record_summary(tmp_path)
+    assert "**Why two stages beat one on Fisher GAN** (`results/table1_why`" in text
+    assert "has not run to the end on any seed yet" in text  # table1 holds no fishergan cells
 
 
 def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypatch):
