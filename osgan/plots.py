@@ -245,6 +245,67 @@ def _real_classes(floor: Mapping | None) -> str:
     return f" Real training images cover {floor['classes_eff']:.2f} (`floor.json`)."
 
 
+def plot_verdicts(rows: list[dict[str, object]], fig4: list[dict[str, object]],
+                  paper_dataset: str = "celeba"):
+    """Table 1's verdicts and Figure 4's ratios at a glance, a row per objective: left, FID one
+    minus two with its 95% interval divided by two stages' mean FID (the same interval, on a
+    scale shared by objectives whose FIDs differ a hundredfold); right, time to plateau two
+    over one with its interval (log scale). The paper's values beside ours, hollow and
+    labelled as the paper's. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    paper = {(p["gan"], p["stages"]): p.get(f"{paper_dataset}_fid")
+             for p in paper_table("table1")}
+    paper_fig4 = {p["gan"]: p["speedup"] for p in paper_table("figure4_speedups")}
+    panels = 2 if fig4 else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 0.45 * len(rows) + 1.4),
+                             squeeze=False)
+    ax = axes[0, 0]
+    labels = {"ours": "ours (95% interval)", "paper": f"paper ({paper_dataset}, Inception)"}
+    for y, r in enumerate(rows):
+        two = r["FID two"]
+        m, lo, hi = (r[k] / two for k in ("FID one-two", "FID low", "FID high"))
+        ax.errorbar([m], [y], xerr=None if lo != lo else [[m - lo], [hi - m]], fmt="o",
+                    color="C0", capsize=3, label=labels.pop("ours", None))
+        p1, p2 = (paper.get((PAPER_NAMES[r["gan"]], st)) for st in ("one", "two"))
+        if p1 is not None and p2 is not None:
+            ax.plot([(p1 - p2) / p2], [y], "s", mfc="none", color="C3",
+                    label=labels.pop("paper", None))
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set(yticks=range(len(rows)), yticklabels=[r["gan"] for r in rows],
+           xlabel="FID one - two, over two stages' mean FID\n(left of 0: one stage better)",
+           title="Table 1: the paired difference")
+    ax.invert_yaxis()
+    ax.legend(fontsize=7, loc="best")
+    if fig4:
+        ax = axes[0, 1]
+        order = {r["gan"]: y for y, r in enumerate(rows)}
+        labels = {"ours": "ours (95% interval)", "paper": "paper (Sec. 4.3, GPU)"}
+        for f in fig4:
+            y = order.get(f["gan"])
+            if y is None:
+                continue
+            m, lo, hi = f["two / one"], f["low"], f["high"]
+            ax.errorbar([m], [y], fmt="o", color="C0", capsize=3, label=labels.pop("ours", None),
+                        xerr=None if lo != lo else [[m - lo], [hi - m]])
+            if PAPER_NAMES[f["gan"]] in paper_fig4:
+                ax.plot([paper_fig4[PAPER_NAMES[f["gan"]]]], [y], "s", mfc="none", color="C3",
+                        label=labels.pop("paper", None))
+        ax.axvline(1, color="k", lw=0.6)
+        ax.axvline(4 / 3, color="k", lw=0.6, ls=":")
+        ax.set(xscale="log", yticks=range(len(rows)), yticklabels=[r["gan"] for r in rows],
+               xlabel="time to plateau, two stages over one\n(dotted: Eq. 17's 4/3 per round)",
+               title="Figure 4: the time ratio")
+        ax.invert_yaxis()
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20) if lo <= t <= hi]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks([], minor=True)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
                 paper_dataset: str = "celeba") -> list[dict[str, object]]:
     """Display a recorded sweep (``results/<sweep>``, :mod:`osgan.record`) for the objectives
@@ -380,6 +441,8 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
                 formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
                          "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}",
                          "paper": "{:.1f}"})))
+    plot_verdicts(rows, fig4, paper_dataset)
+    plt.show()
     # Figure 4 analogue: FID against training time, by the bench's step costs (both schemes
     # timed side by side) where recorded, and by the runs' own clock (the sweep's load included)
     axes_rows = ([("bench", "training time (s): steps x bench step cost")] if costs else []) \

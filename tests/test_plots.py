@@ -118,13 +118,23 @@ def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, mon
     shown, figures = [], []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
-    _fake_record(tmp_path, {("dcgan", st, 0): [9, 5, 3] for st in ("one", "two")})
+    _fake_record(tmp_path, {("dcgan", st, 0): [9, 5, f] for st, f in (("one", 3), ("two", 4))})
     (tmp_path / "bench").mkdir()
     rows = [{"objective": "dcgan", "scheme": sc, "option": "layout", "measured_s": t}
             for sc, t in (("one_stage", 0.5), ("two_stage_paper", 1.0))]
     (tmp_path / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
     plots.show_record(tmp_path, ["dcgan"])
-    curves = figures[0]
+    verdicts, curves = figures[:2]
+    # at a glance: one - two over two's mean FID (here -1 over 4), the paper's beside it
+    left, right = verdicts.axes
+    (ours,) = [ln for ln in left.get_lines() if ln.get_marker() == "o"]
+    (paper,) = [ln for ln in left.get_lines() if ln.get_marker() == "s"]
+    assert list(ours.get_xdata()) == [-0.25]
+    assert paper.get_xdata()[0] == pytest.approx((22.66 - 23.78) / 23.78)  # celeba, Table 1
+    assert [t.get_text() for t in left.get_yticklabels()] == ["dcgan"]
+    (ratio,) = [ln for ln in right.get_lines() if ln.get_marker() == "o"]
+    (paper4,) = [ln for ln in right.get_lines() if ln.get_marker() == "s"]
+    assert paper4.get_xdata()[0] == 1.7 and ratio.get_xdata()[0] > 0
     (bench_ax,), (own_ax,) = [[a for a in curves.axes if a.get_xlabel() == label] for label in (
         "training time (s): steps x bench step cost", "training time (s): the runs' own clock")]
     lines = {ln.get_label(): list(ln.get_xdata()) for ln in bench_ax.get_lines()}
