@@ -297,8 +297,14 @@ def order_text(out: dict[str, Any] | None) -> str:
                 "batch: D and G update on the same generated images, where two stages draw new "
                 "ones for G.")
     else:
+        sure = [q for q in (order[0], shared[0]) if excl(q)]
         lead = ("**The record does not tie the difference to either cause alone** at "
-                f"n = {n}: read the intervals below.")
+                f"n = {n}. At the end, the variant is "
+                f"{'worse' if order[0]['a-b'] > 0 else 'better'} than the paper's two stages "
+                f"and {'worse' if shared[0]['a-b'] < 0 else 'better'} than one stage on the "
+                "means; "
+                + ("neither interval excludes 0." if not sure else
+                   f"{len(sure)} of the two intervals exclude{'s' if len(sure) == 1 else ''} 0."))
     return f"{lead} {said}"
 
 

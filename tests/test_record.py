@@ -113,6 +113,9 @@ def test_order_text_names_the_cause_the_intervals_single_out():
     mixed = record.order_text(_order({"one": one, "two": two,
                                       "two-simultaneous": [0.60, 0.70, 0.66]}))
     assert mixed.startswith("**The record does not tie the difference to either cause alone**")
+    # the variant minus two: -0.05, +0.09, +0.04; one minus the variant: +0.10, -0.04, +0.02
+    assert "the variant is worse than the paper's two stages and better than one stage on the " \
+        "means; neither interval excludes 0." in mixed
     assert "has not run to the end" in record.order_text(None)
 
 
