@@ -237,14 +237,18 @@ def cells(name: str, results: Path | None = None) -> list:
     spec = sweep_spec(name)
     if kind(name) == "dfad":
         return plan(name, results)[0]
-    out = []
-    for seed in spec["seeds"]:
-        for gan in spec["gans"]:
-            for variant in spec.get("variants", {"": {}}):
-                out += [Cell(gan, st, False, seed, variant) for st in spec.get("stages", STAGES)]
-                if gan in spec.get("exact_for", ()):
-                    out.append(Cell(gan, "one", True, seed, variant))
-    return out
+    def of(gan: str, seed: int) -> list[Cell]:
+        out = []
+        for variant in spec.get("variants", {"": {}}):
+            out += [Cell(gan, st, False, seed, variant) for st in spec.get("stages", STAGES)]
+            if gan in spec.get("exact_for", ()):
+                out.append(Cell(gan, "one", True, seed, variant))
+        return out
+
+    # the grid seed by seed, then the seeds some objectives get beyond it ("more_seeds")
+    return [c for seed in spec["seeds"] for gan in spec["gans"] for c in of(gan, seed)] + \
+        [c for gan, seeds in spec.get("more_seeds", {}).items() for seed in seeds
+         for c in of(gan, seed)]
 
 
 def sweep_spec(name: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pytest import approx
 
-from osgan import plots
+from osgan import plots, sweep
 
 
 def test_markdown_table_formats_and_escapes():
@@ -103,7 +103,7 @@ def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     assert [r["gan"] for r in rows] == ["dcgan"] and rows[0]["n"] == 3
     assert rows[0]["verdict"] == "one stage better"
     text = " ".join(getattr(o, "data", "") for o in shown)
-    assert "commit(s) 0123456789" in text and "6 of 66 runs finished" in text
+    assert "commit(s) 0123456789" in text and f"6 of {len(sweep.cells('table1'))} runs finished" in text
     assert "Plateau rule" in text and "Figure 4" in text
     assert "No FID floor recorded" in text and "3 steps" not in text and "300 steps" in text
 
@@ -404,7 +404,7 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
                              ("lsgan", "one_stage", 0.5), ("lsgan", "two_stage_paper", 0.6))]
     (t1 / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
     text = plots.record_summary(tmp_path)
-    assert "6 of 66 runs finished" in text and "300 steps" in text
+    assert f"6 of {len(sweep.cells('table1'))} runs finished" in text and "300 steps" in text
     assert "| dcgan | 3 | -1.000 [-1.000, -1.000] | one stage better | one stage better |" in text
     assert "1.20x to 1.40x" in text and "over 2 objectives" in text
     assert "Fisher GAN" not in text  # no update-order test recorded

@@ -15,14 +15,17 @@ from osgan.util import UsageError
 
 def test_table1_grid_is_ten_objectives_two_schemes_exact_hinges_three_seeds():
     cells = sweep.cells("table1")
-    assert len(cells) == (10 * 2 + 2) * 3
+    assert len(cells) == (10 * 2 + 2) * 3 + 2 * 2  # and fishergan's seeds 3 and 4
     assert {c.gan for c in cells} == set(settings.SWEEPS["table1"]["gans"])
     assert {(c.gan, c.scheme) for c in cells if c.exact} == {("geogan", "one-exact"),
                                                              ("sngan", "one-exact")}
     assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed by seed
-    # paired: every (gan, scheme) has every seed
+    # paired: every (gan, scheme) has every seed, fishergan's two more
     pairs = {(c.gan, c.scheme) for c in cells}
-    assert all(sum((c.gan, c.scheme) == p for c in cells) == 3 for p in pairs)
+    assert all(sum((c.gan, c.scheme) == p for c in cells) == (5 if p[0] == "fishergan" else 3)
+               for p in pairs)
+    assert [c.name for c in cells[-4:]] == ["fishergan-one-seed3", "fishergan-two-seed3",
+                                            "fishergan-one-seed4", "fishergan-two-seed4"]
     assert len({c.name for c in cells}) == len(cells)
 
 
