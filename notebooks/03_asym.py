@@ -160,7 +160,7 @@ else:
 #
 # Fisher GAN is the one objective in the record with a verdict other than "no difference
 # detected": two stages better, against the paper. The difference is small beside Fisher GAN's
-# FID, but it has the same sign and nearly the same size on every seed. The one-stage gradient
+# FID; the first table below gives it seed by seed. The one-stage gradient
 # is exact for Fisher GAN (chapter 01 checks it against two separate autograd passes), so the
 # schemes differ in two things only:
 #
