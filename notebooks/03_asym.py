@@ -174,8 +174,10 @@ else:
 # two-stage round with G's stage on D from before D's update (`variant="simultaneous"`),
 # everything else as in Table 1's cells, paired with them by seed. If the order of the updates
 # is the cause, this variant lands with one stage, away from the paper's two stages. If the
-# shared batch is the cause, it lands with the paper's two stages. The variant changes the
-# paper's method: it is ours, for this test only.
+# shared batch is the cause, it lands with the paper's two stages. If it lands worse than both,
+# the two pull against each other: the order costs the two-stage round, and one stage's shared
+# batch makes up part of that cost. The variant changes the paper's method: it is ours, for
+# this test only.
 
 # %% tags=["hide-input"]
 from osgan.plots import show_update_order

@@ -113,9 +113,16 @@ def test_order_text_names_the_cause_the_intervals_single_out():
     mixed = record.order_text(_order({"one": one, "two": two,
                                       "two-simultaneous": [0.60, 0.70, 0.66]}))
     assert mixed.startswith("**The record does not tie the difference to either cause alone**")
-    # the variant minus two: -0.05, +0.09, +0.04; one minus the variant: +0.10, -0.04, +0.02
-    assert "the variant is worse than the paper's two stages and better than one stage on the " \
-        "means; neither interval excludes 0." in mixed
+    assert "n = 3; none of these intervals excludes 0." in mixed
+    # the variant worse than both on the means: the order matters, the shared batch helps
+    opposed = record.order_text(_order({"one": one, "two": two,
+                                        "two-simultaneous": [0.69, 0.73, 0.70]}))
+    assert opposed.startswith("**The order of the updates matters, and one stage's shared fake")
+    assert "At n = 3, none of these intervals excludes 0, so the record suggests" in opposed
+    # the order singled out while one stage is level with the variant: the order accounts for it
+    alone = record.order_text(_order({"one": [0.70, 0.60, 0.69], "two": two,
+                                      "two-simultaneous": [0.73, 0.70, 0.705]}))
+    assert alone.startswith("**The order of the updates accounts for it.**")
     assert "has not run to the end" in record.order_text(None)
 
 
