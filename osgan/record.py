@@ -207,6 +207,17 @@ def table1(runs: list[dict[str, Any]], a: str = "one", b: str = "two",
     return out
 
 
+def verdict_line(runs: list[dict[str, Any]], gan: str, seeds: list[int] | None = None) -> str:
+    """``gan``'s Table 1 verdict in a line, over ``seeds`` (default: all finished):
+    "one - two +0.053 [+0.049, +0.057], two stages better (n = 3)"; "" where no pair finished."""
+    rows = table1([r for r in runs if r["gan"] == gan and (seeds is None or r["seed"] in seeds)])
+    if not rows:
+        return ""
+    (r,) = rows
+    return (f"one - two {r['FID one-two']:+.3f} [{r['FID low']:+.3f}, {r['FID high']:+.3f}], "
+            + r["verdict"] + ("" if "n = " in r["verdict"] else f" (n = {r['n']})"))
+
+
 def verdict_named(low: float, high: float, n: int, a: str, b: str) -> str:
     """Words for an interval of FID ``a`` minus ``b`` (lower is better)."""
     if high < 0:

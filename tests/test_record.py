@@ -91,6 +91,17 @@ def test_update_order_pairs_the_variant_with_table1_by_seed():
     assert none["n"] == 0 and none["pairs"] == [] and none["seeds"] == []
 
 
+def test_verdict_line_reads_table1_over_the_seeds_given():
+    runs = [_run("fishergan", "one", s, [9, 1 + d]) for s, d in enumerate([0.05, 0.06, 0.05, 0.4])]
+    runs += [_run("fishergan", "two", s, [9, 1.0]) for s in range(4)]
+    first = record.verdict_line(runs, "fishergan", seeds=[0, 1, 2])
+    ci = stats.ttest_rel([1.05, 1.06, 1.05], [1.0] * 3).confidence_interval(0.95)
+    assert first == (f"one - two {0.16 / 3:+.3f} [{ci.low:+.3f}, {ci.high:+.3f}], "
+                     "two stages better (n = 3)")
+    assert record.verdict_line(runs, "fishergan").endswith("], no difference detected at n = 4")
+    assert record.verdict_line(runs, "lsgan") == ""
+
+
 def _order(ends):
     runs = [_run("fishergan", sc, s, [3, 1, 0.9, 0.8, e])
             for sc in ("one", "two") for s, e in enumerate(ends[sc])]
