@@ -260,17 +260,21 @@ def plot_verdicts(rows: list[dict[str, object]], fig4: list[dict[str, object]],
     panels = 2 if fig4 else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 0.45 * len(rows) + 1.4),
                              squeeze=False)
+    def row(ax, y, m, lo, hi, theirs, labels):
+        """Our interval at height y (a point where there is none), the paper's value hollow;
+        each label once per panel."""
+        ax.errorbar([m], [y], xerr=None if lo != lo else [[m - lo], [hi - m]], fmt="o",
+                    color="C0", capsize=3, label=labels.pop("ours", None))
+        if theirs is not None:
+            ax.plot([theirs], [y], "s", mfc="none", color="C3", label=labels.pop("paper", None))
+
     ax = axes[0, 0]
     labels = {"ours": "ours (95% interval)", "paper": f"paper ({paper_dataset}, Inception)"}
     for y, r in enumerate(rows):
         two = r["FID two"]
-        m, lo, hi = (r[k] / two for k in ("FID one-two", "FID low", "FID high"))
-        ax.errorbar([m], [y], xerr=None if lo != lo else [[m - lo], [hi - m]], fmt="o",
-                    color="C0", capsize=3, label=labels.pop("ours", None))
         p1, p2 = (paper.get((PAPER_NAMES[r["gan"]], st)) for st in ("one", "two"))
-        if p1 is not None and p2 is not None:
-            ax.plot([(p1 - p2) / p2], [y], "s", mfc="none", color="C3",
-                    label=labels.pop("paper", None))
+        row(ax, y, *(r[k] / two for k in ("FID one-two", "FID low", "FID high")),
+            None if p1 is None or p2 is None else (p1 - p2) / p2, labels)
     ax.axvline(0, color="k", lw=0.6)
     ax.set(yticks=range(len(rows)), yticklabels=[r["gan"] for r in rows],
            xlabel="FID one - two, over two stages' mean FID\n(left of 0: one stage better)",
@@ -282,15 +286,9 @@ def plot_verdicts(rows: list[dict[str, object]], fig4: list[dict[str, object]],
         order = {r["gan"]: y for y, r in enumerate(rows)}
         labels = {"ours": "ours (95% interval)", "paper": "paper (Sec. 4.3, GPU)"}
         for f in fig4:
-            y = order.get(f["gan"])
-            if y is None:
-                continue
-            m, lo, hi = f["two / one"], f["low"], f["high"]
-            ax.errorbar([m], [y], fmt="o", color="C0", capsize=3, label=labels.pop("ours", None),
-                        xerr=None if lo != lo else [[m - lo], [hi - m]])
-            if PAPER_NAMES[f["gan"]] in paper_fig4:
-                ax.plot([paper_fig4[PAPER_NAMES[f["gan"]]]], [y], "s", mfc="none", color="C3",
-                        label=labels.pop("paper", None))
+            if f["gan"] in order:
+                row(ax, order[f["gan"]], f["two / one"], f["low"], f["high"],
+                    paper_fig4.get(PAPER_NAMES[f["gan"]]), labels)
         ax.axvline(1, color="k", lw=0.6)
         ax.axvline(4 / 3, color="k", lw=0.6, ls=":")
         ax.set(xscale="log", yticks=range(len(rows)), yticklabels=[r["gan"] for r in rows],
@@ -1079,7 +1077,7 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
             "chosen point, paired by seed (one - two with its 95% interval):\n\n"
             + markdown_table([{"measure": r["measure"], "n": r["n"], "one": r["one"],
                                "two": r["two"], "one - two [95%]":
-                               f"{r['one - two']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"}
+                               _interval(r["one - two"], r["low"], r["high"], "{:+.3f}")}
                               for r in paired], fmt="{:.3f}")))
     return {"cells": list(cells), "spearman": rho, "p": p, "paired": paired}
 

@@ -118,10 +118,15 @@ def paired_interval(a: list[float], b: list[float], level: float = 0.95
 
 def verdict(low: float, high: float, n: int) -> str:
     """Words for an interval of one minus two (lower FID is better)."""
+    return verdict_named(low, high, n, "one stage", "two stages")
+
+
+def verdict_named(low: float, high: float, n: int, a: str, b: str) -> str:
+    """Words for an interval of FID ``a`` minus ``b`` (lower is better)."""
     if high < 0:
-        return "one stage better"
+        return f"{a} better"
     if low > 0:
-        return "two stages better"
+        return f"{b} better"
     return f"no difference detected at n = {n}"
 
 
@@ -214,17 +219,9 @@ def verdict_line(runs: list[dict[str, Any]], gan: str, seeds: list[int] | None =
     if not rows:
         return ""
     (r,) = rows
-    return (f"one - two {r['FID one-two']:+.3f} [{r['FID low']:+.3f}, {r['FID high']:+.3f}], "
-            + r["verdict"] + ("" if "n = " in r["verdict"] else f" (n = {r['n']})"))
-
-
-def verdict_named(low: float, high: float, n: int, a: str, b: str) -> str:
-    """Words for an interval of FID ``a`` minus ``b`` (lower is better)."""
-    if high < 0:
-        return f"{a} better"
-    if low > 0:
-        return f"{b} better"
-    return f"no difference detected at n = {n}"
+    diff = plots._interval(r["FID one-two"], r["FID low"], r["FID high"], "{:+.3f}")
+    return f"one - two {diff}, {r['verdict']}" + ("" if "n = " in r["verdict"] else
+                                                   f" (n = {r['n']})")
 
 
 # the schemes of the update-order test (sweep table1_why) and the pairs it reads; the variant's
@@ -282,7 +279,7 @@ def order_text(out: dict[str, Any] | None) -> str:
     readings = list(dict.fromkeys(q["at"] for q in out["pairs"]))
 
     def num(q):
-        return f"{q['a-b']:+.3f} [{q['low']:+.3f}, {q['high']:+.3f}]"
+        return plots._interval(q["a-b"], q["low"], q["high"], "{:+.3f}")
 
     def excl(q):
         return q["low"] > 0 or q["high"] < 0
