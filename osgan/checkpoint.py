@@ -2,7 +2,7 @@
 
 A checkpoint holds everything the next step reads: G and D (with BatchNorm buffers and spectral-norm
 vectors), both Adam states, the objective's state (Fisher GAN's multiplier), the step, the clocks
-and the random number generators (torch's global one, CUDA's, and the data sampler's). It is a dict
+and the run's own random number generators (the noise z is drawn from, and the data sampler's). It is a dict
 of tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it and no
 pickled code ever runs. Files are written atomically: to a temporary file in the same folder, then
 ``os.replace``, so a run killed while saving keeps its previous checkpoint.
@@ -18,19 +18,38 @@ import torch
 from osgan.util import atomic_write
 
 
-def rng_state(data_generator: torch.Generator) -> dict[str, Any]:
-    """The states of every generator a training step draws from, as tensors."""
-    state = {"torch": torch.get_rng_state(), "data": data_generator.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def noise_generator(device: torch.device) -> torch.Generator:
+    """The run's own generator of noise (every z of its steps). Nothing else draws from it (nor
+    from the run's data generator), so a run's numbers depend on its config and seed alone, not
+    on evaluation, caches or what ran before it in the process.
+
+    Call right after the models are initialised under ``torch.manual_seed(seed)``: the noise
+    generator starts where torch's global generator stands then, on ``device``, which is the
+    stream that runs drew z from before they had a generator of their own (when nothing else
+    drew from it), so those runs train the same way."""
+    noise = torch.Generator(device)
+    noise.set_state(torch.cuda.get_rng_state(device) if device.type == "cuda"
+                    else torch.get_rng_state())
+    return noise
 
 
-def set_rng_state(state: dict[str, Any], data_generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
+def rng_state(noise: torch.Generator, data_generator: torch.Generator) -> dict[str, Any]:
+    """The states of the generators a step draws from, as tensors."""
+    return {"noise": noise.get_state(), "data": data_generator.get_state()}
+
+
+def set_rng_state(state: dict[str, Any], noise: torch.Generator,
+                  data_generator: torch.Generator) -> None:
+    """Restore :func:`rng_state`'s states. A checkpoint written before runs had their own noise
+    generator holds torch's global state instead (``"torch"``, and ``"cuda"`` per device), the
+    stream its z were drawn from: that is where the noise generator resumes."""
     data_generator.set_state(state["data"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "noise" in state:
+        noise.set_state(state["noise"])
+    elif noise.device.type == "cuda":
+        noise.set_state(state["cuda"][noise.device.index or 0])
+    else:
+        noise.set_state(state["torch"])
 
 
 def save(path: str | Path, state: dict[str, Any]) -> None:

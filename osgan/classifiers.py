@@ -221,14 +221,17 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
         if ok:
             model.to(device).eval()
             return FitResult(model, acc, settings, path, from_cache=True)
-    torch.manual_seed(cfg.seed)
-    for m in model.modules():  # the weights depend only on the seed, not on what ran before
-        if hasattr(m, "reset_parameters"):
-            m.reset_parameters()
-    model.to(device)
-    t0 = time.perf_counter()
-    _train(model, train, cfg, device)
-    seconds = time.perf_counter() - t0
+    # the weights depend only on the seed, not on what ran before; torch's global generator is
+    # left as it was (a run that fills this cache mid-way trains on as one that found it full)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        for m in model.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        model.to(device)
+        t0 = time.perf_counter()
+        _train(model, train, cfg, device)
+        seconds = time.perf_counter() - t0
     acc = accuracy(model, test, device=device)
     if not use_cache:
         return FitResult(model, acc, settings, None, from_cache=False, train_seconds=seconds)

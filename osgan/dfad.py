@@ -215,14 +215,20 @@ def one_stage_round(G, S, T, opt_g, opt_s, z: Tensor, *, update_g: bool = True,
 
 
 def two_stage_round(
-    G, S, T, opt_g, opt_s, z: Tensor, *, student_steps: int = 5, as_float: bool = True
+    G, S, T, opt_g, opt_s, z: Tensor, *, student_steps: int = 5, as_float: bool = True,
+    generator: torch.Generator | None = None,
 ) -> dict:
     """DFAD's round: ``student_steps`` student updates on detached images (the first with ``z``,
-    then a new z each), then one generator update on :math:`-\\mathcal{L}` with S fixed."""
+    then a new z each), then one generator update on :math:`-\\mathcal{L}` with S fixed. New z
+    come from ``generator`` (None: torch's global one)."""
+
+    def new_z() -> Tensor:
+        return torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+
     # Stage 1: imitation, G fixed
     for k in range(student_steps):
         with torch.no_grad():
-            x_hat = G(z if k == 0 else torch.randn_like(z))
+            x_hat = G(z if k == 0 else new_z())
             t = T(x_hat)
         loss_s = distill_loss(S(x_hat), t)
         opt_s.zero_grad(set_to_none=True)
@@ -233,7 +239,7 @@ def two_stage_round(
     opt_g.zero_grad(set_to_none=True)
     S.requires_grad_(False)  # no parameter gradients for the fixed student
     try:
-        x_hat = G(torch.randn_like(z))
+        x_hat = G(new_z())
         loss_g = -distill_loss(S(x_hat), T(x_hat))
         loss_g.backward()
     finally:
@@ -451,6 +457,7 @@ class _Run:
     opt_g: torch.optim.Optimizer
     scheds: list
     data_gen: torch.Generator  # kd's real batches
+    noise_gen: torch.Generator  # every z of the rounds (osgan.checkpoint.noise_generator)
 
 
 def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
@@ -460,23 +467,27 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
     train, val = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)
     test = data.load(cfg.dataset, "test", **kw)
     T, teacher_acc = teacher_for(cfg, train, test, device)
-    torch.manual_seed(cfg.seed)
     if cfg.scheme == "kd":  # real batches, drawn on the device
         train = train.to(device)
     data_gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width).to(device)
-    G = Generator(cfg.nz, cfg.g_width, test.channels, 32).to(device)
+    # torch's global generator is used for the initial weights only, and left as it was
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width)
+        G = Generator(cfg.nz, cfg.g_width, test.channels, 32)
+        noise_gen = ckpt.noise_generator(device)
+    S, G = S.to(device), G.to(device)
     opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
     eval_set = test if cfg.eval_n is None else test.head(cfg.eval_n)
     return _Run(cfg, device, train, val, test, eval_set, T, teacher_acc, S, G, opt_s, opt_g,
-                scheds, data_gen)
+                scheds, data_gen, noise_gen)
 
 
 def _state(run: _Run, r: int, clock: harness.Clock, records: list[dict]) -> dict:
     return {"config": dataclasses.asdict(run.cfg), "round": r, "student": run.S.state_dict(),
             "generator": run.G.state_dict(), "opt_s": run.opt_s.state_dict(),
             "opt_g": run.opt_g.state_dict(), "scheds": [s.state_dict() for s in run.scheds],
-            "rng": ckpt.rng_state(run.data_gen), "time_train": clock.train,
+            "rng": ckpt.rng_state(run.noise_gen, run.data_gen), "time_train": clock.train,
             "time_eval": clock.eval, "teacher_accuracy": run.teacher_acc}
 
 
@@ -487,7 +498,7 @@ def _restore(run: _Run, state: dict, clock: harness.Clock) -> int:
     run.opt_g.load_state_dict(state["opt_g"])
     for sched, s in zip(run.scheds, state["scheds"]):
         sched.load_state_dict(s)
-    ckpt.set_rng_state(state["rng"], run.data_gen)
+    ckpt.set_rng_state(state["rng"], run.noise_gen, run.data_gen)
     clock.train, clock.eval = state["time_train"], state["time_eval"]
     return state["round"]
 
@@ -500,13 +511,14 @@ def _round(run: _Run, r: int) -> dict:
         stats = kd_round(run.S, run.T, run.opt_s, x.to(run.device),
                          temperature=cfg.kd_temperature, as_float=False)
     else:
-        z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
+        z = torch.randn(cfg.batch_size, cfg.nz, device=run.device, generator=run.noise_gen)
         if cfg.scheme == "one":
             stats = one_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
                                     update_g=r % cfg.g_every == 0, as_float=False)
         else:
             stats = two_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
-                                    student_steps=cfg.student_steps, as_float=False)
+                                    student_steps=cfg.student_steps, as_float=False,
+                                    generator=run.noise_gen)
     for sched in run.scheds[:1] if cfg.scheme == "kd" else run.scheds:  # kd has no generator
         sched.step()
     return stats

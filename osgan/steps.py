@@ -276,10 +276,12 @@ def two_stage_step(
     variant: str = "paper",
     fused: bool | None = None,
     as_float: bool = True,
+    generator: torch.Generator | None = None,
 ) -> Stats:
     """One round of alternating training: update D with G fixed, then G with D fixed.
 
-    ``variant="paper"`` draws a new z for stage 2 and runs G again (Eq. 13-15);
+    ``variant="paper"`` draws a new z for stage 2 (from ``generator``; None: torch's global one)
+    and runs G again (Eq. 13-15);
     ``variant="reuse"`` back-propagates stage 1's :math:`\\hat x` (G's forward is run once);
     ``variant="simultaneous"`` is ``"paper"`` with G's stage on the D (and objective state) from
     before D's update, both optimizers stepping at the end, as in one stage.
@@ -304,7 +306,8 @@ def two_stage_step(
     D.requires_grad_(False)  # no parameter gradients for the frozen D
     try:
         if variant != "reuse":
-            x_hat = _generate(G, objective, torch.randn_like(z), y)
+            z2 = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+            x_hat = _generate(G, objective, z2, y)
         cond = objective.conditional
         x_hat = x_hat.contiguous(memory_format=_memory_format(x))  # as in _discriminate
         p_hat_g = _d(D, x_hat, y if cond else None)

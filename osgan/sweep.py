@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from osgan import compare, harness, losses, settings
+from osgan import compare, harness, losses, plans, settings
 from osgan.training import TrainConfig
 from osgan.util import UsageError, cache_root, write_json
 
@@ -241,7 +241,7 @@ def cells(name: str, results: Path | None = None) -> list:
         out = []
         for variant in spec.get("variants", {"": {}}):
             out += [Cell(gan, st, False, seed, variant) for st in spec.get("stages", STAGES)]
-            if gan in spec.get("exact_for", ()):
+            if gan in spec.get("exact_for", ()) and seed in spec.get("exact_seeds", (seed,)):
                 out.append(Cell(gan, "one", True, seed, variant))
         return out
 
@@ -271,9 +271,10 @@ def cell_config(name: str, cell, results: Path, **overrides):
         cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
     else:
         variant = spec.get("variants", {}).get(cell.variant, {})
+        plan = {"plan": plans.plan_hash(plans.get(spec["plan"]))} if "plan" in spec else {}
         cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
                                       exact=cell.exact, seed=cell.seed, progress=False,
-                                      **(spec.get("train", {}) | variant | overrides))
+                                      **(spec.get("train", {}) | variant | plan | overrides))
     out = results / cell.name
     ckpt = cache_root() / "sweeps" / name / cell.name
     return replace(cfg, out_dir=str(out), checkpoint_dir=str(ckpt),

@@ -45,8 +45,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from osgan import data, harness, layout, losses, settings
+from osgan import checkpoint, data, harness, layout, losses, settings
 from osgan.models import Generator, ModelConfig, models_for
 from osgan.settings import EvalConfig, setting
 from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, to_floats, two_stage_step
@@ -81,6 +82,9 @@ class TrainConfig:
     beta1_d: float = setting(0.5, "Adam beta1 of D")
     beta2_d: float = setting(0.999, "Adam beta2 of D")
     seed: int = setting(0, "seeds models, data sampling, z and the fixed sample grid")
+    ema: float = setting(0.0, "decay of an exponential moving average of G's weights and "
+                         "buffers, evaluated beside G at each evaluation (Eval/EMA/*; ours, not "
+                         "the paper's); it changes nothing in how G and D train (0: none)")
     device: str = setting("auto", "auto (CUDA if available), cpu, cuda, cuda:N")
     threads: int = setting(0, "CPU threads torch may use (0: torch's default; 1 helps on a "
                            "shared CPU)")
@@ -101,6 +105,8 @@ class TrainConfig:
     overwrite: bool = setting(False, "start the run in out_dir afresh, replacing the train run "
                               "there (never another kind's files)")
     progress: bool = setting(True, "show a tqdm progress bar with the current losses")
+    plan: str = setting("", "SHA-256 of the analysis plan (osgan.plans) a sweep records this run "
+                        "under; recorded in config.json, changes nothing in training")
 
     def __post_init__(self):
         if isinstance(self.eval, dict):
@@ -132,6 +138,9 @@ class TrainConfig:
             check_count(name, getattr(self, name), minimum=0)
         check_count("data_limit", self.data_limit, optional=True)
         check_seed("seed", self.seed)
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) \
+                or not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be a decay in [0, 1) (0: no average); got {self.ema!r}")
         for name in ("lr_g", "lr_d"):
             check_rate(name, getattr(self, name))
         for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
@@ -207,8 +216,6 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"
 def load_final(run_dir: str | Path, device: str | torch.device = "cpu"
                ) -> tuple[Generator, TrainConfig, int]:
     """:func:`load_generator`, and the step of the checkpoint G comes from."""
-    from osgan import checkpoint
-
     folder = harness.RunFolder(run_dir, "train")
     try:
         meta = folder.meta()
@@ -256,20 +263,26 @@ class _Run:
     D: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    data_gen: torch.Generator
+    noise_gen: torch.Generator  # every z of the steps (osgan.checkpoint.noise_generator)
+    data_gen: torch.Generator  # the real batches
     layout: layout.Layout  # memory formats, fused or separate D pass, fused Adam (osgan.layout)
     z_grid: torch.Tensor  # the fixed z of every sample grid
     y_grid: torch.Tensor | None  # and its labels (conditional objectives)
+    ema: AveragedModel | None = None  # the moving average of G (cfg.ema), or None
 
 
 def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
     """Data, models, optimizers and random generators, seeded by ``cfg.seed``."""
     images = data.load(cfg.dataset, "train", data_root=cfg.data_root, image_size=cfg.image_size,
                        limit=cfg.data_limit).to(device)
-    torch.manual_seed(cfg.seed)
     objective = losses.get(cfg.gan)
-    G, D = models_for(objective, image_size=cfg.image_size, channels=images.channels, nz=cfg.nz,
-                      width=cfg.width, num_classes=images.num_classes, d_norm=cfg.d_norm)
+    # torch's global generator is used for the initial weights only, and left as it was
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        G, D = models_for(objective, image_size=cfg.image_size, channels=images.channels,
+                          nz=cfg.nz, width=cfg.width, num_classes=images.num_classes,
+                          d_norm=cfg.d_norm)
+        noise_gen = checkpoint.noise_generator(device)
     G, D = G.to(device), D.to(device)
     # the step's layout for this device, the same optimisations for one and two stages
     lay = layout.prepare(G, D, images.images[:cfg.batch_size], device, objective=objective,
@@ -284,28 +297,34 @@ def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
     z_grid = torch.randn(cfg.sample_n, cfg.nz, generator=grid_gen).to(device)
     k = images.num_classes if objective.conditional else 0
     y_grid = (torch.arange(cfg.sample_n) % k).to(device) if k else None
-    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, data_gen, lay, z_grid, y_grid)
+    # torch's own EMA (weights and BatchNorm buffers alike); it reads G and draws no random number
+    ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
+        if cfg.ema else None
+    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, noise_gen, data_gen, lay, z_grid,
+                y_grid, ema)
 
 
 def _state(run: _Run, step: int, clock: harness.Clock) -> dict[str, Any]:
-    from osgan import checkpoint
-
     return {"step": step, "G": run.G.state_dict(), "D": run.D.state_dict(),
             "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
-            "objective": run.objective.state_dict(), "rng": checkpoint.rng_state(run.data_gen),
-            "time_train": clock.train, "time_eval": clock.eval, "config": asdict(run.cfg)}
+            "objective": run.objective.state_dict(), "rng": checkpoint.rng_state(run.noise_gen, run.data_gen),
+            "time_train": clock.train, "time_eval": clock.eval, "config": asdict(run.cfg)} \
+        | ({"ema": run.ema.state_dict()} if run.ema is not None else {})
 
 
 def _restore(run: _Run, state: dict[str, Any], clock: harness.Clock) -> int:
     """Load a checkpoint into the run and the clock; returns the step it was taken at."""
-    from osgan import checkpoint
-
     run.G.load_state_dict(state["G"])
     run.D.load_state_dict(state["D"])
     run.opt_g.load_state_dict(state["opt_g"])
     run.opt_d.load_state_dict(state["opt_d"])
     run.objective.load_state_dict(state["objective"])
-    checkpoint.set_rng_state(state["rng"], run.data_gen)
+    checkpoint.set_rng_state(state["rng"], run.noise_gen, run.data_gen)
+    if run.ema is not None:
+        if "ema" not in state:
+            raise UsageError("cannot resume with ema: the checkpoint was trained without a moving "
+                             "average of G; resume with ema=0 or start afresh (--overwrite)")
+        run.ema.load_state_dict(state["ema"])
     clock.train, clock.eval = state["time_train"], state["time_eval"]
     return state["step"]
 
@@ -316,18 +335,29 @@ def _step(run: _Run) -> dict[str, torch.Tensor]:
     x, y = run.images.sample(cfg.batch_size, run.data_gen)
     x = run.layout.batch(x)
     y = y if run.objective.conditional else None
-    z = torch.randn(cfg.batch_size, cfg.nz, device=run.device)
+    z = torch.randn(cfg.batch_size, cfg.nz, device=run.device, generator=run.noise_gen)
     dtype = PRECISIONS[cfg.precision]
     with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
         if cfg.stages == "one":
-            return one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                                  exact=cfg.exact, fused=run.layout.fused, as_float=False)
-        return two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
-                              variant=cfg.variant, fused=run.layout.fused, as_float=False)
+            stats = one_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                                   exact=cfg.exact, fused=run.layout.fused, as_float=False)
+        else:
+            stats = two_stage_step(run.G, run.D, run.opt_g, run.opt_d, run.objective, x, z, y,
+                                   variant=cfg.variant, fused=run.layout.fused, as_float=False,
+                                   generator=run.noise_gen)
+    if run.ema is not None:
+        run.ema.update_parameters(run.G)
+    return stats
 
 
 def _evaluate(run: _Run) -> dict[str, Any]:
-    return {f"Eval/{k}": v for k, v in evaluate_generator(run.G, run.cfg, run.device).items()}
+    """G's evaluation under ``Eval/``, and its moving average's (the same z) under
+    ``Eval/EMA/``."""
+    out = {f"Eval/{k}": v for k, v in evaluate_generator(run.G, run.cfg, run.device).items()}
+    if run.ema is not None:
+        out |= {f"Eval/EMA/{k}": v
+                for k, v in evaluate_generator(run.ema.module, run.cfg, run.device).items()}
+    return out
 
 
 @torch.no_grad()

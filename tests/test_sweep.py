@@ -9,24 +9,31 @@ import pytest
 import torch
 from fixtures_data import write_fashion_mnist
 
-from osgan import cli, data, settings, sweep
+from osgan import cli, data, plans, settings, sweep
 from osgan.util import UsageError
 
 
-def test_table1_grid_is_ten_objectives_two_schemes_exact_hinges_three_seeds():
+def test_table1_grid_is_ten_objectives_two_schemes_eight_seeds_exact_hinges_on_three():
     cells = sweep.cells("table1")
-    assert len(cells) == (10 * 2 + 2) * 3 + 2 * 2  # and fishergan's seeds 3 and 4
+    assert len(cells) == 10 * 2 * 8 + 2 * 3  # the exact variants on seeds 0-2 only
     assert {c.gan for c in cells} == set(settings.SWEEPS["table1"]["gans"])
     assert {(c.gan, c.scheme) for c in cells if c.exact} == {("geogan", "one-exact"),
                                                              ("sngan", "one-exact")}
-    assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed by seed
-    # paired: every (gan, scheme) has every seed, fishergan's two more
-    pairs = {(c.gan, c.scheme) for c in cells}
-    assert all(sum((c.gan, c.scheme) == p for c in cells) == (5 if p[0] == "fishergan" else 3)
+    assert {c.seed for c in cells if c.exact} == {0, 1, 2}
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed by seed: 3, 4 first
+    # paired: every (gan, scheme) has the plan's seeds, fixed before seeds 3-7 ran
+    pairs = {(c.gan, c.scheme) for c in cells if not c.exact}
+    assert all(sorted(c.seed for c in cells if (c.gan, c.scheme) == p) == list(range(8))
                for p in pairs)
-    assert [c.name for c in cells[-4:]] == ["fishergan-one-seed3", "fishergan-two-seed3",
-                                            "fishergan-one-seed4", "fishergan-two-seed4"]
+    assert settings.SWEEPS["table1"]["seeds"] == plans.TABLE1.seeds
     assert len({c.name for c in cells}) == len(cells)
+
+
+def test_a_planned_sweep_writes_its_plan_hash_and_ema_into_each_cell(tmp_path):
+    cfg = sweep.cell_config("table1", sweep.Cell("dcgan", "one", False, 5), tmp_path)
+    assert cfg.plan == plans.plan_hash(plans.TABLE1) and len(cfg.plan) == 64
+    assert cfg.ema == 0.999
+    assert sweep.cell_config("smoke", sweep.Cell("dcgan", "one", False, 0), tmp_path).plan == ""
 
 
 def test_variants_repeat_the_grid_with_their_settings(tmp_path, monkeypatch):
