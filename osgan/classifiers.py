@@ -222,7 +222,11 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
             model.to(device).eval()
             return FitResult(model, acc, settings, path, from_cache=True)
     # the weights depend only on the seed, not on what ran before; torch's global generator is
-    # left as it was (a run that fills this cache mid-way trains on as one that found it full)
+    # left as it was (a run that fills this cache mid-way trains on as one that found it full).
+    # On a CPU the training runs on one thread whatever the caller's count: sums split over
+    # threads round differently, and a cached model must not depend on which process made it
+    # (the domain classifier trained on 2 threads scores 0.9049, on 1 the record's 0.9072)
+    threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         for m in model.modules():
@@ -230,7 +234,12 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
                 m.reset_parameters()
         model.to(device)
         t0 = time.perf_counter()
-        _train(model, train, cfg, device)
+        try:
+            if device.type == "cpu":
+                torch.set_num_threads(1)
+            _train(model, train, cfg, device)
+        finally:
+            torch.set_num_threads(threads)
         seconds = time.perf_counter() - t0
     acc = accuracy(model, test, device=device)
     if not use_cache:
