@@ -86,8 +86,9 @@ class TrainConfig:
                          "buffers, evaluated beside G at each evaluation (Eval/EMA/*; ours, not "
                          "the paper's); it changes nothing in how G and D train (0: none)")
     device: str = setting("auto", "auto (CUDA if available), cpu, cuda, cuda:N")
-    threads: int = setting(0, "CPU threads torch may use (0: torch's default; 1 helps on a "
-                           "shared CPU)")
+    threads: int = setting(0, "CPU threads torch may use (0: the process's count, torch's "
+                           "default; 1 helps on a shared CPU). Part of what a run's numbers "
+                           "depend on: sums split over threads round differently")
     precision: str = setting("float32", "float32 (the paper's), or bfloat16: torch.autocast "
                              "around G's and D's passes, losses and gamma in float32; faster "
                              "where the device has bfloat16 kernels, rounded differently")
