@@ -10,7 +10,6 @@ shown beside our own numbers, labelled as the paper's.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-PAPER_DIR = Path(__file__).resolve().parents[1] / "book" / "paper"
+from osgan.paper import PAPER_DIR, PAPER_NAMES, paper_table  # noqa: F401  (re-exported)
 
 
 def _cell(v, fmt: str) -> str:
@@ -75,43 +74,6 @@ def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
         top, left = padding + r * (H + padding), padding + c * (W + padding)
         grid[:, top : top + H, left : left + W] = x[k]
     return grid[0] if C == 1 else grid.transpose(1, 2, 0)
-
-
-def paper_table(name: str = "table1") -> list[dict[str, object]]:
-    """The paper's table ``name`` (``table1``, ``table2``, ``figure4_speedups``) as a list of
-    dicts; numeric fields become floats, empty fields ``None``."""
-    path = PAPER_DIR / f"{name}.csv"
-    if not path.exists():
-        valid = sorted(p.stem for p in PAPER_DIR.glob("*.csv"))
-        raise ValueError(
-            f"no paper table {name!r} in {PAPER_DIR}; choose one of: {', '.join(valid)}"
-        )
-    with path.open(newline="") as f:
-        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _number(v: str):
-    if v == "":
-        return None
-    try:
-        return float(v)
-    except ValueError:
-        return v
-
-
-# Table 1 names the objectives like this; osgan.losses uses the lower-case keys
-PAPER_NAMES = {
-    "dcgan": "DCGAN",
-    "cgan": "CGAN",
-    "wgan": "WGAN",
-    "dcgan_ns": "DCGAN-NS",
-    "lsgan": "LSGAN",
-    "geogan": "GeoGAN",
-    "relgan": "RelGAN",
-    "fishergan": "FisherGAN",
-    "bgan": "BGAN",
-    "sngan": "SNGAN",
-}
 
 
 def paper_table1(names: Iterable[str], dataset: str = "celeba") -> list[dict[str, object]]:

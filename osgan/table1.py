@@ -1,0 +1,163 @@
+"""Table 1 read under its analysis plan (:data:`osgan.plans.TABLE1`), as findings: numbers and
+verdict values, no prose.
+
+Per objective, the paired difference one minus two of each run's reading (the primary: the mean
+of log domain-FID over the last 4 evaluations) over the plan's seeds that both schemes finished;
+its mean as the ratio one/two with the 95% t-interval; the t-test's p-value, Holm-adjusted over
+the objectives; equivalence within the plan's margin by two one-sided tests; the verdict; and the
+smallest ratio the achieved n detects with the plan's power. Pooled over the objectives: a
+random-effects meta-analysis of their mean differences (DerSimonian-Laird tau^2 with the
+Hartung-Knapp t-interval), and, beside it, a plain t-test over the objectives' mean differences.
+The secondary readings get the same per-objective numbers, labelled secondary; they never change
+a verdict.
+
+A cell's ``config.json`` carries the hash of the plan it was run under (``plan``); a record whose
+cells carry another plan's hash is refused, and cells recorded before the plan (no hash) are
+listed as such.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from osgan import paper, plans, stats
+from osgan.util import UsageError
+
+ONE, TWO = "one", "two"
+
+
+def reading(evals: list[dict[str, Any]], name: str) -> float:
+    """One run's reading ``name`` (:data:`osgan.plans.READINGS`) from its evaluations (dicts with
+    ``FID``, ``KID`` and, with an EMA generator, ``EMA/FID``); NaN when the run lacks it (no
+    EMA, a KID at or below 0)."""
+    if name not in plans.READINGS:
+        raise UsageError(f"unknown reading {name!r}; choose one of: {', '.join(plans.READINGS)}")
+    if not evals:
+        return math.nan
+
+    def logs(key: str, last: int | None) -> np.ndarray:
+        xs = np.array([e.get(key, math.nan) for e in (evals[-last:] if last else evals)], float)
+        return np.log(xs) if (xs > 0).all() else np.full(len(xs), math.nan)
+
+    if name == "log_fid_last4":
+        return float(logs("FID", 4).mean())
+    if name == "log_fid_last":
+        return float(logs("FID", 1)[0])
+    if name == "log_fid_best":
+        return float(logs("FID", None).min())
+    if name == "log_fid_ema_last4":
+        return float(logs("EMA/FID", 4).mean())
+    return float(logs("KID", 4).mean())  # log_kid_last4
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One objective under one reading: one/two as a ratio (exp of the mean log difference)."""
+
+    gan: str
+    reading: str
+    seeds: tuple[int, ...]  # the plan's seeds both schemes finished with this reading
+    n: int
+    ratio: float
+    low: float
+    high: float
+    p: float
+    p_holm: float  # over the objectives, this reading
+    tost_p: float
+    detectable: float  # the smallest ratio (> 1) the n pairs detect at the plan's power
+    mean: float  # the mean log difference one - two, and its sd over seeds
+    sd: float
+    verdict: str  # one of the plan's verdicts (secondary readings: for reference only)
+
+
+@dataclass(frozen=True)
+class Findings:
+    plan: str
+    plan_hash: str
+    primary: list[Comparison]
+    secondary: dict[str, list[Comparison]]
+    pooled: stats.Pooled | None  # on the log scale of the primary reading
+    over_objectives: stats.Paired | None  # a t-test over the objectives' mean differences
+    paper: dict[str, float]  # the paper's CelebA FID one/two per objective (its Table 1)
+    before_plan: list[str]  # cells recorded before the plan (no hash)
+    missing: dict[str, list[int]] = field(default_factory=dict)  # plan seeds not yet paired
+
+    def by_gan(self) -> dict[str, Comparison]:
+        return {c.gan: c for c in self.primary}
+
+    def pooled_ratio(self) -> tuple[float, float, float]:
+        p = self.pooled
+        return (math.exp(p.estimate), math.exp(p.low), math.exp(p.high)) if p else (math.nan,) * 3
+
+
+def verdict(p_holm: float, mean: float, tost_p: float, plan: plans.Plan) -> str:
+    """The plan's verdict: a scheme better when the adjusted p is below alpha (lower log FID is
+    better), else equivalent when TOST's p is below alpha, else inconclusive."""
+    better_one, better_two, equivalent, inconclusive = plan.verdicts
+    if math.isfinite(p_holm) and p_holm < plan.alpha:
+        return better_one if mean < 0 else better_two
+    if math.isfinite(tost_p) and tost_p < plan.alpha:
+        return equivalent
+    return inconclusive
+
+
+def check_plan(runs: list[dict[str, Any]], plan: plans.Plan) -> list[str]:
+    """Refuse a record with cells run under another plan; return the cells with no plan."""
+    want = plans.plan_hash(plan)
+    other = sorted(r["path"].name for r in runs if r["config"].get("plan") not in ("", None, want))
+    if other:
+        raise UsageError(f"{len(other)} cell(s) were run under another analysis plan than "
+                         f"{plan.name!r} ({other[0]} ...): analyse them under their own plan, or "
+                         "record them apart")
+    return sorted(r["path"].name for r in runs if not r["config"].get("plan"))
+
+
+def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
+            ) -> tuple[list[Comparison], dict[str, list[int]]]:
+    """Per objective of the plan, the paired comparison of ``name`` over the plan's seeds that
+    both schemes finished (plain one- and two-stage cells), Holm-adjusted over the objectives;
+    and per objective the plan's seeds not paired yet."""
+    read: dict[tuple[str, str, int], float] = {}
+    for r in runs:
+        if r["done"] and not r.get("exact") and not r.get("variant") and r["seed"] in plan.seeds:
+            read[(r["gan"], r["stages"], r["seed"])] = reading(r["evals"], name)
+    rows, missing = [], {}
+    for gan in plan.objectives:
+        seeds = tuple(s for s in plan.seeds
+                      if all(math.isfinite(read.get((gan, st, s), math.nan)) for st in (ONE, TWO)))
+        missing[gan] = [s for s in plan.seeds if s not in seeds]
+        one = [read[(gan, ONE, s)] for s in seeds]
+        two = [read[(gan, TWO, s)] for s in seeds]
+        t = stats.paired(np.subtract(one, two), plan.alpha)
+        rows.append((gan, seeds, t, stats.tost(one, two, plan.margin),
+                     stats.detectable(t.sd, t.n, plan.alpha, plan.power)))
+    adjusted = stats.holm([t.p for _, _, t, _, _ in rows])
+    out = [Comparison(gan, name, seeds, t.n, math.exp(t.mean), math.exp(t.low), math.exp(t.high),
+                      t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
+                      verdict(p_adj, t.mean, tost_p, plan))
+           for (gan, seeds, t, tost_p, det), p_adj in zip(rows, adjusted)]
+    return out, missing
+
+
+def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Findings:
+    """The plan's findings from a Table 1 record's runs (:func:`osgan.record.load`'s)."""
+    for name in (plan.primary, *plan.secondary):
+        if name not in plans.READINGS:
+            raise UsageError(f"plan {plan.name!r} names an unknown reading {name!r}; choose "
+                             f"from: {', '.join(plans.READINGS)}")
+    runs = [r for r in runs if r["gan"] in plan.objectives]
+    before = check_plan(runs, plan)
+    primary, missing = compare(runs, plan, plan.primary)
+    secondary = {name: compare(runs, plan, name)[0] for name in plan.secondary}
+    usable = [c for c in primary if c.n >= 2 and c.sd > 0]
+    pooled = stats.pooled([c.mean for c in usable], [c.sd ** 2 / c.n for c in usable],
+                          plan.alpha) if len(usable) >= 2 else None
+    means = [c.mean for c in primary if c.n >= 1]
+    over = stats.paired(means, plan.alpha) if len(means) >= 2 else None
+    published = {g: paper.table1_ratio(g) for g in plan.objectives}
+    return Findings(plan.name, plans.plan_hash(plan), primary, secondary, pooled, over,
+                    published, before, missing)

@@ -1,0 +1,186 @@
+"""Table 1's planned analysis (osgan.plans, osgan.stats, osgan.table1) on fixtures, against
+scipy and closed forms."""
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from osgan import paper, plans, stats, table1
+from osgan.util import UsageError
+
+PLAN = plans.TABLE1
+HASH = plans.plan_hash(PLAN)
+
+
+def run(gan, stages, seed, fids, plan=HASH, ema=None, exact=False):
+    evals = [{"step": 500 * (i + 1), "FID": f, "KID": f / 100} | ({"EMA/FID": ema[i]} if ema else {})
+             for i, f in enumerate(fids)]
+    return {"gan": gan, "stages": stages, "seed": seed, "done": True, "exact": exact,
+            "variant": "", "evals": evals, "config": {"plan": plan},
+            "path": Path(f"{gan}-{stages}{'-exact' if exact else ''}-seed{seed}")}
+
+
+def record(diffs: dict[str, list[float]], base: float = 1.0, plan=HASH):
+    """Runs whose reading (every evaluation equal) differs one - two by ``diffs[gan][i]`` on the
+    log scale, seed i; the other objectives of the plan: no runs."""
+    out = []
+    for gan, ds in diffs.items():
+        for seed, d in enumerate(ds):
+            two = base + 0.1 * seed
+            out += [run(gan, "two", seed, [math.exp(two)] * 5, plan),
+                    run(gan, "one", seed, [math.exp(two + d)] * 5, plan)]
+    return out
+
+
+NOISE = [0.3, -0.2, 0.1, -0.4, 0.25, -0.05, 0.2, -0.15]  # mean 0.00625: nothing to find
+
+
+def test_the_plan_is_fixed_data_with_a_stable_hash():
+    assert PLAN.seeds == tuple(range(8)) and PLAN.primary == "log_fid_last4"
+    assert len(HASH) == 64 and HASH == plans.plan_hash(plans.TABLE1)
+    assert plans.plan_hash(dataclasses.replace(PLAN, equivalence_ratio=1.2)) != HASH
+    assert math.isclose(PLAN.margin, math.log(1.10))
+    assert set(PLAN.secondary) <= set(plans.READINGS) and PLAN.primary in plans.READINGS
+    with pytest.raises(UsageError, match="unknown analysis plan"):
+        plans.get("table9")
+
+
+def test_readings_of_one_run():
+    ev = [{"FID": f, "KID": f / 10, "EMA/FID": f / 2} for f in (8.0, 4.0, 2.0, 1.0, 2.0, 4.0)]
+    assert table1.reading(ev, "log_fid_last4") == pytest.approx(np.log([2, 1, 2, 4]).mean())
+    assert table1.reading(ev, "log_fid_last") == pytest.approx(math.log(4))
+    assert table1.reading(ev, "log_fid_best") == pytest.approx(0.0)
+    assert table1.reading(ev, "log_fid_ema_last4") == pytest.approx(np.log([1, .5, 1, 2]).mean())
+    assert table1.reading(ev, "log_kid_last4") == pytest.approx(np.log([.2, .1, .2, .4]).mean())
+    assert math.isnan(table1.reading([{"FID": 1.0}], "log_fid_ema_last4"))  # a run with no EMA
+    assert math.isnan(table1.reading([{"FID": 1.0, "KID": -0.01}], "log_kid_last4"))
+    with pytest.raises(UsageError, match="unknown reading"):
+        table1.reading(ev, "fid_median")
+
+
+def test_paired_interval_and_p_are_scipys():
+    d = np.array([0.12, 0.31, -0.05, 0.2, 0.18])
+    t = stats.paired(d)
+    ref = sps.ttest_rel(d + 1.0, np.ones(5))
+    lo, hi = ref.confidence_interval(0.95)
+    assert (t.n, t.mean, t.p) == (5, pytest.approx(d.mean()), pytest.approx(ref.pvalue))
+    assert (t.low, t.high) == (pytest.approx(lo), pytest.approx(hi))
+    assert math.isnan(stats.paired([0.1]).p) and stats.paired([]).n == 0
+
+
+def test_tost_is_the_larger_of_two_one_sided_scipy_tests():
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    b = a + np.array([0.01, -0.02, 0.015, 0.0, -0.01])
+    m = 0.05
+    d = a - b
+    ref = max(sps.ttest_1samp(d, -m, alternative="greater").pvalue,
+              sps.ttest_1samp(d, m, alternative="less").pvalue)
+    assert stats.tost(a, b, m) == pytest.approx(ref)
+
+
+def test_the_detectable_difference_has_the_plans_power():
+    sd, n = 0.14, 8
+    delta = stats.detectable(sd, n, 0.05, 0.80)
+    # power of the two-sided paired t-test at delta, from the noncentral t distribution
+    crit = sps.t.ppf(0.975, n - 1)
+    nc = delta / (sd / math.sqrt(n))
+    power = sps.nct.sf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc)
+    assert power == pytest.approx(0.80, abs=1e-6)
+    assert math.exp(delta) == pytest.approx(1.176, abs=0.01)  # x/1.18 at n = 8, sd 0.14
+
+
+def test_holm_is_statsmodels_step_down_and_keeps_nans():
+    p = [0.01, 0.04, 0.03, math.nan]
+    adj = stats.holm(p)
+    assert adj[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adj[3])
+
+
+def test_the_pooled_estimate_is_dersimonian_laird_with_a_hartung_knapp_interval():
+    y = np.array([0.1, 0.35, -0.05, 0.3, 0.15, 0.5])
+    v = np.array([0.004, 0.01, 0.006, 0.02, 0.005, 0.01])
+    k = len(y)
+    w = 1 / v
+    q = np.sum(w * (y - np.sum(w * y) / w.sum()) ** 2)
+    tau2 = max(0.0, (q - (k - 1)) / (w.sum() - np.sum(w ** 2) / w.sum()))
+    ws = 1 / (v + tau2)
+    mu = np.sum(ws * y) / ws.sum()
+    se = math.sqrt(np.sum(ws * (y - mu) ** 2) / ((k - 1) * ws.sum()))
+    crit = sps.t.ppf(0.975, k - 1)
+    p = stats.pooled(y, v)
+    assert tau2 > 0  # the fixture is heterogeneous: the random effect matters
+    assert (p.estimate, p.tau2, p.q) == (pytest.approx(mu), pytest.approx(tau2), pytest.approx(q))
+    assert (p.low, p.high) == (pytest.approx(mu - crit * se), pytest.approx(mu + crit * se))
+    assert p.i2 == pytest.approx(max(0.0, (q - (k - 1)) / q))
+    with pytest.raises(ValueError, match="2 studies"):
+        stats.pooled([0.1], [0.01])
+
+
+def test_holm_turns_a_significant_objective_inconclusive_among_ten():
+    strong = [0.30, 0.22, 0.35, 0.18, 0.41, 0.26, 0.33, 0.15]  # one stage worse: p about 1e-5
+    borderline = [0.2, 0.05, 0.3, -0.02, 0.25, 0.1, 0.18, 0.02]
+    diffs = {g: NOISE for g in PLAN.objectives} | {"dcgan": borderline, "cgan": strong}
+    f = table1.analyse(record(diffs))
+    dc = f.by_gan()["dcgan"]
+    assert dc.p < 0.05 <= dc.p_holm and dc.verdict == "inconclusive"
+    assert f.by_gan()["cgan"].verdict == "two stages better"
+    # the same runs under a plan of dcgan alone: no correction, and the verdict decides
+    alone = dataclasses.replace(PLAN, objectives=("dcgan",))
+    runs = [dict(r, config={"plan": plans.plan_hash(alone)}) for r in record(diffs)]
+    assert table1.analyse(runs, alone).by_gan()["dcgan"].verdict == "two stages better"
+    # a lower reading for one stage is "one stage better"
+    flipped = {g: [-x for x in d] for g, d in diffs.items()}
+    assert table1.analyse(record(flipped)).by_gan()["cgan"].verdict == "one stage better"
+
+
+def test_tost_declares_equivalence_within_ten_percent():
+    close = [0.01, -0.012, 0.02, -0.015, 0.0, 0.012, -0.01, 0.005]
+    f = table1.analyse(record({g: NOISE for g in PLAN.objectives} | {"lsgan": close}))
+    ls = f.by_gan()["lsgan"]
+    assert ls.tost_p < 0.05 and ls.verdict == "equivalent within 10%"
+    assert ls.low > 1 / 1.1 and ls.high < 1.1
+    assert f.by_gan()["wgan"].verdict == "inconclusive"  # wide: neither a difference nor within
+
+
+def test_findings_ratio_interval_pooled_and_secondary():
+    diffs = {g: [0.1 + x / 4 for x in NOISE] for g in PLAN.objectives}
+    runs = record(diffs)
+    f = table1.analyse(runs)
+    c = f.by_gan()["wgan"]
+    ref = sps.ttest_1samp(np.array(diffs["wgan"]), 0.0)
+    assert c.n == 8 and c.seeds == PLAN.seeds
+    assert c.ratio == pytest.approx(math.exp(np.mean(diffs["wgan"])))
+    assert (c.low, c.high) == tuple(pytest.approx(math.exp(x)) for x in ref.confidence_interval())
+    assert f.pooled.k == 10 and f.pooled_ratio()[0] == pytest.approx(math.exp(0.1 + 0.00625 / 4))
+    assert f.over_objectives.n == 10
+    # the EMA reading counts only runs that kept one; the others are secondary readings
+    assert {c.n for c in f.secondary["log_fid_ema_last4"]} == {0}
+    assert f.secondary["log_fid_last"][0].ratio == pytest.approx(f.primary[0].ratio)
+    assert f.paper["dcgan"] == pytest.approx(paper.table1_ratio("dcgan")) and f.paper["dcgan"] < 1
+    assert f.before_plan == []
+
+
+def test_cells_before_the_plan_are_listed_and_another_plan_is_refused():
+    runs = record({"dcgan": NOISE[:3]}, plan="") + record({"cgan": NOISE})
+    f = table1.analyse(runs)
+    assert f.before_plan == sorted(f"dcgan-{st}-seed{s}" for st in ("one", "two") for s in range(3))
+    assert f.by_gan()["dcgan"].n == 3 and f.missing["dcgan"] == [3, 4, 5, 6, 7]
+    assert f.by_gan()["sngan"].n == 0 and math.isnan(f.by_gan()["sngan"].ratio)
+    other = record({"dcgan": NOISE}, plan="0" * 64)
+    with pytest.raises(UsageError, match="another analysis plan") as e:
+        table1.analyse(other + runs)
+    assert "\n" not in str(e.value)
+    bad = dataclasses.replace(PLAN, secondary=("fid_median",))
+    with pytest.raises(UsageError, match="unknown reading"):
+        table1.analyse(runs, bad)
+
+
+def test_exact_variants_and_seeds_off_the_plan_are_not_read():
+    runs = record({"geogan": NOISE})
+    runs += [run("geogan", "one", 0, [100.0] * 5, exact=True), run("geogan", "one", 9, [1.0] * 5),
+             run("geogan", "two", 9, [100.0] * 5)]
+    c = table1.analyse(runs).by_gan()["geogan"]
+    assert c.n == 8 and c.ratio == pytest.approx(math.exp(np.mean(NOISE)))
