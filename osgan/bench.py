@@ -51,12 +51,13 @@ import os
 import platform
 import statistics
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from osgan import layout, losses, models, timing
+from osgan import layout, losses, models, settings, timing
+from osgan.settings import setting
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (GPU) live here
 OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
@@ -68,30 +69,32 @@ BENCH_FILES = ("bench.csv", "bench.json")  # what an output folder of bench hold
 
 @dataclass
 class BenchConfig:
-    objectives: tuple[str, ...] = ("dcgan",)  # dcgan: symmetric (gamma=-1); dcgan_ns: asymmetric
-    image_sizes: tuple[int, ...] = (64,)  # 32 or 64 (the DCGAN layouts of osgan.models)
-    widths: tuple[int, ...] = (64,)  # ngf = ndf of the DCGAN models
-    batch_sizes: tuple[int, ...] = (64,)  # B real and B fake samples per round
-    fused: tuple[str, ...] = FUSED  # D over real and fake: "fused" (one 2B pass), "separate"
-    options: tuple[str, ...] = ("layout",)  # speed options, each alone on the first point
-    options_on: str = "first"  # "first": options on the grid's first point; "all": on every one
-    channels: int = 3  # image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)
-    nz: int = 100  # latent dimension
-    repeats: int = 7  # timed repeats per quantity (medians reported)
-    warmup: int = 2  # untimed runs per quantity first
-    threads: int = 0  # torch.set_num_threads on CPU; 0 keeps torch's default
-    clock: str = "wall"  # "wall"; or "cpu": process CPU time, for a CPU shared with others
-    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
-    seed: int = 0  # seeds model initialisation and the random batches
-    out_dir: str = "runs/bench"  # where bench.csv and bench.json go
+    objectives: tuple[str, ...] = setting(("dcgan",), "objectives (osgan.losses): dcgan is "
+                                          "symmetric (gamma=-1), dcgan_ns asymmetric")
+    image_sizes: tuple[int, ...] = setting((64,), "32 or 64 (the DCGAN layouts of osgan.models)")
+    widths: tuple[int, ...] = setting((64,), "ngf = ndf of the DCGAN models")
+    batch_sizes: tuple[int, ...] = setting((64,), "B real and B fake samples per round")
+    fused: tuple[str, ...] = setting(FUSED, "D over real and fake: fused (one 2B pass) or "
+                                     "separate")
+    options: tuple[str, ...] = setting(("layout",), "speed options, each alone on the first "
+                                       "point (--options-on all: on every point)")
+    options_on: str = setting("first", "first: the options on the grid's first point; all: on "
+                              "every one")
+    channels: int = setting(3, "image channels (3: CelebA / LSUN at 64x64; 1: Fashion-MNIST)")
+    nz: int = setting(100, "latent dimension")
+    repeats: int = setting(7, "timed repeats per quantity (medians reported)")
+    warmup: int = setting(2, "untimed runs per quantity first")
+    threads: int = setting(0, "torch.set_num_threads on CPU (0 keeps torch's default)")
+    clock: str = setting("wall", "wall; or cpu: process CPU time, for a CPU shared with others")
+    device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    seed: int = setting(0, "seeds model initialisation and the random batches")
+    out_dir: str = setting("runs/bench", "where bench.csv and bench.json go")
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> BenchConfig:
         """The sweep of a profile (``osgan.settings.PROFILES``, key ``BenchConfig``): ``smoke``:
         seconds on a CPU; ``quick``: a CPU sweep of a few minutes, one thread, CPU time;
         ``full``: the GPU sweep recorded in ``results/``; then ``overrides``."""
-        from osgan import settings
-
         return settings.for_profile(cls, profile, **overrides)
 
     def check(self) -> None:
@@ -486,42 +489,21 @@ def ratio_table(rows: list[dict]) -> str:
 # --- command line -------------------------------------------------------------------------------
 
 _CHOICES = {"fused": FUSED, "options": OPTIONS, "options_on": OPTIONS_ON, "clock": timing.CLOCKS}
-_TUPLE_TYPES = {"objectives": str, "image_sizes": int, "widths": int, "batch_sizes": int,
-                "fused": str, "options": str}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Flags mirror :class:`BenchConfig`. A flag not given keeps the value of ``--profile`` (or
-    of the dataclass when no profile is named), so flags override a profile field by field."""
-    defaults = BenchConfig()
-    parser.add_argument("--profile", default=argparse.SUPPRESS,
-                        help="start from a preset sweep: smoke, quick, full or auto "
-                             "(full on CUDA, quick on CPU); default: the dataclass defaults")
-    for f in fields(BenchConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-        choices = _CHOICES.get(f.name)
-        pick = "one or more of" if f.name in _TUPLE_TYPES else "one of"
-        help_ = (f"{pick}: {', '.join(choices)}; " if choices else "") + f"(default: {shown})"
-        if f.name in _TUPLE_TYPES:
-            parser.add_argument(flag, nargs="+", type=_TUPLE_TYPES[f.name], choices=choices,
-                                default=argparse.SUPPRESS, help=help_)
-        else:
-            parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS,
-                                choices=choices, help=help_)
+    of the dataclass when no profile is named: the paper's point), so flags override a profile
+    field by field."""
+    settings.add_profile_argument(parser, default=None)
+    settings.add_arguments(parser, BenchConfig, choices=_CHOICES)
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    given = {f.name: getattr(args, f.name) for f in fields(BenchConfig) if hasattr(args, f.name)}
-    given = {k: tuple(v) if k in _TUPLE_TYPES else v for k, v in given.items()}
+    given = settings.given(args, BenchConfig)
     profile = getattr(args, "profile", None)
     if profile is None:
-        return replace(BenchConfig(), **given)
-    if profile == "auto":
-        from osgan.settings import resolve
-
-        profile = resolve("auto", given.get("device", "auto"))
+        return BenchConfig(**given)
     return BenchConfig.for_profile(profile, **given)
 
 

@@ -31,6 +31,15 @@ COMMANDS = {
 
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default once: argparse's, unless the help states it already (the configs'
+    flags show theirs with every profile's value; some defaults need words: results/<name>)."""
+
+    def _get_help_string(self, action):
+        help_ = action.help or ""
+        return help_ if "(default:" in help_ else super()._get_help_string(action)
+
+
 def _available():
     for name, (module, help_) in COMMANDS.items():
         if importlib.util.find_spec(module) is not None:
@@ -42,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module, help_ in _available():
         p = sub.add_parser(name, help=help_, description=help_,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
         importlib.import_module(module).configure_parser(p)
         p.set_defaults(_module=module)
     return parser

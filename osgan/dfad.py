@@ -755,7 +755,7 @@ class DFADChapter:
 
 def configure_parser(parser) -> None:
     """``python -m osgan dfad``: one option per ``DFADConfig`` field, plus ``--profile``."""
-    settings.add_profile_argument(parser, default="full")
+    settings.add_profile_argument(parser)
     settings.add_arguments(parser, DFADConfig)
 
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from osgan.sweeps import DFADSweep, TrainSweep
+
 PROFILES_NAMES = ("full", "reference", "quick", "smoke")
 
 
@@ -177,75 +179,71 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# Named grids of runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`). Training runs:
-# objectives x schemes (one, two; one with exact=True for the objectives in exact_for) x paired
-# seeds, at one profile; "train" changes the profile's training settings for every cell, "stages"
-# narrows the schemes, and "variants" (name -> settings) repeats the grid once per named change.
-# kind="dfad": distillation runs, schemes x lr_s x lr_g (+ recipes) x seeds, "rounds" per scheme,
-# "dfad" changes the profile's DFADConfig for every cell; with "tune_seeds", the grid runs on those
-# seeds only and the others run each scheme's chosen point and the recipes (osgan.sweep.cells).
-SWEEPS: dict[str, dict[str, Any]] = {
+# Named grids of runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`), each a typed spec
+# (:mod:`osgan.sweeps`): TrainSweep, objectives x schemes x paired seeds at one profile, and
+# DFADSweep, distillation runs, schemes x learning rates x paired seeds. Their fields say what
+# each key means and its default; a key a class does not know is refused where the spec is built.
+SWEEPS: dict[str, TrainSweep | DFADSweep] = {
     # Table 1 and Figure 4 on Fashion-MNIST, recorded in results/table1
     # Seeds 0-7 for every objective, fixed with the analysis plan (osgan.plans.TABLE1) before
     # seeds 3-7 ran; the plan's hash is written into every cell run under it. The exact variants
     # of the hinge objectives run on seeds 0-2 only (exact_seeds). New cells keep an EMA of G
     # (a secondary reading that changes nothing in training).
-    "table1": dict(gans=("dcgan", "cgan", "wgan", "dcgan_ns", "lsgan", "geogan", "relgan",
-                         "fishergan", "bgan", "sngan"),
-                   exact_for=("geogan", "sngan"), exact_seeds=(0, 1, 2), seeds=tuple(range(8)),
-                   profile="reference", plan="table1", train=dict(ema=0.999)),
+    "table1": TrainSweep(gans=("dcgan", "cgan", "wgan", "dcgan_ns", "lsgan", "geogan", "relgan",
+                               "fishergan", "bgan", "sngan"),
+                         exact_for=("geogan", "sngan"), exact_seeds=(0, 1, 2),
+                         seeds=tuple(range(8)), profile="reference", plan="table1",
+                         train=dict(ema=0.999)),
     # Fisher GAN is the one objective of table1 with a verdict, two stages better, against the
     # paper: is it the order of the updates? One stage moves G through D as it was before D's
     # update; the paper's two-stage round, through D after it. "simultaneous" is the paper's
     # round with G's stage on D from before D's update, everything else (seeds, z, settings) as
     # in table1's cells, with which the record pairs it by seed.
-    "table1_why": dict(gans=("fishergan",), stages=("two",), seeds=(0, 1, 2, 3, 4),
-                       profile="reference",
-                       variants={"simultaneous": dict(variant="simultaneous")}),
+    "table1_why": TrainSweep(gans=("fishergan",), stages=("two",), seeds=(0, 1, 2, 3, 4),
+                             profile="reference",
+                             variants={"simultaneous": dict(variant="simultaneous")}),
     # BGAN at the reference settings learns tops and dresses only, and its FID rises after step
     # 1000 under both schemes (results/table1): does another setting of the batch, the learning
     # rates or Adam's betas make it learn under two stages? 3000 steps each, seed 0.
-    "bgan_probe": dict(gans=("bgan",), stages=("two",), seeds=(0,), profile="reference",
-                       train=dict(steps=3000, sample_every=1000),
-                       variants={"shared": {}, "batch128": dict(batch_size=128),
-                                 "lrd2e-4": dict(lr_d=2e-4), "lrd4e-4": dict(lr_d=4e-4),
-                                 "lrg1e-4": dict(lr_g=1e-4), "lrg5e-5": dict(lr_g=5e-5),
-                                 "betas0-0.9": dict(beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-                                                    beta2_d=0.9)}),
+    "bgan_probe": TrainSweep(gans=("bgan",), stages=("two",), seeds=(0,), profile="reference",
+                             train=dict(steps=3000, sample_every=1000),
+                             variants={"shared": {}, "batch128": dict(batch_size=128),
+                                       "lrd2e-4": dict(lr_d=2e-4), "lrd4e-4": dict(lr_d=4e-4),
+                                       "lrg1e-4": dict(lr_g=1e-4), "lrg5e-5": dict(lr_g=5e-5),
+                                       "betas0-0.9": dict(beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
+                                                          beta2_d=0.9)}),
     # seconds: the same machinery on tiny runs, for tests
-    "smoke": dict(gans=("dcgan", "geogan"), exact_for=("geogan",), seeds=(0, 1),
-                  profile="smoke", train=dict(eval=dict(every=6))),
-    # Table 2 on Fashion-MNIST (kind "dfad", osgan.dfad): schemes x (Adam rates of student x
-    # generator, the same grid for both adversarial schemes; kd: the student's rates) plus DFAD's
-    # published recipe for this network pair (its LeNet-5 recipe, dfad_mnist; its CIFAR recipe,
-    # SGD 0.1, left every scheme's student at chance here, KD on real images too: the three
-    # "dfad" cells of seed 0 in the record), x paired seeds. A one-stage round updates the
-    # student once, a two-stage round student_steps (5) times: one and kd run 5x the rounds of
-    # two, so that the record reads them at equal rounds, at equal student updates (the end) and
-    # at equal time.
+    "smoke": TrainSweep(gans=("dcgan", "geogan"), exact_for=("geogan",), seeds=(0, 1),
+                        profile="smoke", train=dict(eval=dict(every=6))),
+    # Table 2 on Fashion-MNIST (osgan.dfad): schemes x (Adam rates of student x generator, the
+    # same grid for both adversarial schemes; kd: the student's rates) plus DFAD's published
+    # recipe for this network pair (its LeNet-5 recipe, dfad_mnist; its CIFAR recipe, SGD 0.1,
+    # left every scheme's student at chance here, KD on real images too: the three "dfad" cells
+    # of seed 0 in the record), x paired seeds. A one-stage round updates the student once, a
+    # two-stage round student_steps (5) times: one and kd run 5x the rounds of two, so that the
+    # record reads them at equal rounds, at equal student updates (the end) and at equal time.
     # The grid runs on the tune seeds only; the other seeds run each scheme's best grid point
     # (validation accuracy on the tune seeds) and the recipes, once the tune seeds' runs are done.
     # extend: those chosen points (the verdict's cells, every seed) run on past the grid's length
     # until their validation accuracy passes the plateau rule, by the grid's length at a time, at
     # most 3x it (on seed 0, one stage's chosen point was still rising at 5000 rounds).
-    "table2": dict(kind="dfad", schemes=("one", "two", "kd"), lr_s=(3e-4, 1e-3, 3e-3),
-                   lr_g=(3e-4, 1e-3, 3e-3), recipes=("dfad_mnist",), seeds=(0, 1, 2),
-                   tune_seeds=(0,), profile="reference", rounds=dict(two=1000, one=5000, kd=5000),
-                   extend=3),
-    # Why one stage fell behind in Table 2 on its first seeds (issue 13; at n = 3 no difference
-    # is detected): a one-stage round moves the generator once per student update, a two-stage
-    # round once per student_steps (5). The ablation (ours): one
-    # stage with the generator moving every 5th round only, the student every round, against
-    # the paper's one stage and DFAD's two at the same Adam rates (1e-3 both: the quick
-    # chapter's, at which two stages learn and one stage stayed at chance in a probe), paired
-    # over seeds, at Table 2's lengths.
-    "table2_why": dict(kind="dfad", schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,),
-                       g_every=(1, 5), seeds=(0, 1, 2), profile="reference",
-                       rounds=dict(two=1000, one=5000)),
+    "table2": DFADSweep(schemes=("one", "two", "kd"), lr_s=(3e-4, 1e-3, 3e-3),
+                        lr_g=(3e-4, 1e-3, 3e-3), recipes=("dfad_mnist",), seeds=(0, 1, 2),
+                        tune_seeds=(0,), profile="reference",
+                        rounds=dict(two=1000, one=5000, kd=5000), extend=3),
+    # Why one stage fell behind in Table 2 on its first seeds (at n = 3 no difference is
+    # detected): a one-stage round moves the generator once per student update, a two-stage
+    # round once per student_steps (5). The ablation (ours): one stage with the generator moving
+    # every 5th round only, the student every round, against the paper's one stage and DFAD's
+    # two at the same Adam rates (1e-3 both: the quick chapter's, at which two stages learn and
+    # one stage stayed at chance in a probe), paired over seeds, at Table 2's lengths.
+    "table2_why": DFADSweep(schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 5),
+                            seeds=(0, 1, 2), profile="reference",
+                            rounds=dict(two=1000, one=5000)),
     # seconds: the same on tiny runs, for tests
-    "dfad_smoke": dict(kind="dfad", schemes=("one", "two", "kd"), lr_s=(1e-3,),
-                       lr_g=(1e-3, 3e-3), recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,),
-                       profile="smoke", rounds=dict(two=2, one=4, kd=4)),
+    "dfad_smoke": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3,), lr_g=(1e-3, 3e-3),
+                            recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,), profile="smoke",
+                            rounds=dict(two=2, one=4, kd=4)),
 }
 
 
@@ -312,6 +310,11 @@ def _base_type(hint):
     return hint, False
 
 
+def _shown(value: Any) -> str:
+    """A value as the command line takes it: a tuple as its items, space-separated."""
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "",
                   skip: tuple[str, ...] = (), choices: dict[str, tuple] | None = None) -> None:
     """One ``--flag`` per field of ``cls`` (nested configs as ``--eval-every``), its help from
@@ -328,10 +331,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         per_profile = ", ".join(
-            f"{p}: {PROFILES[p][cls.__name__][f.name]}" for p in PROFILES_NAMES
+            f"{p}: {_shown(PROFILES[p][cls.__name__][f.name])}" for p in PROFILES_NAMES
             if f.name in PROFILES[p].get(cls.__name__, {}))
         help_ = f.metadata.get("help", "") + (f" [{per_profile}]" if per_profile else "")
-        help_ = help_.replace("%", "%%") + f" (default: {default})"
+        help_ = help_.replace("%", "%%") + f" (default: {_shown(default)})"
         flag = "--" + dest.replace("_", "-")
         kw: dict[str, Any] = dict(dest=dest, default=argparse.SUPPRESS, help=help_)
         if dest in choices:
@@ -343,8 +346,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "
             item = typing.get_args(kind)[0]
             parser.add_argument(flag, nargs="+", type=item, **kw)
         else:
-            parser.add_argument(flag, type=_parse_optional(kind) if optional else kind,
-                                metavar=f.name.upper(), **kw)
+            if dest not in choices:  # with choices, argparse shows them in place of a metavar
+                kw["metavar"] = f.name.upper()
+            parser.add_argument(flag, type=_parse_optional(kind) if optional else kind, **kw)
 
 
 def given(args: argparse.Namespace, cls: type, *, prefix: str = "") -> dict[str, Any]:
@@ -363,10 +367,13 @@ def given(args: argparse.Namespace, cls: type, *, prefix: str = "") -> dict[str,
     return out
 
 
-def add_profile_argument(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+def add_profile_argument(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    """``--profile``, the profile a command's config starts from (None: the config's own
+    defaults); argparse's help formatter shows the default."""
+    none = "; None: the config's defaults" if default is None else ""
     parser.add_argument("--profile", default=default, choices=("auto",) + PROFILES_NAMES,
-                        help="start from a profile's settings (auto: full on CUDA, quick on CPU); "
-                        "options given explicitly override it")
+                        help=f"start from a profile's settings (auto: full on CUDA, quick on "
+                        f"CPU{none}); options given explicitly override it")
 
 
 def from_args(cls: type, args: argparse.Namespace, **extra):

@@ -1,13 +1,14 @@
 r"""``python -m osgan sweep NAME``: a named grid of training runs, recorded with its provenance.
 
-A sweep (:data:`osgan.settings.SWEEPS`) is objectives x schemes x seeds at one profile: for the
-book's Table 1 and Figure 4, the ten objectives of Table 1 in one stage (Algorithm 1) and in two
-(Eq. 13-15), plus the hinge objectives in one stage with ``exact=True``, over paired seeds (a seed
-fixes initialisation and data order for both schemes). Each cell is an ordinary training run
-(:func:`osgan.training.train`) in ``results/<sweep>/<cell>/``: ``config.json``,
-``metrics.jsonl`` with the evaluations, the last sample grid and ``done.json``. Checkpoints stay
-out of the record, under ``cache_root()/sweeps/<sweep>/<cell>/``, so that the record is small
-enough to commit and a killed sweep resumes where its cells left off.
+A sweep (:data:`osgan.settings.SWEEPS`, a typed spec of :mod:`osgan.sweeps`) is objectives x
+schemes x seeds at one profile: for the book's Table 1 and Figure 4, the ten objectives of Table 1
+in one stage (Algorithm 1) and in two (Eq. 13-15), plus the hinge objectives in one stage with
+``exact=True``, over paired seeds (a seed fixes initialisation and data order for both schemes).
+Each cell is an ordinary training run (:func:`osgan.training.train`) in
+``results/<sweep>/<cell>/``: ``config.json``, ``metrics.jsonl`` with the evaluations, the last
+sample grid and ``done.json``. Checkpoints stay out of the record, under
+``cache_root()/sweeps/<sweep>/<cell>/``, so that the record is small enough to commit and a
+killed sweep resumes where its cells left off.
 
 ``results/<sweep>/sweep.json`` marks the folder as this sweep's; ``provenance.json`` holds one
 entry per invocation (commit, library versions, CPU model, threads, workers, command, start and
@@ -15,16 +16,17 @@ end, and the cells it finished), updated as each cell finishes. Finished cells a
 unfinished ones resumed. ``--dry-run`` lists the cells and estimates the time left from the
 measured cost of a step at the sweep's settings.
 
-A sweep with ``kind="dfad"`` holds distillation runs (:func:`osgan.dfad.distill`, Sec. 4.4 and
-Table 2) through the same machinery: schemes (one, two, kd) x a grid of learning rates for the
-student and the generator (Adam, the same grid for every scheme; kd has no generator, so its grid
-is the student's rates alone) plus published recipes (``hparams="dfad_mnist"``, DFAD's for the
-LeNet-5 pair) x paired seeds. Each cell is an ordinary ``dfad`` run folder; the rates are chosen
-afterwards on the validation split (:func:`osgan.record.dfad_table2`). With ``extend=k`` in its
-spec, each scheme's chosen point (the verdict's cells, on every seed) runs on past the grid's
-length until its validation accuracy passes the plateau rule, by the grid's length at a time
-(resumed from its checkpoint), at most ``k`` times the grid's length
-(:func:`verdict_rounds`); the choice still reads every run at the grid's length.
+A distillation sweep (:class:`osgan.sweeps.DFADSweep`) holds distillation runs
+(:func:`osgan.dfad.distill`, Sec. 4.4 and Table 2) through the same machinery: schemes (one, two,
+kd) x a grid of learning rates for the student and the generator (Adam, the same grid for every
+scheme; kd has no generator, so its grid is the student's rates alone) plus published recipes
+(``hparams="dfad_mnist"``, DFAD's for the LeNet-5 pair) x paired seeds. Each cell is an ordinary
+``dfad`` run folder; the rates are chosen afterwards on the validation split
+(:func:`osgan.record.dfad_table2`). With ``extend=k`` in its spec, each scheme's chosen point
+(the verdict's cells, on every seed) runs on past the grid's length until its validation accuracy
+passes the plateau rule, by the grid's length at a time (resumed from its checkpoint), at most
+``k`` times the grid's length (:func:`verdict_rounds`); the choice still reads every run at the
+grid's length.
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ from typing import Any
 
 import torch
 
-from osgan import compare, harness, losses, plans, settings
+from osgan import compare, harness, losses, plans, settings, sweeps
+from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.training import TrainConfig
 from osgan.util import UsageError, cache_root, write_json
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-STAGES = ("one", "two")  # a training sweep's schemes, unless its spec names "stages"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Cell:
     stages: str
     exact: bool
     seed: int
-    variant: str = ""  # a named change of the sweep's settings (spec["variants"]); "" for none
+    variant: str = ""  # a named change of the sweep's settings (spec.variants); "" for none
 
     @property
     def name(self) -> str:
@@ -97,23 +99,25 @@ class DFADCell:
 
 def kind(name: str) -> str:
     """``train`` (GAN training runs, Table 1) or ``dfad`` (distillation runs, Table 2)."""
-    return sweep_spec(name).get("kind", "train")
+    return sweep_spec(name).kind
 
 
-def _grid(spec: dict[str, Any], scheme: str, seed: int) -> list[DFADCell]:
-    """A scheme's grid on one seed: the rates, and for one stage each of ``spec["g_every"]``."""
-    rates = [(s, None) for s in spec["lr_s"]] if scheme == "kd" else \
-        [(s, g) for s in spec["lr_s"] for g in spec["lr_g"]]
-    every = spec.get("g_every", (1,)) if scheme == "one" else (1,)
+def _grid(spec: DFADSweep, scheme: str, seed: int) -> list[DFADCell]:
+    """A scheme's grid on one seed: the rates, and for one stage each of ``spec.g_every``."""
+    rates = [(s, None) for s in spec.lr_s] if scheme == "kd" else \
+        [(s, g) for s in spec.lr_s for g in spec.lr_g]
+    every = spec.g_every if scheme == "one" else (1,)
     return [DFADCell(scheme, "adam", s, g, seed, k) for s, g in rates for k in every]
 
 
-def grid_progress(spec: dict[str, Any], runs: list[dict[str, Any]]
+def grid_progress(spec: DFADSweep | dict[str, Any], runs: list[dict[str, Any]]
                   ) -> dict[str, tuple[set[str], set[str]]]:
-    """Per scheme of a dfad sweep ``spec``, its grid points and those of them finished in
-    ``runs`` (:func:`osgan.record.load_dfad`'s, on the seeds the caller keeps)."""
+    """Per scheme of a dfad sweep ``spec`` (or its dict form, a record's ``sweep.json``), its
+    grid points and those of them finished in ``runs`` (:func:`osgan.record.load_dfad`'s, on the
+    seeds the caller keeps)."""
+    spec = sweeps.as_spec(spec)
     out = {}
-    for scheme in spec["schemes"]:
+    for scheme in spec.schemes:
         grid = {c.point for c in _grid(spec, scheme, 0)}  # a point names the same rates per seed
         out[scheme] = grid, {r["point"] for r in runs if r["scheme"] == scheme and r["done"]
                              and r["point"] in grid}
@@ -130,7 +134,7 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     if results is None or not (results / "provenance.json").exists():
         return {}  # nothing recorded yet
     runs = record.at_grid([r for r in record.load_dfad(results)["runs"]
-                           if r["seed"] in spec["tune_seeds"]], spec["rounds"])
+                           if r["seed"] in spec.tune_seeds], spec.rounds)
     out = {}
     for scheme, (grid, done) in grid_progress(spec, runs).items():
         if grid <= done:
@@ -148,15 +152,15 @@ def _started_length(folder: Path) -> int | None:
     return json.loads(config.read_text())["config"]["rounds"]
 
 
-def verdict_rounds(spec: dict[str, Any], scheme: str, folder: Path) -> int:
+def verdict_rounds(spec: DFADSweep, scheme: str, folder: Path) -> int:
     """The length a chosen point's cell runs to in a sweep with ``extend`` (k): the grid's
-    length for the scheme (``spec["rounds"]``), and once that run is done, as long again each
+    length for the scheme (``spec.rounds``), and once that run is done, as long again each
     time its validation accuracy fails the plateau rule (:func:`osgan.record.dfad_plateau`), up
     to k times the grid's length. A run under way keeps the length it was started for."""
     from osgan import record
 
-    base = spec["rounds"][scheme]
-    cap = spec.get("extend", 1) * base
+    base = spec.rounds[scheme]
+    cap = (spec.extend or 1) * base
     started = _started_length(folder)
     if started is not None:  # under way (or killed): where it was started for
         return started
@@ -169,16 +173,16 @@ def verdict_rounds(spec: dict[str, Any], scheme: str, folder: Path) -> int:
     return min(done + base, cap)
 
 
-def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str],
+def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
                 results: Path | None = None) -> list[DFADCell]:
     """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
     to read) and then the grids; then the other seeds' chosen points, once known (the verdict's
-    pairs); and their recipes last. With ``spec["extend"]`` and the record at ``results``, each
+    pairs); and their recipes last. With ``spec.extend`` and the record at ``results``, each
     chosen point's cell (on every seed) carries its :func:`verdict_rounds`."""
-    tune = spec.get("tune_seeds", spec["seeds"])
+    tune = spec.seeds if spec.tune_seeds is None else spec.tune_seeds
 
     def verdict(c: DFADCell) -> DFADCell:
-        if "extend" not in spec or results is None:
+        if spec.extend is None or results is None:
             return c
         folder = results / c.name
         if c.point == chosen.get(c.scheme):
@@ -188,16 +192,15 @@ def _dfad_cells(spec: dict[str, Any], chosen: dict[str, str],
         return replace(c, rounds=_started_length(folder))
 
     def recipes(seed: int) -> list[DFADCell]:
-        return [DFADCell(sc, r, None, None, seed) for sc in spec["schemes"]
-                for r in spec.get("recipes", ())]
+        return [DFADCell(sc, r, None, None, seed) for sc in spec.schemes for r in spec.recipes]
 
     out = []
     for seed in tune:
-        out += recipes(seed) + [verdict(c) for sc in spec["schemes"]
+        out += recipes(seed) + [verdict(c) for sc in spec.schemes
                                 for c in _grid(spec, sc, seed)]
-    others = [seed for seed in spec["seeds"] if seed not in tune]
+    others = [seed for seed in spec.seeds if seed not in tune]
     for seed in others:
-        out += [verdict(c) for sc in spec["schemes"] for c in _grid(spec, sc, seed)
+        out += [verdict(c) for sc in spec.schemes for c in _grid(spec, sc, seed)
                 if c.point == chosen.get(sc)]
     for seed in others:
         out += recipes(seed)
@@ -209,13 +212,13 @@ def plan(name: str, results: Path | None = None) -> tuple[list, int]:
     per (scheme, seed) off the tune seeds only once that scheme's grid is done there (0 for
     other sweeps). Reads the record at ``results`` once."""
     spec = sweep_spec(name)
-    if kind(name) != "dfad":
+    if spec.kind != "dfad":
         return cells(name), 0
-    if "tune_seeds" not in spec:
+    if spec.tune_seeds is None:
         return _dfad_cells(spec, {}), 0
     chosen = tuned_points(name, results)
-    later = sum(sc not in chosen for sc in spec["schemes"]) * \
-        sum(seed not in spec["tune_seeds"] for seed in spec["seeds"])
+    later = sum(sc not in chosen for sc in spec.schemes) * \
+        sum(seed not in spec.tune_seeds for seed in spec.seeds)
     return _dfad_cells(spec, chosen, results), later
 
 
@@ -235,46 +238,53 @@ def cells(name: str, results: Path | None = None) -> list:
     with ``tune_seeds`` lists the whole grid on those seeds, and on the others, once a scheme's
     grid is done there, its best point (read from the record at ``results``), then the recipes."""
     spec = sweep_spec(name)
-    if kind(name) == "dfad":
+    if spec.kind == "dfad":
         return plan(name, results)[0]
+
     def of(gan: str, seed: int) -> list[Cell]:
         out = []
-        for variant in spec.get("variants", {"": {}}):
-            out += [Cell(gan, st, False, seed, variant) for st in spec.get("stages", STAGES)]
-            if gan in spec.get("exact_for", ()) and seed in spec.get("exact_seeds", (seed,)):
+        for variant in spec.variants or {"": {}}:
+            out += [Cell(gan, st, False, seed, variant) for st in spec.stages]
+            if gan in spec.exact_for and (spec.exact_seeds is None or seed in spec.exact_seeds):
                 out.append(Cell(gan, "one", True, seed, variant))
         return out
 
-    # the grid seed by seed, then the seeds some objectives get beyond it ("more_seeds")
-    return [c for seed in spec["seeds"] for gan in spec["gans"] for c in of(gan, seed)] + \
-        [c for gan, seeds in spec.get("more_seeds", {}).items() for seed in seeds
-         for c in of(gan, seed)]
+    # the grid seed by seed, then the seeds some objectives get beyond it (more_seeds)
+    return [c for seed in spec.seeds for gan in spec.gans for c in of(gan, seed)] + \
+        [c for gan, seeds in spec.more_seeds.items() for seed in seeds for c in of(gan, seed)]
 
 
-def sweep_spec(name: str) -> dict[str, Any]:
+def sweep_spec(name: str) -> TrainSweep | DFADSweep:
+    """The spec of sweep ``name`` (:data:`osgan.settings.SWEEPS`; a plain dict there is built
+    into one), its settings checked against the cells' config; a one-line
+    :class:`~osgan.util.UsageError` naming the sweep for a bad one."""
     if name not in settings.SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; choose one of: {', '.join(settings.SWEEPS)}")
-    return settings.SWEEPS[name]
+    try:
+        spec = sweeps.as_spec(settings.SWEEPS[name])
+        spec.check_settings()
+    except UsageError as e:
+        raise UsageError(f"sweep {name!r}: {e}") from None
+    return spec
 
 
 def cell_config(name: str, cell, results: Path, **overrides):
     """The config of one cell (a ``TrainConfig``, or a ``DFADConfig`` for a dfad sweep), writing
     into ``results/<cell>``, its checkpoint under ``cache_root()/sweeps/<sweep>/<cell>``."""
     spec = sweep_spec(name)
-    if kind(name) == "dfad":
+    if spec.kind == "dfad":
         from osgan.dfad import DFADConfig
 
         given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
-                     seed=cell.seed, rounds=cell.rounds or spec["rounds"][cell.scheme],
-                     progress=False,
-                     g_every=cell.g_every)
-        cfg = DFADConfig.for_profile(spec["profile"], **(given | spec.get("dfad", {}) | overrides))
+                     seed=cell.seed, rounds=cell.rounds or spec.rounds[cell.scheme],
+                     progress=False, g_every=cell.g_every)
+        cfg = DFADConfig.for_profile(spec.profile, **(given | spec.dfad | overrides))
     else:
-        variant = spec.get("variants", {}).get(cell.variant, {})
-        plan = {"plan": plans.plan_hash(plans.get(spec["plan"]))} if "plan" in spec else {}
-        cfg = TrainConfig.for_profile(spec["profile"], gan=cell.gan, stages=cell.stages,
+        variant = spec.variants.get(cell.variant, {})
+        plan = {"plan": plans.plan_hash(plans.get(spec.plan))} if spec.plan is not None else {}
+        cfg = TrainConfig.for_profile(spec.profile, gan=cell.gan, stages=cell.stages,
                                       exact=cell.exact, seed=cell.seed, progress=False,
-                                      **(spec.get("train", {}) | variant | plan | overrides))
+                                      **(spec.train | variant | plan | overrides))
     out = results / cell.name
     ckpt = cache_root() / "sweeps" / name / cell.name
     return replace(cfg, out_dir=str(out), checkpoint_dir=str(ckpt),
@@ -326,7 +336,7 @@ def own_results(name: str, results: Path) -> Path:
                          "another --results folder")
     results.mkdir(parents=True, exist_ok=True)
     # the spec the sweep runs by now (the cells keep their own configs; provenance the commits)
-    spec = json.loads(json.dumps(sweep_spec(name)))  # as JSON stores it: tuples as lists
+    spec = json.loads(json.dumps(sweep_spec(name).to_dict()))  # as JSON stores it: lists
     if not marker.exists() or json.loads(marker.read_text()).get("spec") != spec:
         write_json(marker, {"sweep": name, "spec": spec})
     return results
@@ -487,8 +497,8 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
     # Adam, as in the grid (a recipe's SGD costs about the same); a round's cost does not
     # depend on the rates
     cfgs = {}
-    for sc in spec["schemes"]:
-        for c in _grid(spec, sc, spec["seeds"][0]):
+    for sc in spec.schemes:
+        for c in _grid(spec, sc, spec.seeds[0]):
             cfgs.setdefault(record.cost_key(sc, c.g_every), cell_config(name, c, results))
     settings.set_threads(next(iter(cfgs.values())).threads)
     # a call of g_every rounds, the generator moving in the last: the cycle's mean round
@@ -704,9 +714,9 @@ def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overri
     cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
     todo = [c for c in cfgs if status(c) != "done"]
     spec = sweep_spec(name)
-    if kind(name) == "dfad" and spec.get("tune_seeds"):
-        todo = [c for c in todo if c.seed in spec["tune_seeds"]] or todo
-    if kind(name) == "dfad" and spec.get("extend"):
+    if spec.kind == "dfad" and spec.tune_seeds:
+        todo = [c for c in todo if c.seed in spec.tune_seeds] or todo
+    if spec.kind == "dfad" and spec.extend:
         todo = todo[:workers]
     return todo[:only]
 
@@ -758,7 +768,7 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help=f"the sweep: {', '.join(settings.SWEEPS)}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="cells trained at once, one process each (default: 1)")
+                        help="cells trained at once, one process each")
     parser.add_argument("--results", default=None,
                         help="the record's folder (default: results/<name>)")
     parser.add_argument("--only", type=int, default=None,

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from shutil import rmtree
 
@@ -16,7 +17,7 @@ from osgan.util import UsageError
 def test_table1_grid_is_ten_objectives_two_schemes_eight_seeds_exact_hinges_on_three():
     cells = sweep.cells("table1")
     assert len(cells) == 10 * 2 * 8 + 2 * 3  # the exact variants on seeds 0-2 only
-    assert {c.gan for c in cells} == set(settings.SWEEPS["table1"]["gans"])
+    assert {c.gan for c in cells} == set(settings.SWEEPS["table1"].gans)
     assert {(c.gan, c.scheme) for c in cells if c.exact} == {("geogan", "one-exact"),
                                                              ("sngan", "one-exact")}
     assert {c.seed for c in cells if c.exact} == {0, 1, 2}
@@ -25,7 +26,7 @@ def test_table1_grid_is_ten_objectives_two_schemes_eight_seeds_exact_hinges_on_t
     pairs = {(c.gan, c.scheme) for c in cells if not c.exact}
     assert all(sorted(c.seed for c in cells if (c.gan, c.scheme) == p) == list(range(8))
                for p in pairs)
-    assert settings.SWEEPS["table1"]["seeds"] == plans.TABLE1.seeds
+    assert settings.SWEEPS["table1"].seeds == plans.TABLE1.seeds
     assert len({c.name for c in cells}) == len(cells)
 
 
@@ -115,21 +116,21 @@ def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
 def test_table2_grid_is_the_same_rates_for_both_schemes_plus_dfads_recipe():
     spec = settings.SWEEPS["table2"]
     cells = sweep.cells("table2")  # nothing recorded: the tune seed's grid, every seed's recipe
-    tune = [c for c in cells if c.seed in spec["tune_seeds"]]
+    tune = [c for c in cells if c.seed in spec.tune_seeds]
     points = {sc: {c.point for c in tune if c.scheme == sc} for sc in ("one", "two", "kd")}
     assert points["one"] == points["two"]
-    assert len(points["one"]) == len(spec["lr_s"]) * len(spec["lr_g"]) + 1
+    assert len(points["one"]) == len(spec.lr_s) * len(spec.lr_g) + 1
     # DFAD's recipe for the LeNet-5 pair that Table 2 runs here, not its CIFAR recipe
     assert "dfad_mnist" in points["one"] and "dfad_mnist" in points["kd"]
     assert all(c.lr_g is None for c in cells if c.scheme == "kd")
-    others = [c for c in cells if c.seed not in spec["tune_seeds"]]
+    others = [c for c in cells if c.seed not in spec.tune_seeds]
     assert {(c.scheme, c.point) for c in others} == {(sc, "dfad_mnist")
-                                                     for sc in spec["schemes"]}
+                                                     for sc in spec.schemes}
     assert sweep.pending("table2") == 3 * 2  # each scheme's chosen point on seeds 1 and 2
     assert len({c.name for c in cells}) == len(cells)
     cfg = sweep.cell_config("table2", cells[0], sweep.RESULTS_DIR / "table2")
     assert (cfg.lr_s, cfg.lr_g, cfg.rounds, cfg.val_n) == (cells[0].lr_s, cells[0].lr_g,
-                                                           spec["rounds"]["one"], 5000)
+                                                           spec.rounds["one"], 5000)
 
 
 def test_table2_why_pairs_one_stage_with_and_without_its_generator_every_round_against_two():
@@ -178,7 +179,7 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
 
     from osgan import record
 
-    spec = settings.SWEEPS["dfad_smoke"] | {"extend": 3}  # one's grid: 4 rounds, cap 12
+    spec = replace(settings.SWEEPS["dfad_smoke"], extend=3)  # one's grid: 4 rounds, cap 12
     monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", spec)
     results = sweep.own_results("dfad_smoke", tmp_path / "t2")
     (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
@@ -226,14 +227,14 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
     runs = record.load_dfad(results)["runs"]
     assert record.choose(runs, "one")[0]["point"] == "adam-s0.001-g0.003"  # at the ends
     assert one(0).rounds == 8  # it passes the rule at 8: no further
-    grid = record.at_grid(runs, spec["rounds"])
+    grid = record.at_grid(runs, spec.rounds)
     cut = next(r for r in grid if r["point"] == "adam-s0.001-g0.001")
     assert (cut["rounds"], cut["accuracy"], cut["val_accuracy"]) == (4, 0.56, 0.66)
     assert [r["round"] for r in cut["records"]] == [0, 1, 2, 3, 4]
-    t2 = record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec["rounds"])
+    t2 = record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec.rounds)
     assert t2["chosen"]["one"] == "adam-s0.001-g0.001"
     assert t2["rows"][0]["rounds"] == 8 and t2["rows"][0]["test"] == 0.35  # the verdict: the end
-    (on,) = record.run_on(runs, spec["rounds"])  # the one run longer than its grid
+    (on,) = record.run_on(runs, spec.rounds)  # the one run longer than its grid
     assert on["name"] == "one-adam-s0.001-g0.001-seed0" and on["plateaued"]
     assert (on["grid"], on["grid val"], on["grid test"]) == (4, 0.66, 0.56)
     assert (on["best val"], on["best round"]) == (0.66, 3)  # the first of the tied best
@@ -275,8 +276,8 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     from osgan.record import dfad_table2, load_dfad
 
     spec = sweep.sweep_spec("dfad_smoke")
-    t2 = dfad_table2(load_dfad(results)["runs"], tune_seeds=spec["tune_seeds"],
-                     grid_rounds=spec["rounds"])
+    t2 = dfad_table2(load_dfad(results)["runs"], tune_seeds=spec.tune_seeds,
+                     grid_rounds=spec.rounds)
     assert t2["chosen"] == chosen
     seed1 = sorted(p.name for p in results.iterdir() if p.name.endswith("seed1"))
     assert seed1 == sorted(f"{sc}-{pt}-seed1" for sc, pt in
@@ -446,7 +447,7 @@ def test_floor_refuses_a_distillation_sweep_and_the_reference_split(env, capsys)
 def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_sweep(env, capsys):
     out = sweep.write_round_bench("dfad_smoke", env / "t2", repeats=3, warmup=0, command="c")
     spec = settings.SWEEPS["dfad_smoke"]
-    assert set(out["seconds_per_round"]) == set(spec["schemes"])
+    assert set(out["seconds_per_round"]) == set(spec.schemes)
     assert all(len(t) == 3 for t in out["times"].values()) and out["clock"] == "cpu"
     assert all(lo <= out["seconds_per_round"][sc] <= hi for sc, (lo, hi) in
                out["quartiles"].items())
@@ -565,11 +566,11 @@ def test_the_record_marker_holds_the_spec_the_sweep_runs_by_now(tmp_path, monkey
     results = sweep.own_results("dfad_smoke", tmp_path / "t2")
     marker = json.loads((results / "sweep.json").read_text())
     assert marker == {"sweep": "dfad_smoke",
-                      "spec": json.loads(json.dumps(settings.SWEEPS["dfad_smoke"]))}
+                      "spec": json.loads(json.dumps(settings.SWEEPS["dfad_smoke"].to_dict()))}
     before = (results / "sweep.json").stat().st_mtime_ns
     sweep.own_results("dfad_smoke", results)  # unchanged: not rewritten
     assert (results / "sweep.json").stat().st_mtime_ns == before
-    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", settings.SWEEPS["dfad_smoke"] | {"extend": 2})
+    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", replace(settings.SWEEPS["dfad_smoke"], extend=2))
     sweep.own_results("dfad_smoke", results)
     assert json.loads((results / "sweep.json").read_text())["spec"]["extend"] == 2
     with pytest.raises(UsageError, match="holds sweep 'dfad_smoke'"):

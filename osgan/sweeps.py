@@ -1,0 +1,332 @@
+"""Typed specs of the named sweeps (:data:`osgan.settings.SWEEPS`, run by :mod:`osgan.sweep`).
+
+A spec is a frozen dataclass, one class per kind of run: :class:`TrainSweep` (GAN training,
+Table 1: objectives x schemes x paired seeds) and :class:`DFADSweep` (distillation, Table 2:
+schemes x learning rates x paired seeds). Every key a spec may hold is a field with its default,
+so a misspelt key is refused where the spec is built, in one line that names it and the valid
+keys, and every value is checked there too: known objectives, schemes, profile and analysis plan;
+seeds given, each once, and among them those of the exact variants and of tuning.
+
+The settings a spec changes in each cell's config (``train``, ``variants``, ``dfad``) and the
+distillation recipes are checked against the configs by ``check_settings``, which
+:func:`osgan.sweep.sweep_spec` calls: :mod:`osgan.settings` builds the registry as it is
+imported, before the configs' modules exist.
+
+:func:`from_dict` builds a spec from a plain dict (``kind`` picks the class); :meth:`to_dict`
+gives back the keys a spec sets (the values that differ from the defaults, and ``kind`` for a
+distillation sweep), the form the record's ``sweep.json`` stores.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import math
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field
+from typing import Any, ClassVar
+
+from osgan import losses, plans
+from osgan.util import UsageError, check_seed
+
+TRAIN_STAGES = ("one", "two")  # the schemes of a training sweep
+DFAD_SCHEMES = ("one", "two", "kd")  # the schemes of a distillation sweep
+
+
+def _keys_checked(cls):
+    """``cls`` (a keyword-only dataclass) with an ``__init__`` that refuses an unknown or a
+    missing key in one line, a :class:`~osgan.util.UsageError` in place of the dataclass's
+    ``TypeError``. ``dataclasses.replace`` goes through it too."""
+    init = cls.__init__
+    keys = [f.name for f in dataclasses.fields(cls)]
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is MISSING and f.default_factory is MISSING]
+
+    @functools.wraps(init)
+    def __init__(self, **kw):
+        unknown = [k for k in kw if k not in keys]
+        if unknown:
+            raise UsageError(f"unknown key{'s' * (len(unknown) > 1)} "
+                             f"{', '.join(map(repr, unknown))} in a {cls.kind} sweep spec; "
+                             f"valid keys: {', '.join(keys)}")
+        missing = [k for k in required if k not in kw]
+        if missing:
+            raise UsageError(f"a {cls.kind} sweep spec needs {', '.join(missing)}")
+        init(self, **kw)
+
+    cls.__init__ = __init__
+    return cls
+
+
+# ----------------------------------------------------------------------------------------------
+# normalising and checking values
+
+
+def _tuple(key: str, value: Any) -> tuple:
+    """A list or tuple as a tuple (JSON gives lists); anything else refused."""
+    if not isinstance(value, (list, tuple)):
+        raise UsageError(f"{key} must be a list; got {value!r}")
+    return tuple(value)
+
+
+def _frozen(value: Any) -> Any:
+    """A settings dict as the spec keeps it: a copy, lists (from JSON) as tuples."""
+    if isinstance(value, Mapping):
+        return {k: _frozen(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _settings(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise UsageError(f"{key} must map setting names to values; got {value!r}")
+    return _frozen(value)
+
+
+def _names(key: str, names: tuple, valid, what: str, *, empty: bool = False) -> None:
+    """Each of ``names`` among ``valid``, once; at least one unless ``empty``."""
+    if not names and not empty:
+        raise UsageError(f"{key} must name at least one {what}")
+    for n in names:
+        if n not in valid:
+            raise UsageError(f"{key}: unknown {what} {n!r}; choose among: {', '.join(valid)}")
+    if len(set(names)) < len(names):
+        raise UsageError(f"{key} names a {what} twice: {', '.join(names)}")
+
+
+def _seeds(key: str, seeds: tuple) -> None:
+    if not seeds:
+        raise UsageError(f"{key} must hold at least one seed")
+    for s in seeds:
+        try:
+            check_seed(key, s)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    if len(set(seeds)) < len(seeds):
+        raise UsageError(f"{key} holds a seed twice: {seeds}")
+
+
+def _subset(key: str, part: tuple, of_key: str, whole: tuple) -> None:
+    extra = [x for x in part if x not in whole]
+    if extra:
+        raise UsageError(f"{key} must be among {of_key} {whole}; not: "
+                         f"{', '.join(map(repr, extra))}")
+
+
+def _profile(profile: Any) -> None:
+    # a sweep records one concrete profile: "auto" would depend on the machine
+    from osgan import settings
+
+    if profile not in settings.PROFILES_NAMES:
+        raise UsageError(f"profile: unknown profile {profile!r}; choose one of: "
+                         f"{', '.join(settings.PROFILES_NAMES)}")
+
+
+@functools.cache
+def _config_fields(cls: type) -> dict[str, Any]:
+    """A config's fields: name -> type."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _known_settings(cls: type, values: Mapping[str, Any], key: str) -> None:
+    """Each key of ``values`` a field of the config ``cls`` (a nested config's as a dict)."""
+    fields = _config_fields(cls)
+    for k, v in values.items():
+        if k not in fields:
+            raise UsageError(f"{key}: unknown setting {k!r} of {cls.__name__}; valid: "
+                             f"{', '.join(fields)}")
+        if dataclasses.is_dataclass(fields[k]) and isinstance(v, Mapping):
+            _known_settings(fields[k], v, f"{key}.{k}")
+
+
+# ----------------------------------------------------------------------------------------------
+# the specs
+
+
+class _Spec:
+    """What both kinds share: the dict form and its defaults."""
+
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys this spec sets: ``kind`` unless ``train``, then each field whose value
+        differs from its default, in field order. ``json.dumps`` of it is ``sweep.json``'s
+        ``spec`` (tuples as lists)."""
+        out: dict[str, Any] = {"kind": self.kind} if self.kind != "train" else {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            if default is MISSING or value != default:
+                out[f.name] = copy.deepcopy(value)
+        return out
+
+    def check_settings(self) -> None:
+        """Check what the spec changes in each cell's config against the config's fields."""
+        raise NotImplementedError
+
+
+@_keys_checked
+@dataclass(frozen=True, kw_only=True)
+class TrainSweep(_Spec):
+    """A grid of training runs: objectives x schemes (one, two; one with ``exact=True`` for the
+    objectives in ``exact_for``) x paired seeds, at one profile, repeated once per variant."""
+
+    kind: ClassVar[str] = "train"
+
+    gans: tuple[str, ...]  # the objectives (osgan.losses.names())
+    stages: tuple[str, ...] = TRAIN_STAGES  # the schemes, one and/or two
+    exact_for: tuple[str, ...] = ()  # objectives also run in one stage with exact=True
+    exact_seeds: tuple[int, ...] | None = None  # the seeds of those exact runs (None: every seed)
+    seeds: tuple[int, ...]  # paired seeds: each fixes initialisation and data order per scheme
+    more_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)  # objective -> seeds it
+    # gets beyond ``seeds``, run after the grid
+    profile: str  # the profile of every cell (osgan.settings.PROFILES)
+    plan: str | None = None  # the analysis plan (osgan.plans) whose hash each cell records
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig settings for every cell
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> settings: the
+    # grid once per name, each with its changes over ``train`` (none: the grid once)
+
+    def __post_init__(self):
+        set_ = functools.partial(object.__setattr__, self)
+        for key in ("gans", "stages", "exact_for", "seeds"):
+            set_(key, _tuple(key, getattr(self, key)))
+        if self.exact_seeds is not None:
+            set_("exact_seeds", _tuple("exact_seeds", self.exact_seeds))
+        if not isinstance(self.more_seeds, Mapping):
+            raise UsageError(f"more_seeds must map objectives to seeds; got {self.more_seeds!r}")
+        set_("more_seeds", {g: _tuple(f"more_seeds[{g!r}]", s)
+                            for g, s in self.more_seeds.items()})
+        set_("train", _settings("train", self.train))
+        if not isinstance(self.variants, Mapping):
+            raise UsageError(f"variants must map names to settings; got {self.variants!r}")
+        set_("variants", {v: _settings(f"variants[{v!r}]", s) for v, s in self.variants.items()})
+        self._validate()
+
+    def _validate(self) -> None:
+        _names("gans", self.gans, losses.names(), "objective")
+        _names("stages", self.stages, TRAIN_STAGES, "scheme")
+        _names("exact_for", self.exact_for, self.gans, "objective of gans", empty=True)
+        _seeds("seeds", self.seeds)
+        if self.exact_seeds is not None:
+            if not self.exact_for:
+                raise UsageError("exact_seeds is set, but exact_for names no objective")
+            _seeds("exact_seeds", self.exact_seeds)
+            _subset("exact_seeds", self.exact_seeds, "seeds", self.seeds)
+        for gan, seeds in self.more_seeds.items():
+            _names("more_seeds", (gan,), self.gans, "objective of gans")
+            _seeds(f"more_seeds[{gan!r}]", seeds)
+            again = [s for s in seeds if s in self.seeds]
+            if again:
+                raise UsageError(f"more_seeds[{gan!r}] repeats seeds of seeds: {again}")
+        _profile(self.profile)
+        if self.plan is not None:
+            plans.get(self.plan)  # UsageError naming the plans
+        for name in self.variants:
+            if not isinstance(name, str) or not name:
+                raise UsageError(f"variants: a variant's name must be a non-empty string; "
+                                 f"got {name!r}")
+
+    def check_settings(self) -> None:
+        from osgan.training import TrainConfig
+
+        _known_settings(TrainConfig, self.train, "train")
+        for name, changes in self.variants.items():
+            _known_settings(TrainConfig, changes, f"variants[{name!r}]")
+
+
+@_keys_checked
+@dataclass(frozen=True, kw_only=True)
+class DFADSweep(_Spec):
+    """A grid of distillation runs: schemes x Adam rates of student x generator (kd: the
+    student's alone), plus published recipes, x paired seeds, each scheme for its own rounds."""
+
+    kind: ClassVar[str] = "dfad"
+
+    schemes: tuple[str, ...]  # one (this paper), two (DFAD), kd (student on real data)
+    lr_s: tuple[float, ...]  # the student's Adam rates of the grid
+    lr_g: tuple[float, ...] = ()  # the generator's Adam rates (needed by one and two)
+    g_every: tuple[int, ...] = (1,)  # one stage: the generator moves every k-th round, per k
+    recipes: tuple[str, ...] = ()  # published recipes (osgan.dfad.HPARAMS), one cell each
+    seeds: tuple[int, ...]  # paired seeds
+    tune_seeds: tuple[int, ...] | None = None  # the grid on these seeds only; the other seeds
+    # run each scheme's chosen point and the recipes (None: the grid on every seed)
+    profile: str  # the profile of every cell (osgan.settings.PROFILES)
+    rounds: dict[str, int]  # scheme -> rounds of its grid runs
+    extend: int | None = None  # chosen points run on to their plateau, by the grid's length at
+    # a time, to at most this many times it (None: they stop at the grid's length)
+    dfad: dict[str, Any] = field(default_factory=dict)  # DFADConfig settings for every cell
+
+    def __post_init__(self):
+        set_ = functools.partial(object.__setattr__, self)
+        for key in ("schemes", "lr_s", "lr_g", "g_every", "recipes", "seeds"):
+            set_(key, _tuple(key, getattr(self, key)))
+        if self.tune_seeds is not None:
+            set_("tune_seeds", _tuple("tune_seeds", self.tune_seeds))
+        if not isinstance(self.rounds, Mapping):
+            raise UsageError(f"rounds must map schemes to rounds; got {self.rounds!r}")
+        set_("rounds", dict(self.rounds))
+        set_("dfad", _settings("dfad", self.dfad))
+        self._validate()
+
+    def _validate(self) -> None:
+        _names("schemes", self.schemes, DFAD_SCHEMES, "scheme")
+        for key in ("lr_s", "lr_g"):
+            for lr in getattr(self, key):
+                if isinstance(lr, bool) or not isinstance(lr, (int, float)) \
+                        or not math.isfinite(lr) or lr <= 0:
+                    raise UsageError(f"{key} must hold finite rates > 0; got {lr!r}")
+        if not self.lr_s:
+            raise UsageError("lr_s must hold at least one rate")
+        if not self.lr_g and set(self.schemes) - {"kd"}:
+            raise UsageError("lr_g must hold at least one rate for the schemes one and two")
+        if not self.g_every or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
+                                   for k in self.g_every):
+            raise UsageError(f"g_every must hold integers >= 1; got {self.g_every}")
+        if self.g_every != (1,) and "one" not in self.schemes:
+            raise UsageError("g_every applies to the scheme one, which schemes does not name")
+        if len(set(self.recipes)) < len(self.recipes):
+            raise UsageError(f"recipes names a recipe twice: {', '.join(self.recipes)}")
+        _seeds("seeds", self.seeds)
+        if self.tune_seeds is not None:
+            _seeds("tune_seeds", self.tune_seeds)
+            _subset("tune_seeds", self.tune_seeds, "seeds", self.seeds)
+        _profile(self.profile)
+        if set(self.rounds) != set(self.schemes):
+            raise UsageError(f"rounds must give each of the schemes {self.schemes} its rounds; "
+                             f"got {self.rounds}")
+        for scheme, n in self.rounds.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise UsageError(f"rounds[{scheme!r}] must be a positive integer; got {n!r}")
+        if self.extend is not None and (isinstance(self.extend, bool)
+                                        or not isinstance(self.extend, int) or self.extend < 1):
+            raise UsageError(f"extend must be an integer >= 1 or None; got {self.extend!r}")
+
+    def check_settings(self) -> None:
+        from osgan.dfad import HPARAMS, DFADConfig
+
+        _names("recipes", self.recipes, tuple(HPARAMS), "recipe", empty=True)
+        _known_settings(DFADConfig, self.dfad, "dfad")
+
+
+KINDS: dict[str, type[_Spec]] = {"train": TrainSweep, "dfad": DFADSweep}
+
+
+def from_dict(values: Mapping[str, Any]) -> TrainSweep | DFADSweep:
+    """The spec a plain dict describes (``sweep.json``'s ``spec``, or one written by hand):
+    ``kind`` (default ``train``) picks the class, the other keys are its fields."""
+    if not isinstance(values, Mapping):
+        raise UsageError(f"a sweep spec must be a dict; got {values!r}")
+    values = dict(values)
+    kind = values.pop("kind", "train")
+    if kind not in KINDS:
+        raise UsageError(f"unknown sweep kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    return KINDS[kind](**values)
+
+
+def as_spec(spec: _Spec | Mapping[str, Any]) -> TrainSweep | DFADSweep:
+    """A spec object as it is; a dict through :func:`from_dict`, checked the same way."""
+    return spec if isinstance(spec, _Spec) else from_dict(spec)
