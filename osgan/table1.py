@@ -161,3 +161,73 @@ def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Find
     published = {g: paper.table1_ratio(g) for g in plan.objectives}
     return Findings(plan.name, plans.plan_hash(plan), primary, secondary, pooled, over,
                     published, before, missing)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure 4 on the primary reading: time to the FID both schemes reach
+
+
+RUNNING = 3  # evaluations in the running mean of log FID that decides when a level is reached
+
+
+def running_log_fid(evals: list[dict[str, Any]], k: int = RUNNING) -> list[tuple[int, float]]:
+    """``(step, mean of log FID over the evaluations up to it, at most k)`` per evaluation from
+    the k-th on."""
+    logs = [math.log(e["FID"]) for e in evals]
+    return [(evals[i]["step"], float(np.mean(logs[i - k + 1:i + 1])))
+            for i in range(k - 1, len(evals))]
+
+
+def steps_to_common(one: list[dict[str, Any]], two: list[dict[str, Any]]
+                    ) -> tuple[int, int, float] | None:
+    """The steps each run takes to first reach the running log FID both reach (the higher of
+    their two best running values), and that level; None when a run has too few evaluations."""
+    a, b = running_log_fid(one), running_log_fid(two)
+    if not a or not b:
+        return None
+    level = max(min(v for _, v in a), min(v for _, v in b))
+    first = [next(s for s, v in curve if v <= level) for curve in (a, b)]
+    return first[0], first[1], level
+
+
+@dataclass(frozen=True)
+class TimeRatio:
+    """Per objective, two stages over one to the common FID, over the paired seeds: in time
+    (geometric mean [95%]), split into steps (progress per step) times the cost of a step (the
+    bench's ratio, one number)."""
+
+    gan: str
+    n: int
+    time: float
+    time_low: float
+    time_high: float
+    steps: float
+    steps_low: float
+    steps_high: float
+    cost: float  # seconds per step, two over one (results/table1/bench)
+
+
+def figure4(runs: list[dict[str, Any]], costs: dict[str, dict[str, float]],
+            plan: plans.Plan = plans.TABLE1) -> list[TimeRatio]:
+    """Per objective of the plan with a bench cost for both schemes, :class:`TimeRatio` over the
+    plan's seeds that both schemes finished: log(time ratio) = log(steps ratio) + log(cost
+    ratio), each seed's steps from :func:`steps_to_common`."""
+    done = {(r["gan"], r["stages"], r["seed"]): r["evals"] for r in runs
+            if r["done"] and not r.get("exact") and not r.get("variant") and r["evals"]}
+    out = []
+    for gan in plan.objectives:
+        c = costs.get(gan, {})
+        if "one" not in c or "two" not in c:
+            continue
+        logs = []
+        for s in plan.seeds:
+            if (gan, ONE, s) in done and (gan, TWO, s) in done:
+                got = steps_to_common(done[(gan, ONE, s)], done[(gan, TWO, s)])
+                if got is not None:
+                    logs.append(math.log(got[1] / got[0]))
+        t = stats.paired(logs, plan.alpha)
+        cost = c["two"] / c["one"]
+        e = math.exp
+        out.append(TimeRatio(gan, t.n, e(t.mean) * cost, e(t.low) * cost, e(t.high) * cost,
+                             e(t.mean), e(t.low), e(t.high), cost))
+    return out

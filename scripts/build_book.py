@@ -119,9 +119,45 @@ def stage(es5: Path) -> None:
     from osgan.plots import record_summary
 
     (STAGE / "book" / "_verdicts.md").write_text(record_summary(ROOT / "results") + "\n")
+    stage_table1(ROOT / "results" / "table1")
     static = STAGE / "_mathjax" / "mathjax"  # served as _static/mathjax (html_static_path)
     if not (static / "tex-chtml.js").exists():
         shutil.copytree(es5, static, dirs_exist_ok=True)
+
+
+def stage_table1(record_dir: Path) -> None:
+    """Table 1's planned findings for the introduction: the forest plot
+    (``book/_table1_forest.png``), the verdict and secondary tables (``book/_table1.md``), and
+    their numbers as MyST substitutions in the staged ``_config.yml`` (the prose is intro.md's)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import yaml
+
+    from osgan import forest, plans, record, table1
+    from osgan.plots import markdown_table
+
+    book = STAGE / "book"
+    if (record_dir / "sweep.json").exists():
+        f = table1.analyse(record.load(record_dir)["runs"])
+        fig = forest.plot_forest(f)
+        fig.savefig(book / "_table1_forest.png", dpi=110)
+        values = forest.values(f)
+        text = ["```{figure} _table1_forest.png", ":alt: Table 1 forest plot", "",
+                "Table 1 on Fashion-MNIST under its analysis plan: one stage's domain FID over two "
+                "stages', per objective with its 95% interval, the pooled estimate, and the "
+                "paper's CelebA ratios (hollow, the paper's).", "```", "",
+                markdown_table(forest.verdict_rows(f)), "",
+                "**Secondary readings** (one / two [95%], seeds; they never change a verdict):",
+                "", markdown_table(forest.secondary_rows(f))]
+    else:
+        values = {k: "–" for k in forest.values(table1.analyse([], plans.TABLE1))}
+        text = ["*No recorded Table 1 sweep in this checkout* (`python -m osgan sweep table1`)."]
+    (book / "_table1.md").write_text("\n".join(text) + "\n")
+    config_path = STAGE / "_config.yml"
+    config = yaml.safe_load(config_path.read_text())
+    config["parse"]["myst_substitutions"] = values
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def execute(name: str, parameters: dict, force: bool) -> str:

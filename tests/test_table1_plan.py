@@ -184,3 +184,58 @@ def test_exact_variants_and_seeds_off_the_plan_are_not_read():
              run("geogan", "two", 9, [100.0] * 5)]
     c = table1.analyse(runs).by_gan()["geogan"]
     assert c.n == 8 and c.ratio == pytest.approx(math.exp(np.mean(NOISE)))
+
+
+def test_steps_to_the_common_fid_on_a_running_mean_of_three():
+    one = [{"step": 100 * (i + 1), "FID": f} for i, f in enumerate([8, 4, 2, 1, 1, 1])]
+    two = [{"step": 100 * (i + 1), "FID": f} for i, f in enumerate([8, 8, 4, 4, 2, 2, 2, 2])]
+    run1 = table1.running_log_fid(one)
+    assert run1[0] == (300, pytest.approx(np.log([8, 4, 2]).mean()))
+    s1, s2, level = table1.steps_to_common(one, two)
+    # two's best running value is log(2) (its last evaluations all at 2); one gets there at
+    # step 400 (mean of log 4, 2, 1 = log 2), two at step 700 (log 2, 2, 2)
+    assert level == pytest.approx(math.log(2)) and (s1, s2) == (400, 700)
+    assert table1.steps_to_common(one[:2], two) is None
+
+
+def test_figure4_is_steps_ratio_times_cost_over_paired_seeds():
+    def evals(reach):  # FID 8 until step `reach`, then 1
+        return [{"step": s, "FID": 8.0 if s < reach else 1.0} for s in range(100, 1100, 100)]
+
+    runs = []
+    for seed, (a, b) in enumerate([(300, 600), (400, 600), (200, 600)]):
+        runs += [dict(run("lsgan", "one", seed, [1.0]), evals=evals(a)),
+                 dict(run("lsgan", "two", seed, [1.0]), evals=evals(b))]
+    costs = {"lsgan": {"one": 0.10, "two": 0.13}}
+    (r,) = table1.figure4(runs, costs)
+    # the running mean of 3 reaches log 1 two evaluations after the FID drops
+    logs = [math.log((b + 200) / (a + 200)) for a, b in [(300, 600), (400, 600), (200, 600)]]
+    ref = sps.ttest_1samp(logs, 0.0).confidence_interval()
+    assert r.n == 3 and r.cost == pytest.approx(1.3)
+    assert r.steps == pytest.approx(math.exp(np.mean(logs)))
+    assert r.time == pytest.approx(r.steps * 1.3)
+    assert (r.steps_low, r.steps_high) == tuple(pytest.approx(math.exp(x)) for x in ref)
+    assert table1.figure4(runs, {}) == []  # no bench: no time
+
+
+def test_rendered_findings_hold_the_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from osgan import forest
+
+    diffs = {g: [0.1 + x / 4 for x in NOISE] for g in PLAN.objectives}
+    f = table1.analyse(record(diffs))
+    rows = forest.verdict_rows(f, ["wgan"])
+    c = f.by_gan()["wgan"]
+    assert rows[0]["objective"] == "wgan" and rows[0]["seeds"] == 8
+    assert rows[0]["FID one / two [95%]"] == f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]"
+    assert rows[0]["verdict"] == c.verdict
+    v = forest.values(f)
+    m, lo, hi = f.pooled_ratio()
+    assert v["t1_pooled"] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]" and v["t1_n"] == "8"
+    assert v["t1_plan"] == HASH[:12]
+    fig = forest.plot_forest(f, gans=["wgan"])
+    assert len(fig.axes[0].get_yticks()) == 11  # ten objectives and the pooled row
+    sec = forest.secondary_rows(f)
+    assert len(sec) == 10 and all(k.endswith("(n)") for k in list(sec[0])[1:])
