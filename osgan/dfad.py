@@ -47,6 +47,10 @@ In this implementation we:
   images with the teacher's soft targets at temperature ``kd_temperature``, no labels;
 * measure the student's accuracy on the real test split every ``eval_every`` rounds, against
   rounds and against a training clock that excludes the evaluations.
+
+The networks, recipes and rounds live in :mod:`osgan.dfad_rounds` (and are read here as this
+module's own). :func:`distill` is a run of kind :class:`DFADKind` (:mod:`osgan.runkind`):
+:func:`osgan.harness.run` gives it its folder, clock, rows, checkpoints and ``done.json``.
 """
 
 from __future__ import annotations
@@ -57,216 +61,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from osgan import checkpoint as ckpt
-from osgan import classifiers, harness, settings
-from osgan.resnet import resnet18, resnet34
-from osgan.scale import scale_grad
+from osgan import classifiers, data, harness, settings
+from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's own
+    DEFAULT_PAIRS,
+    HPARAMS,
+    NETWORKS,
+    Generator,
+    freeze,
+    kd_round,
+    network,
+    one_stage_round,
+    optimizers,
+    round_seconds,
+    two_stage_round,
+)
+from osgan.dfad_rounds import kd_loss as kd_loss  # read as osgan.dfad.kd_loss
+from osgan.runkind import RunKind
 from osgan.settings import setting
-from osgan.steps import to_floats
 from osgan.util import UsageError, check_count, check_rate, check_seed
 
 SCHEMES = ("one", "two", "kd")
-
-
-# --------------------------------------------------------------------------- networks
-
-
-class Generator(nn.Module):
-    """DFAD's generator: z (B, nz) -> (B, C, S, S), standardised by an affine-free BatchNorm."""
-
-    def __init__(self, nz: int = 256, width: int = 64, channels: int = 1, image_size: int = 32):
-        super().__init__()
-        self.nz, self.s0 = nz, image_size // 4  # two x2 upsamplings reach image_size
-        self.fc = nn.Linear(nz, 2 * width * self.s0**2)
-        self.bn0 = nn.BatchNorm2d(2 * width)
-        self.block1 = nn.Sequential(
-            nn.Conv2d(2 * width, 2 * width, 3, 1, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2)
-        )
-        self.block2 = nn.Sequential(
-            nn.Conv2d(2 * width, width, 3, 1, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh(),
-            nn.BatchNorm2d(channels, affine=False),  # the teacher sees standardised images
-        )
-
-    def forward(self, z: Tensor) -> Tensor:
-        B = z.shape[0]
-        h = self.bn0(self.fc(z).view(B, -1, self.s0, self.s0))  # (B, 2w, S/4, S/4)
-        h = self.block1(F.interpolate(h, scale_factor=2))  # (B, 2w, S/2, S/2)
-        return self.block2(F.interpolate(h, scale_factor=2))  # (B, C, S, S)
-
-
-# name -> (num_classes, channels, width argument) -> classifier
-NETWORKS = {
-    "lenet5": lambda k, c, w: classifiers.build("lenet5", c, k, 32),
-    "lenet5_half": lambda k, c, w: classifiers.build("lenet5_half", c, k, 32),
-    "resnet18": lambda k, c, w: resnet18(k, c, w),
-    "resnet34": lambda k, c, w: resnet34(k, c, w),
-}
-# data set -> (teacher, student), as in DFAD and Table 2
-DEFAULT_PAIRS = {
-    "fashion_mnist": ("lenet5", "lenet5_half"),
-    "cifar10": ("resnet34", "resnet18"),
-    "cifar100": ("resnet34", "resnet18"),
-}
-
-
-def network(name: str, num_classes: int, channels: int, width: int = 64) -> nn.Module:
-    """A classifier by name (``NETWORKS``); ``width`` is the ResNets' first-stage channels."""
-    if name not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
-    return NETWORKS[name](num_classes, channels, width)
-
-
-# --------------------------------------------------------------------------- optimisers
-
-
-def _adam(params, lr):
-    return torch.optim.Adam(params, lr=lr)
-
-
-def _sgd(weight_decay):
-    def make(params, lr):
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-
-    return make
-
-
-@dataclass(frozen=True)
-class Recipe:
-    student: object  # (params, lr) -> optimiser of the student
-    lr_s: float  # the student's learning rate unless the config gives lr_s
-    generator: object  # (params, lr) -> optimiser of the generator
-    lr_g: float  # the generator's learning rate unless the config gives lr_g
-    cosine: bool  # cosine decay of both rates over the run
-    about: str = ""  # what the recipe is, in words, for tables
-
-
-# DFAD publishes one recipe per network pair (Fang et al.'s DFAD_cifar.py and DFAD_mnist.py):
-# the student by SGD with momentum 0.9, the generator by Adam 1e-3.
-HPARAMS = {
-    "adam": Recipe(_adam, 1e-3, _adam, 1e-3, cosine=False, about="Adam for both"),
-    # the ResNet pair on CIFAR: SGD 0.1, weight decay 5e-4; cosine decay in place of DFAD's steps
-    "dfad": Recipe(_sgd(5e-4), 0.1, _adam, 1e-3, cosine=True,
-                   about="DFAD's CIFAR recipe: student SGD 0.1, momentum 0.9, weight decay 5e-4, "
-                         "generator Adam 1e-3, cosine decay"),
-    # the LeNet-5 pair on MNIST: SGD 0.01, weight decay 1e-4, constant rates
-    "dfad_mnist": Recipe(_sgd(1e-4), 0.01, _adam, 1e-3, cosine=False,
-                         about="DFAD's LeNet-5 recipe: student SGD 0.01, momentum 0.9, weight "
-                               "decay 1e-4, generator Adam 1e-3, constant rates"),
-}
-
-
-def optimizers(hparams: str, student: nn.Module, generator: nn.Module, rounds: int,
-               lr_s: float | None = None, lr_g: float | None = None):
-    """(opt_s, opt_g, schedulers) of a recipe in ``HPARAMS``, its learning rates replaced by
-    ``lr_s`` / ``lr_g`` where given; the schedulers step once a round."""
-    if hparams not in HPARAMS:
-        raise ValueError(f"unknown hparams {hparams!r}; valid: {', '.join(HPARAMS)}")
-    rec = HPARAMS[hparams]
-    opt_s = rec.student(student.parameters(), rec.lr_s if lr_s is None else lr_s)
-    opt_g = rec.generator(generator.parameters(), rec.lr_g if lr_g is None else lr_g)
-    cosine = rec.cosine
-    scheds = []
-    if cosine:
-        cos = torch.optim.lr_scheduler.CosineAnnealingLR
-        scheds = [cos(o, max(1, rounds)) for o in (opt_s, opt_g)]
-    return opt_s, opt_g, scheds
-
-
-# --------------------------------------------------------------------------- one round
-
-
-def distill_loss(s: Tensor, t: Tensor) -> Tensor:
-    r"""DFAD's loss, :math:`\frac{1}{BK}\sum_i \lVert s_i - t_i\rVert_1`, on logits ``(B, K)``."""
-    return (s - t).abs().mean()
-
-
-def freeze(teacher: nn.Module) -> nn.Module:
-    """Eval mode and no parameter gradients; gradients still flow through it to its input."""
-    return teacher.eval().requires_grad_(False)
-
-
-def one_stage_round(G, S, T, opt_g, opt_s, z: Tensor, *, update_g: bool = True,
-                    as_float: bool = True) -> dict:
-    """One forward and one backward: the student descends :math:`\\mathcal{L}`, the generator
-    ascends it through the reversed gradient (:math:`\\gamma = -1`). ``z``: ``(B, nz)``.
-    ``update_g=False`` (an ablation of ours, ``DFADConfig.g_every``) updates the student alone,
-    on the generator's images, and leaves the generator as it is."""
-    opt_s.zero_grad(set_to_none=True)
-    opt_g.zero_grad(set_to_none=True)
-    if update_g:
-        x_hat = G(z)
-        # gamma = -1: grad_{x_hat} L_G = -grad_{x_hat} L (Eq. 7 for a symmetric game)
-        x_hat = scale_grad(x_hat, -1.0)
-    else:
-        with torch.no_grad():
-            x_hat = G(z)
-    # L = mean |S(x_hat) - T(x_hat)|
-    loss = distill_loss(S(x_hat), T(x_hat))
-    loss.backward()  # S: grad of L; G: grad of -L; T: input gradient only
-    opt_s.step()
-    if update_g:
-        opt_g.step()
-    stats = {"Loss/S": loss.detach(), "Loss/G": -loss.detach()}
-    return to_floats(stats) if as_float else stats
-
-
-def two_stage_round(
-    G, S, T, opt_g, opt_s, z: Tensor, *, student_steps: int = 5, as_float: bool = True,
-    generator: torch.Generator | None = None,
-) -> dict:
-    """DFAD's round: ``student_steps`` student updates on detached images (the first with ``z``,
-    then a new z each), then one generator update on :math:`-\\mathcal{L}` with S fixed. New z
-    come from ``generator`` (None: torch's global one)."""
-
-    def new_z() -> Tensor:
-        return torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
-
-    # Stage 1: imitation, G fixed
-    for k in range(student_steps):
-        with torch.no_grad():
-            x_hat = G(z if k == 0 else new_z())
-            t = T(x_hat)
-        loss_s = distill_loss(S(x_hat), t)
-        opt_s.zero_grad(set_to_none=True)
-        loss_s.backward()
-        opt_s.step()
-
-    # Stage 2: generation, S fixed: L_G = -L on a new z
-    opt_g.zero_grad(set_to_none=True)
-    S.requires_grad_(False)  # no parameter gradients for the fixed student
-    try:
-        x_hat = G(new_z())
-        loss_g = -distill_loss(S(x_hat), T(x_hat))
-        loss_g.backward()
-    finally:
-        S.requires_grad_(True)
-    opt_g.step()
-    stats = {"Loss/S": loss_s.detach(), "Loss/G": loss_g.detach()}
-    return to_floats(stats) if as_float else stats
-
-
-def kd_loss(s: Tensor, t: Tensor, temperature: float) -> Tensor:
-    r"""Hinton's KD loss,
-    :math:`\tau^2\,\mathrm{KL}(\mathrm{softmax}(t/\tau)\,\|\,\mathrm{softmax}(s/\tau))`."""
-    log_p_s = F.log_softmax(s / temperature, dim=1)
-    log_p_t = F.log_softmax(t / temperature, dim=1)
-    return temperature**2 * F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
-
-
-def kd_round(S, T, opt_s, x: Tensor, *, temperature: float = 4.0, as_float: bool = True) -> dict:
-    """The real-data baseline: one student step on real images ``x`` with the teacher's targets."""
-    with torch.no_grad():
-        t = T(x)
-    loss = kd_loss(S(x), t, temperature)
-    opt_s.zero_grad(set_to_none=True)
-    loss.backward()
-    opt_s.step()
-    stats = {"Loss/S": loss.detach()}
-    return to_floats(stats) if as_float else stats
 
 
 # --------------------------------------------------------------------------- configuration
@@ -461,8 +278,6 @@ class _Run:
 
 
 def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
-    from osgan import data
-
     kw = dict(data_root=cfg.data_root, image_size=32)
     train, val = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)
     test = data.load(cfg.dataset, "test", **kw)
@@ -483,15 +298,16 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
                 scheds, data_gen, noise_gen)
 
 
-def _state(run: _Run, r: int, clock: harness.Clock, records: list[dict]) -> dict:
-    return {"config": dataclasses.asdict(run.cfg), "round": r, "student": run.S.state_dict(),
-            "generator": run.G.state_dict(), "opt_s": run.opt_s.state_dict(),
-            "opt_g": run.opt_g.state_dict(), "scheds": [s.state_dict() for s in run.scheds],
-            "rng": ckpt.rng_state(run.noise_gen, run.data_gen), "time_train": clock.train,
-            "time_eval": clock.eval, "teacher_accuracy": run.teacher_acc}
+def _state(run: _Run) -> dict:
+    """What the next round reads (the harness adds the round, the clocks and the config)."""
+    return {"student": run.S.state_dict(), "generator": run.G.state_dict(),
+            "opt_s": run.opt_s.state_dict(), "opt_g": run.opt_g.state_dict(),
+            "scheds": [s.state_dict() for s in run.scheds],
+            "rng": ckpt.rng_state(run.noise_gen, run.data_gen),
+            "teacher_accuracy": run.teacher_acc}
 
 
-def _restore(run: _Run, state: dict, clock: harness.Clock) -> int:
+def _restore(run: _Run, state: dict) -> None:
     run.S.load_state_dict(state["student"])
     run.G.load_state_dict(state["generator"])
     run.opt_s.load_state_dict(state["opt_s"])
@@ -499,8 +315,6 @@ def _restore(run: _Run, state: dict, clock: harness.Clock) -> int:
     for sched, s in zip(run.scheds, state["scheds"]):
         sched.load_state_dict(s)
     ckpt.set_rng_state(state["rng"], run.noise_gen, run.data_gen)
-    clock.train, clock.eval = state["time_train"], state["time_eval"]
-    return state["round"]
 
 
 def _round(run: _Run, r: int) -> dict:
@@ -524,65 +338,91 @@ def _round(run: _Run, r: int) -> dict:
     return stats
 
 
-def distill(cfg: DFADConfig) -> DistillResult:
-    """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
-    cfg.validate()
-    device = settings.resolve_device(cfg.device)
-    settings.set_threads(cfg.threads)
-    with harness.RunFolder(cfg.out_dir, "dfad", step_key="round",
-                           checkpoint_dir=cfg.checkpoint_dir) as folder:
+class DFADKind(RunKind):
+    """Distillation runs (``"dfad"``), counted in rounds: a row at each evaluation (and at round
+    0) with the student's accuracy, the losses of the round and the training clock."""
+
+    name, config, count, length = "dfad", DFADConfig, "round", "rounds"
+    trajectory_defaults = TRAJECTORY_DEFAULTS
+    row_events = frozenset({"eval"})
+    row = ("Time/train", "eval", "stats")
+    evaluate_at_start = True
+
+    def trajectory_of(self, cfg: DFADConfig) -> tuple[str, ...]:
         # a cosine decay's schedule spans the whole run: its length is part of the trajectory;
         # a constant rate's run may be resumed to more rounds (run on to its plateau)
-        trajectory = TRAJECTORY + (("rounds",) if HPARAMS[cfg.hparams].cosine else ())
-        state = folder.open(dataclasses.asdict(cfg), resume=cfg.resume, trajectory=trajectory,
-                            total=cfg.rounds, total_key="rounds", overwrite=cfg.overwrite,
-                            trajectory_defaults=TRAJECTORY_DEFAULTS)
-        return _distill(cfg, device, folder, state)
+        return TRAJECTORY + (("rounds",) if HPARAMS[cfg.hparams].cosine else ())
+
+    def describe(self, cfg: DFADConfig) -> str:
+        return f"dfad {cfg.scheme}"
+
+    def setup(self, cfg: DFADConfig, device: torch.device) -> _Run:
+        run = _setup(cfg, device)
+        run.S.train()
+        run.G.train()
+        return run
+
+    def step(self, run: _Run, i: int) -> dict:
+        return _round(run, i)
+
+    def state(self, run: _Run) -> dict:
+        return _state(run)
+
+    def restore(self, run: _Run, state: dict) -> None:
+        _restore(run, state)
+
+    def modules(self, run: _Run) -> dict[str, nn.Module]:
+        return {"student": run.S, "generator": run.G}
+
+    def schedule(self, cfg: DFADConfig) -> harness.Schedule:
+        return harness.Schedule(log=0, eval=cfg.eval_every, checkpoint=cfg.checkpoint_every)
+
+    def evaluate(self, run: _Run) -> dict:
+        acc = classifiers.accuracy(run.S, run.eval_set, device=run.device)
+        return {"Accuracy/student": acc} | ({} if run.val is None else {
+            "Accuracy/val": classifiers.accuracy(run.S, run.val, device=run.device)})
+
+    def postfix(self, row: dict) -> dict[str, str]:
+        return {"acc": f"{row['Accuracy/student']:.3f}"}
+
+    def summary(self, run: _Run, records: list[dict]) -> dict:
+        final = records[-1]["Accuracy/student"]
+        if run.cfg.eval_n is not None:  # the last evaluation saw part of the test split
+            final = classifiers.accuracy(run.S, run.test, device=run.device)
+        return {"accuracy": final, "val_accuracy": records[-1].get("Accuracy/val"),
+                "teacher_accuracy": run.teacher_acc}
+
+    def result(self, run: _Run, records, summary, folder) -> DistillResult:
+        return DistillResult(run.cfg, records, summary["accuracy"], run.teacher_acc,
+                             summary["Time/train"], run.S,
+                             None if run.cfg.scheme == "kd" else run.G, run.T, folder.path)
+
+    def prepare(self, cfg: DFADConfig) -> None:
+        """Train (or load) the cached teacher once, before parallel workers each want it."""
+        if cfg.teacher is not None:
+            return
+        kw = dict(data_root=cfg.data_root, image_size=32)
+        train = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
+        teacher_for(cfg, train, data.load(cfg.dataset, "test", **kw),
+                    settings.resolve_device(cfg.device))
+
+    def cost_key(self, cfg: DFADConfig) -> str:
+        return cfg.scheme
+
+    def cost_configs(self, cfgs: list[DFADConfig]) -> dict[str, DFADConfig]:
+        """Each scheme at its first config's rates."""
+        return {c.scheme: c for c in reversed(cfgs)}
+
+    def step_seconds(self, cfg: DFADConfig) -> float:
+        return round_seconds(cfg)
 
 
-def _distill(cfg: DFADConfig, device: torch.device, folder: harness.RunFolder,
-             state: dict | None) -> DistillResult:
-    run = _setup(cfg, device)
-    clock = harness.Clock(device)
-    start = _restore(run, state, clock) if state is not None else 0
-    records = folder.begin({"config": dataclasses.asdict(cfg)}, start)
-    bar = harness.progress(cfg.rounds, start, f"dfad {cfg.scheme}", cfg.progress, unit="round")
+KIND = DFADKind()
 
-    def evaluate(r: int, stats: dict) -> None:
-        with clock.evaluating():
-            acc = classifiers.accuracy(run.S, run.eval_set, device=device)
-            val = {} if run.val is None else {
-                "Accuracy/val": classifiers.accuracy(run.S, run.val, device=device)}
-        rec = {"round": r, "Time/train": clock.train, "Accuracy/student": acc} | val \
-            | to_floats(stats)
-        folder.check_finite(r, rec)  # before the row is written
-        records.append(rec)
-        folder.append(rec)
-        bar.set_postfix(acc=f"{acc:.3f}", refresh=False)
 
-    def handle(r: int, stats: dict, events: set[str]) -> None:
-        if "eval" in events:
-            evaluate(r, stats)
-        if "checkpoint" in events:
-            folder.save(_state(run, r, clock, records), {"student": run.S, "generator": run.G})
-
-    if start == 0:
-        evaluate(0, {})
-    run.S.train()
-    run.G.train()
-    schedule = harness.Schedule(log=0, eval=cfg.eval_every, checkpoint=cfg.checkpoint_every)
-    try:
-        harness.loop(start, cfg.rounds, lambda r: _round(run, r), schedule, clock, handle, bar)
-    finally:
-        bar.close()
-    final = records[-1]["Accuracy/student"]
-    if cfg.eval_n is not None:
-        final = classifiers.accuracy(run.S, run.test, device=device)
-    folder.finish({"rounds": cfg.rounds, "Time/train": clock.train, "Time/eval": clock.eval,
-                   "accuracy": final, "val_accuracy": records[-1].get("Accuracy/val"),
-                   "teacher_accuracy": run.teacher_acc})
-    return DistillResult(cfg, records, final, run.teacher_acc, clock.train, run.S,
-                         None if cfg.scheme == "kd" else run.G, run.T, folder.path)
+def distill(cfg: DFADConfig) -> DistillResult:
+    """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
+    return harness.run(KIND, cfg)
 
 
 # --------------------------------------------------------------------------- diagnosis
@@ -599,8 +439,7 @@ def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
     their entropy: 10 for balanced classes, 1 for one) and ``agreement`` (the share of those
     images on which the student predicts the teacher's class). A student cannot learn a class
     its generator never shows the teacher."""
-    from osgan import data
-    from osgan.metrics.fid import class_shares
+    from osgan.metrics.fid import class_shares  # the metrics package: only a diagnosis needs it
 
     folder = harness.RunFolder(run_dir, "dfad")
     meta = folder.meta()
@@ -691,13 +530,8 @@ def compare(cfg: DFADConfig, seeds: list[int], rounds: dict[str, int], workers: 
     :class:`DistillResult`, the same as one after the other."""
     cfgs = [dataclasses.replace(cfg, scheme=scheme, rounds=n, seed=seed)
             for scheme, n in rounds.items() for seed in seeds]
-    if workers != 1 and cfg.teacher is None:  # train (or load) the cached teacher once, here
-        from osgan import data
-
-        kw = dict(data_root=cfg.data_root, image_size=32)
-        train = split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
-        teacher_for(cfg, train, data.load(cfg.dataset, "test", **kw),
-                    settings.resolve_device(cfg.device))
+    if workers != 1:  # train (or load) the cached teacher once, here
+        KIND.prepare(cfg)
     results = harness.parallel_map(distill, cfgs, workers, desc=f"{len(cfgs)} runs",
                                    progress=cfg.progress)
     out: dict[str, list] = {}

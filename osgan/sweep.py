@@ -33,20 +33,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import json
 import platform
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from osgan import compare, harness, losses, plans, settings, sweeps
+from osgan import dfad, dfad_rounds, harness, plans, settings, sweeps, training
+from osgan.runkind import RunKind
 from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.training import TrainConfig
 from osgan.util import UsageError, cache_root, write_json
@@ -97,9 +96,23 @@ class DFADCell:
         return f"{self.scheme}-{self.point}-seed{self.seed}"
 
 
+# the kind of run of a sweep's cells, by the spec's kind (osgan.sweeps)
+RUN_KINDS: dict[str, RunKind] = {k.name: k for k in (training.KIND, dfad.KIND)}
+
+
 def kind(name: str) -> str:
     """``train`` (GAN training runs, Table 1) or ``dfad`` (distillation runs, Table 2)."""
     return sweep_spec(name).kind
+
+
+def run_kind(name: str) -> RunKind:
+    """The run kind of sweep ``name``'s cells (:mod:`osgan.runkind`)."""
+    return RUN_KINDS[kind(name)]
+
+
+def kind_of(cfg) -> RunKind:
+    """The run kind whose config ``cfg`` is."""
+    return next(k for k in RUN_KINDS.values() if isinstance(cfg, k.config))
 
 
 def _grid(spec: DFADSweep, scheme: str, seed: int) -> list[DFADCell]:
@@ -273,12 +286,10 @@ def cell_config(name: str, cell, results: Path, **overrides):
     into ``results/<cell>``, its checkpoint under ``cache_root()/sweeps/<sweep>/<cell>``."""
     spec = sweep_spec(name)
     if spec.kind == "dfad":
-        from osgan.dfad import DFADConfig
-
         given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
                      seed=cell.seed, rounds=cell.rounds or spec.rounds[cell.scheme],
                      progress=False, g_every=cell.g_every)
-        cfg = DFADConfig.for_profile(spec.profile, **(given | spec.dfad | overrides))
+        cfg = dfad.DFADConfig.for_profile(spec.profile, **(given | spec.dfad | overrides))
     else:
         variant = spec.variants.get(cell.variant, {})
         plan = {"plan": plans.plan_hash(plans.get(spec.plan))} if spec.plan is not None else {}
@@ -291,12 +302,10 @@ def cell_config(name: str, cell, results: Path, **overrides):
                    resume=(out / "config.json").exists())
 
 
-STEP_KEY = {"train": "steps", "dfad": "rounds"}  # how a finished cell's length is counted
-
-
 def _total(cfg) -> tuple[str, int]:
     """The length of a cell's run: ``("steps", n)`` for training, ``("rounds", n)`` for dfad."""
-    return ("steps", cfg.steps) if isinstance(cfg, TrainConfig) else ("rounds", cfg.rounds)
+    length = kind_of(cfg).length
+    return length, getattr(cfg, length)
 
 
 def _finished_length(cell: Path, key: str) -> int | None:
@@ -395,87 +404,6 @@ def _now() -> str:
 # cost estimate
 
 
-def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
-    """Measured seconds per training step at ``cfg``'s settings (random data, same models),
-    after a few warm-up steps, on this process's threads."""
-    from osgan.models import models_for
-    from osgan.steps import one_stage_step, two_stage_step
-
-    torch.manual_seed(0)
-    obj = losses.get(cfg.gan)
-    G, D = models_for(obj, image_size=cfg.image_size, channels=1, nz=cfg.nz, width=cfg.width,
-                      num_classes=10 if obj.conditional else 0, d_norm=cfg.d_norm)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
-    B = cfg.batch_size
-    x = torch.rand(B, 1, cfg.image_size, cfg.image_size) * 2 - 1
-    y = torch.randint(10, (B,)) if obj.conditional else None
-
-    def step():
-        z = torch.randn(B, cfg.nz)
-        if cfg.stages == "one":
-            one_stage_step(G, D, opt_g, opt_d, obj, x, z, y, exact=cfg.exact, as_float=False)
-        else:
-            two_stage_step(G, D, opt_g, opt_d, obj, x, z, y, as_float=False)
-
-    for _ in range(3):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - t0) / steps
-
-
-def _round_fn(cfg):
-    """One distillation round of ``cfg``'s scheme as a callable, at its settings (random teacher
-    and data, the same networks and optimisers)."""
-    from osgan import dfad
-
-    torch.manual_seed(0)
-    K, C = (100 if cfg.dataset == "cifar100" else 10), (1 if cfg.dataset == "fashion_mnist" else 3)
-    T = dfad.freeze(dfad.network(cfg.archs[0], K, C, cfg.resnet_width))
-    S = dfad.network(cfg.archs[1], K, C, cfg.resnet_width)
-    G = dfad.Generator(cfg.nz, cfg.g_width, C, 32)
-    opt_s, opt_g, _ = dfad.optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
-    x, z = torch.rand(cfg.batch_size, C, 32, 32) * 2 - 1, torch.randn(cfg.batch_size, cfg.nz)
-
-    count = itertools.count(1)  # the round's number, for g_every
-
-    def round_():
-        if cfg.scheme == "kd":
-            dfad.kd_round(S, T, opt_s, x, temperature=cfg.kd_temperature, as_float=False)
-        elif cfg.scheme == "one":
-            dfad.one_stage_round(G, S, T, opt_g, opt_s, z,
-                                 update_g=next(count) % cfg.g_every == 0, as_float=False)
-        else:
-            dfad.two_stage_round(G, S, T, opt_g, opt_s, z, student_steps=cfg.student_steps,
-                                 as_float=False)
-
-    return round_
-
-
-def _rounds_fn(cfg):
-    """``cfg.g_every`` rounds of :func:`_round_fn` as one callable (one round for most cells)."""
-    round_ = _round_fn(cfg)
-
-    def rounds():
-        for _ in range(cfg.g_every):
-            round_()
-
-    return rounds
-
-
-def round_seconds(cfg, rounds: int = 5) -> float:
-    """Measured seconds per distillation round at ``cfg``'s settings, after a warm-up round, on
-    this process's threads."""
-    round_ = _round_fn(cfg)
-    round_()
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        round_()
-    return (time.perf_counter() - t0) / rounds
-
-
 def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: int = 3,
                       command: str | None = None) -> dict[str, Any]:
     """``results/round_costs.json`` of a dfad sweep: the CPU seconds of one round of each scheme
@@ -502,7 +430,7 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
             cfgs.setdefault(record.cost_key(sc, c.g_every), cell_config(name, c, results))
     settings.set_threads(next(iter(cfgs.values())).threads)
     # a call of g_every rounds, the generator moving in the last: the cycle's mean round
-    fns = {k: _rounds_fn(c) for k, c in cfgs.items()}
+    fns = {k: dfad_rounds.rounds_fn(c) for k, c in cfgs.items()}
     times = timing.round_robin(fns, "cpu", repeats, warmup, clock="cpu")
     times = {k: [t / cfgs[k].g_every for t in ts] for k, ts in times.items()}
     out = {"seconds_per_round": {k: statistics.median(t) for k, t in times.items()},
@@ -524,22 +452,17 @@ def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
     scheme, measured once per scheme (training: on dcgan_ns; dfad: at the first cell's rates)
     at the sweep's settings."""
     settings.set_threads(cfgs[0].threads)
-    dfad_kind = kind(name) == "dfad"
-    if dfad_kind:
-        first = {c.scheme: c for c in reversed(cfgs)}
-        cost = {sc: round_seconds(c) for sc, c in first.items()}
-    else:
-        cost = {st: step_seconds(replace(cfgs[0], gan="dcgan_ns", stages=st, exact=False))
-                for st in ("one", "two")}
+    run = run_kind(name)
+    cost = {key: run.step_seconds(c) for key, c in run.cost_configs(cfgs).items()}
     left = 0.0
     for cfg in cfgs:
         if status(cfg) == "done":
             continue
-        key, total = _total(cfg)
+        total = getattr(cfg, run.length)
         ckpt = Path(cfg.checkpoint_dir) / "checkpoint.pt"
-        done = torch.load(ckpt, map_location="cpu", weights_only=True)[key.rstrip("s")] \
+        done = torch.load(ckpt, map_location="cpu", weights_only=True)[run.count] \
             if ckpt.exists() else 0
-        left += (total - done) * cost[cfg.scheme if dfad_kind else cfg.stages]
+        left += (total - done) * cost[run.cost_key(cfg)]
     return {"step_seconds": cost, "cpu_seconds_left": left,
             "wall_seconds_left": left / max(1, workers)}
 
@@ -566,7 +489,7 @@ def collect(name: str, source: Path, results: Path) -> list[str]:
     theirs = read_provenance(source)
     results = own_results(name, results)
     copied = []
-    key = STEP_KEY[kind(name)]
+    key = run_kind(name).length
     for cell in sorted(p for p in source.iterdir() if (p / "done.json").exists()):
         mine = _finished_length(results / cell.name, key)
         if mine is not None and mine >= _finished_length(cell, key):
@@ -632,7 +555,7 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     per class, and the classes the generator shows the teacher). A cell scored already at its
     length is not scored again; cells whose checkpoint is gone (another machine) keep the entry
     they had and are listed under ``missing``. Returns what it wrote."""
-    from osgan import record, training
+    from osgan import record
 
     if not (results / "sweep.json").exists():
         raise UsageError(f"{results} holds no record of sweep {name!r}: run the sweep first")
@@ -668,7 +591,7 @@ def _rescore_dfad(results: Path, cells: dict[str, Any], missing: list[str]) -> N
     """:func:`write_rescore` for distillation runs: each finished cell's final student and
     generator (:func:`osgan.dfad.diagnose`) into ``cells``, the names of those whose checkpoint
     is gone or of another length into ``missing``."""
-    from osgan import dfad, record
+    from osgan import record
 
     for r in record.load_dfad(results)["runs"]:
         if not r["done"]:
@@ -688,20 +611,10 @@ def _rescore_dfad(results: Path, cells: dict[str, Any], missing: list[str]) -> N
         cells[name] = {"recorded accuracy": r["accuracy"], **out}
 
 
-def _distill_one(cfg) -> str:
-    # a worker process's whole job: one distillation run, its folder's path (not its modules)
-    from osgan import dfad
-
-    return str(dfad.distill(cfg).out_dir)
-
-
-def _teacher(cfg) -> None:
-    from osgan import data, dfad
-
-    kw = dict(data_root=cfg.data_root, image_size=32)
-    train = dfad.split_val(data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
-    dfad.teacher_for(cfg, train, data.load(cfg.dataset, "test", **kw),
-                     settings.resolve_device(cfg.device))
+def _run_cell(cfg) -> str:
+    # a worker process's whole job: one run of its kind (one thread, set by the config), its
+    # folder's path (not its modules)
+    return str(harness.run(kind_of(cfg), cfg).out_dir)
 
 
 def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overrides) -> list:
@@ -746,15 +659,13 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
         write_json(prov_path, prov)
 
     dirs: list[Path] = []
+    run = run_kind(name)
     while todo:
-        if kind(name) == "dfad":
-            if workers > 1:  # train (or load) the cached teacher once, before the workers
-                _teacher(todo[0])
-            paths = harness.parallel_map(_distill_one, todo, workers, desc=f"sweep {name}",
-                                         on_done=lambda i, p: finished(i, Path(p)))
-            dirs += [Path(p) for p in paths]
-        else:
-            dirs += compare.run_many(todo, workers, desc=f"sweep {name}", on_done=finished)
+        if workers > 1:  # what the workers share (dfad: the cached teacher), made once here
+            run.prepare(todo[0])
+        paths = harness.parallel_map(_run_cell, todo, workers, desc=f"sweep {name}",
+                                     on_done=lambda i, p: finished(i, Path(p)))
+        dirs += [Path(p) for p in paths]
         if only is not None and len(dirs) >= only:
             break
         # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done

@@ -16,9 +16,10 @@ backbone, GroupNorm in D). A run directory is an :class:`osgan.harness.RunFolder
 * ``checkpoint.pt``: see :mod:`osgan.checkpoint`; ``resume=True`` continues from it and gives the
   losses an uninterrupted run gives (on CPU; cuDNN may not be deterministic).
 
-:func:`train` is short pieces: :func:`_setup` (data, models, optimizers), :func:`_restore`
-(resume), :func:`_step` (one round), and the handler of logging, evaluation, samples and
-checkpoints, driven by :func:`osgan.harness.loop`.
+:func:`train` is a run of kind :class:`TrainKind` (:mod:`osgan.runkind`), made of short pieces:
+:func:`_setup` (data, models, optimizers), :func:`_state` and :func:`_restore` (the checkpoint),
+:func:`_step` (one round), :func:`_evaluate` and :func:`_save_grid`; :func:`osgan.harness.run`
+drives them with the folder, the clock, the rows, the checkpoints and ``done.json``.
 
 In this implementation we:
 
@@ -39,7 +40,8 @@ Evaluation: every ``eval.every`` steps the loop calls ``osgan.metrics.fid_kid`` 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from osgan import checkpoint, data, harness, layout, losses, settings
 from osgan.models import Generator, ModelConfig, models_for
+from osgan.runkind import RunKind
 from osgan.settings import EvalConfig, setting
-from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, to_floats, two_stage_step
+from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, two_stage_step
 from osgan.util import UsageError, check_count, check_rate, check_seed, eval_mode
 
 STAGES = ("one", "two")
@@ -305,16 +308,17 @@ def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
                 y_grid, ema)
 
 
-def _state(run: _Run, step: int, clock: harness.Clock) -> dict[str, Any]:
-    return {"step": step, "G": run.G.state_dict(), "D": run.D.state_dict(),
+def _state(run: _Run) -> dict[str, Any]:
+    """What the next step reads (the harness adds the step, the clocks and the config)."""
+    return {"G": run.G.state_dict(), "D": run.D.state_dict(),
             "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
-            "objective": run.objective.state_dict(), "rng": checkpoint.rng_state(run.noise_gen, run.data_gen),
-            "time_train": clock.train, "time_eval": clock.eval, "config": asdict(run.cfg)} \
+            "objective": run.objective.state_dict(),
+            "rng": checkpoint.rng_state(run.noise_gen, run.data_gen)} \
         | ({"ema": run.ema.state_dict()} if run.ema is not None else {})
 
 
-def _restore(run: _Run, state: dict[str, Any], clock: harness.Clock) -> int:
-    """Load a checkpoint into the run and the clock; returns the step it was taken at."""
+def _restore(run: _Run, state: dict[str, Any]) -> None:
+    """Load a checkpoint into the run."""
     run.G.load_state_dict(state["G"])
     run.D.load_state_dict(state["D"])
     run.opt_g.load_state_dict(state["opt_g"])
@@ -326,8 +330,6 @@ def _restore(run: _Run, state: dict[str, Any], clock: harness.Clock) -> int:
             raise UsageError("cannot resume with ema: the checkpoint was trained without a moving "
                              "average of G; resume with ema=0 or start afresh (--overwrite)")
         run.ema.load_state_dict(state["ema"])
-    clock.train, clock.eval = state["time_train"], state["time_eval"]
-    return state["step"]
 
 
 def _step(run: _Run) -> dict[str, torch.Tensor]:
@@ -396,64 +398,107 @@ def _check_eval(cfg: TrainConfig) -> None:
             raise ValueError(str(e)) from None
 
 
+class TrainKind(RunKind):
+    """GAN training runs (``"train"``), counted in steps: the pieces above, in the harness."""
+
+    name, config, count, length = "train", TrainConfig, "step", "steps"
+    trajectory, trajectory_defaults = TRAJECTORY, TRAJECTORY_DEFAULTS
+
+    def paths(self, cfg: TrainConfig):
+        return cfg.run_dir(), cfg.checkpoint_dir or None
+
+    def check(self, cfg: TrainConfig) -> None:
+        _check_eval(cfg)
+
+    def meta(self, run: _Run) -> dict[str, Any]:
+        return {"model": asdict(run.G.cfg)}
+
+    def describe(self, cfg: TrainConfig) -> str:
+        return f"{cfg.gan} {cfg.stages}-stage"
+
+    def setup(self, cfg: TrainConfig, device: torch.device) -> _Run:
+        run = _setup(cfg, device)
+        run.G.train()
+        run.D.train()
+        return run
+
+    def step(self, run: _Run, i: int) -> dict[str, torch.Tensor]:
+        return _step(run)
+
+    def state(self, run: _Run) -> dict[str, Any]:
+        return _state(run)
+
+    def restore(self, run: _Run, state: dict[str, Any]) -> None:
+        _restore(run, state)
+
+    def modules(self, run: _Run) -> dict[str, nn.Module]:
+        return {"G": run.G, "D": run.D}
+
+    def schedule(self, cfg: TrainConfig) -> harness.Schedule:
+        return harness.Schedule(log=cfg.log_every, eval=cfg.eval.every, sample=cfg.sample_every,
+                                checkpoint=cfg.checkpoint_every)
+
+    def evaluate(self, run: _Run) -> dict[str, Any]:
+        return _evaluate(run)
+
+    def sample(self, run: _Run, path: Path) -> None:
+        _save_grid(run, path)
+
+    def postfix(self, row: dict[str, Any]) -> dict[str, str]:
+        return {"D": f"{row['Loss/D']:.3f}", "G": f"{row['Loss/G']:.3f}"}
+
+    def summary(self, run: _Run, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"last": records[-1] if records else None}
+
+    def result(self, run: _Run, records, summary, folder: harness.RunFolder) -> TrainResult:
+        return TrainResult(folder.path, records, run.G, run.D, run.cfg)
+
+    def cost_key(self, cfg: TrainConfig) -> str:
+        return cfg.stages
+
+    def cost_configs(self, cfgs: list[TrainConfig]) -> dict[str, TrainConfig]:
+        """Both schemes on dcgan_ns at the first config's settings."""
+        return {st: replace(cfgs[0], gan="dcgan_ns", stages=st, exact=False)
+                for st in ("one", "two")}
+
+    def step_seconds(self, cfg: TrainConfig) -> float:
+        return step_seconds(cfg)
+
+
+KIND = TrainKind()
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.gan`` for ``cfg.steps`` steps in one or two stages; see the module docstring."""
-    cfg.validate()
-    device = settings.resolve_device(cfg.device)
-    settings.set_threads(cfg.threads)  # process-wide, as torch has it
-    _check_eval(cfg)
-    with harness.RunFolder(cfg.run_dir(), "train",
-                           checkpoint_dir=cfg.checkpoint_dir or None) as folder:
-        state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=TRAJECTORY,
-                            trajectory_defaults=TRAJECTORY_DEFAULTS, total=cfg.steps,
-                            overwrite=cfg.overwrite)
-        return _train(cfg, device, folder, state)
+    return harness.run(KIND, cfg)
 
 
-def _train(cfg: TrainConfig, device: torch.device, folder: harness.RunFolder,
-           state: dict | None) -> TrainResult:
-    run = _setup(cfg, device)  # data before anything is written: no half-made run folder
-    clock = harness.Clock(device)
-    start = _restore(run, state, clock) if state is not None else 0
-    records = folder.begin({"config": asdict(cfg), "model": asdict(run.G.cfg)}, start)
-    if state is None and folder.path is not None:  # afresh: the grids of a replaced run go
-        for old in (folder.path / "samples").glob("step_*.png"):
-            old.unlink()
-    last_log = {"step": start, "time": clock.train}
-    bar = harness.progress(cfg.steps, start, f"{cfg.gan} {cfg.stages}-stage", cfg.progress)
+def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
+    """Measured seconds per training step at ``cfg``'s settings (random data, same models),
+    after a few warm-up steps, on this process's threads."""
+    torch.manual_seed(0)
+    obj = losses.get(cfg.gan)
+    G, D = models_for(obj, image_size=cfg.image_size, channels=1, nz=cfg.nz, width=cfg.width,
+                      num_classes=10 if obj.conditional else 0, d_norm=cfg.d_norm)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
+    B = cfg.batch_size
+    x = torch.rand(B, 1, cfg.image_size, cfg.image_size) * 2 - 1
+    y = torch.randint(10, (B,)) if obj.conditional else None
 
-    def handle(step: int, stats: dict, events: set[str]) -> None:
-        row = None
-        if events & {"log", "eval"}:
-            row = {"step": step} | to_floats(stats)
-            folder.check_finite(step, row)  # before anything of this step is written
-            row["Time/step"] = (clock.train - last_log["time"]) / (step - last_log["step"])
-            row["Time/train"] = clock.train
-            last_log.update(step=step, time=clock.train)
-            bar.set_postfix({"D": f"{row['Loss/D']:.3f}", "G": f"{row['Loss/G']:.3f}"})
-        if "eval" in events:
-            with clock.evaluating():
-                row |= _evaluate(run)
-        if row is not None:
-            row["Time/eval"] = clock.eval
-            records.append(row)
-            folder.append(row)
-        if "sample" in events:
-            _save_grid(run, folder.path / "samples" / f"step_{step:06d}.png")
-        if "checkpoint" in events:
-            folder.save(_state(run, step, clock), {"G": run.G, "D": run.D})
+    def step():
+        z = torch.randn(B, cfg.nz)
+        if cfg.stages == "one":
+            one_stage_step(G, D, opt_g, opt_d, obj, x, z, y, exact=cfg.exact, as_float=False)
+        else:
+            two_stage_step(G, D, opt_g, opt_d, obj, x, z, y, as_float=False)
 
-    schedule = harness.Schedule(log=cfg.log_every, eval=cfg.eval.every, sample=cfg.sample_every,
-                                checkpoint=cfg.checkpoint_every)
-    run.G.train()
-    run.D.train()
-    try:
-        harness.loop(start, cfg.steps, lambda i: _step(run), schedule, clock, handle, bar)
-    finally:
-        bar.close()
-    folder.finish({"steps": cfg.steps, "Time/train": clock.train, "Time/eval": clock.eval,
-                   "last": records[-1] if records else None})
-    return TrainResult(folder.path, records, run.G, run.D, cfg)
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
 
 
 # ---------------------------------------------------------------------------------------------

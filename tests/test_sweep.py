@@ -469,19 +469,19 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
 
 
 def test_round_bench_times_one_stage_at_each_g_every_by_its_own_name(env, monkeypatch):
-    from osgan import record
+    from osgan import dfad_rounds, record
 
     monkeypatch.setitem(settings.SWEEPS, "why_smoke", dict(
         kind="dfad", schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 3),
         seeds=(0,), profile="smoke", rounds=dict(two=2, one=4)))
     calls = []
-    real = sweep._round_fn
+    real = dfad_rounds.round_fn
 
     def counted(cfg):
         fn = real(cfg)
         return lambda: (calls.append(record.cost_key(cfg.scheme, cfg.g_every)), fn())[1]
 
-    monkeypatch.setattr(sweep, "_round_fn", counted)
+    monkeypatch.setattr(dfad_rounds, "round_fn", counted)
     out = sweep.write_round_bench("why_smoke", env / "why", repeats=2, warmup=0)
     assert set(out["seconds_per_round"]) == {"one", "one-every3", "two"}
     assert out["student_updates_per_round"] == {"one": 1, "one-every3": 1, "two": 5}
