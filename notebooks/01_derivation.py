@@ -75,7 +75,7 @@ import osgan
 from osgan import data as osdata
 from osgan import losses, reference, settings
 from osgan.models import models_for
-from osgan.plots import markdown_table, to_numpy
+from osgan.render.tables import markdown_table, to_numpy
 from osgan.scale import instance_losses, per_sample_gamma
 
 profile = settings.resolve(profile, device)

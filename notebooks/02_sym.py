@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from osgan import compare, losses, settings
-from osgan.plots import markdown_table, plot_curves, show_grids, side_by_side, stage_verdicts
+from osgan.render.tables import markdown_table, plot_curves, show_grids, side_by_side, stage_verdicts
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
 profile = settings.resolve(profile, device)
@@ -106,14 +106,15 @@ print(compare.describe(cfg, chapter, profile))
 # %% tags=["hide-input"]
 from pathlib import Path
 
-from osgan import forest, record, table1
+from osgan import forest, table1
+from osgan.analysis import records, table1_record
 
-t1_runs = record.load(record_dir)["runs"]
+t1_runs = records.load(record_dir)["runs"]
 findings = table1.analyse(t1_runs)
 for key, value in forest.values(findings).items():
     glue(key, value, display=False)
 bench_json = Path(record_dir) / "bench" / "bench.json"
-costs = record.bench_costs(bench_json) if bench_json.exists() else {}
+costs = records.bench_costs(bench_json) if bench_json.exists() else {}
 forest.show(findings, names, table1.figure4(t1_runs, costs))
 
 # %% [markdown]
@@ -135,7 +136,7 @@ forest.show(findings, names, table1.figure4(t1_runs, costs))
 # build's own, shorter, as a check that the pipeline still gives the same direction.
 
 # %% tags=["hide-input"]
-from osgan.plots import show_record
+from osgan.render.table1_record import show_record
 
 recorded = show_record(record_dir, names, dataset=cfg.dataset)
 
@@ -189,7 +190,7 @@ display(Markdown(markdown_table(verdicts, formats={"FID one - two (ours)": "{:+.
 disagree = [v["gan"] for v in verdicts if v["agree"] is False]
 glue("sym_disagree", ", ".join(disagree) if disagree else "none", display=False)
 glue("sym_agree", ", ".join(v["gan"] for v in verdicts if v["agree"]) or "none", display=False)
-match = record.live_agrees(recorded, rows)
+match = table1_record.live_agrees(recorded, rows)
 glue("sym_live_match", ", ".join(g for g, ok in match.items() if ok) or "none", display=False)
 glue("sym_live_differ", ", ".join(g for g, ok in match.items() if not ok) or "none", display=False)
 

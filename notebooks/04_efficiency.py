@@ -73,7 +73,9 @@ data_root = None  # unused here: the bench times random batches of the data set'
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from osgan import bench, plots, settings, timing
+from osgan import bench, settings, timing
+from osgan.paper import paper_table
+from osgan.render import tables
 
 dev = settings.resolve_device(device)
 profile = settings.resolve(profile, dev)
@@ -120,7 +122,7 @@ plt.show()
 # not use it; its line shows what `python -m osgan train --precision bfloat16` would buy.
 
 # %%
-display(Markdown(plots.markdown_table(bench.option_effects(result.rows),
+display(Markdown(tables.markdown_table(bench.option_effects(result.rows),
                                       formats={"ms": "{:.1f}", "speedup_over_baseline": "{:.3f}"})))
 
 # %% [markdown]
@@ -146,7 +148,7 @@ ax.set_yticks(range(len(timing.SCHEMES)), timing.SCHEMES)
 ax.set_xlabel("ms per round")
 ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
 plt.show()
-display(Markdown(plots.markdown_table(
+display(Markdown(tables.markdown_table(
     [{"part": k, "ms": 1e3 * v} for k, v in first["costs"].items()], formats={"ms": "{:.2f}"})))
 
 # %% [markdown]
@@ -182,7 +184,7 @@ display(Markdown(plots.markdown_table(
 # labelled as the paper's; our measurements above are per round.
 
 # %%
-display(Markdown(plots.markdown_table(plots.paper_table("figure4_speedups"))))
+display(Markdown(tables.markdown_table(paper_table("figure4_speedups"))))
 
 # %% [markdown]
 # ## Recorded GPU runs
@@ -203,11 +205,11 @@ for run in runs:
     display(Markdown(f"**{m['device_name']}**, torch {m['torch']}, CUDA {m['cuda']}, cuDNN "
                      f"{m['cudnn']}, recorded {m['date']}: `{m['command']}`"))
     print(bench.ratio_table(run.rows))
-    display(Markdown(plots.markdown_table(bench.speedup_summary(run.rows), formats={
+    display(Markdown(tables.markdown_table(bench.speedup_summary(run.rows), formats={
         k: "{:.3f}" if k.startswith(("S ", "Eq")) else "{:.1f}"
         for k in ("one ms min", "one ms max", "S measured median", "S measured min",
                   "S measured max", "S model median", "Eq. 17")})))
-    display(Markdown(plots.markdown_table(
+    display(Markdown(tables.markdown_table(
         bench.option_effects(run.rows), formats={"ms": "{:.2f}", "speedup_over_baseline": "{:.3f}"})))
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     bench.plot_speedups(run.rows, ax, title=f"{m['device_name']} (recorded)")
@@ -228,7 +230,7 @@ if grids:
     model = [s["S model median"] for s in summary]
     every = ("at every point" if min(s["S measured min"] for s in summary) > 1
              else "at most points")
-    paper = [r["speedup"] for r in plots.paper_table("figure4_speedups")]
+    paper = [r["speedup"] for r in paper_table("figure4_speedups")]
     display(Markdown(
         f"**What the GPU record shows.** On the {grids[0].meta['device_name']} a one-stage round "
         f"took {lo_ms:.1f} to {hi_ms:.1f} ms over a grid whose largest point has about "
@@ -255,19 +257,19 @@ for doc in bench.recorded_profiles():
     display(Markdown(f"**{m['device_name']}**, torch {m['torch']}, recorded {m['date']}: "
                      f"`{m['command']}`"))
     prof = bench.profile_summary(doc)
-    display(Markdown(plots.markdown_table(prof, formats={
+    display(Markdown(tables.markdown_table(prof, formats={
         k: "{:.0f}" if k.endswith("kernels") else "{:.2f}" for k in prof[0] if k != "objective"})))
     lays = bench.layout_summary(doc)
-    display(Markdown(plots.markdown_table(lays, formats={
+    display(Markdown(tables.markdown_table(lays, formats={
         "default ms": "{:.2f}", "fastest ms": "{:.2f}", "default / fastest": "{:.3f}"})))
     busy = [r[f"{s} GPU busy"] for r in prof for s in ("one", "two")]
     kern = [r["two/one kernel"] for r in prof]
     wall = [r["two/one wall"] for r in prof]
     display(Markdown(
-        f"**Where the time goes.** The GPU ran kernels for {plots.span(busy, '{:.0%}')} of a round "
+        f"**Where the time goes.** The GPU ran kernels for {tables.span(busy, '{:.0%}')} of a round "
         f"and was idle, waiting on the host, for the rest. Counted in kernel time, two stages "
-        f"cost {plots.span(kern, '{:.2f}x')} one stage ({'above' if min(kern) > 4 / 3 else 'against'} "
-        f"Eq. 17's 4/3); counted in wall-clock time, {plots.span(wall, '{:.2f}x')}. "
+        f"cost {tables.span(kern, '{:.2f}x')} one stage ({'above' if min(kern) > 4 / 3 else 'against'} "
+        f"Eq. 17's 4/3); counted in wall-clock time, {tables.span(wall, '{:.2f}x')}. "
         "The saving of Eq. 16 is real work saved on the GPU, and at these "
         "sizes the host's share of the round, which both schemes pay, hides most of it. The "
         f"default layout was within {max(r['default / fastest'] for r in lays) - 1:.1%} of the "

@@ -67,7 +67,8 @@ why_dir = "results/table2_why"  # the recorded ablation (python -m osgan sweep t
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from osgan import dfad, plots, settings
+from osgan import dfad, paper, settings
+from osgan.render import table2_record, tables
 
 resolved = settings.resolve(profile, device)
 cfg = dfad.DFADConfig.for_profile(profile, device=device, dataset=dataset, data_root=data_root,
@@ -99,7 +100,7 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # from one evaluation to the next, so the last one alone is a noisy end.
 
 # %% tags=["hide-input"]
-recorded = plots.show_dfad_record(record_dir)
+recorded = table2_record.show_dfad_record(record_dir)
 
 # %% [markdown]
 # **Which published recipe.** DFAD publishes one recipe per network pair: for the ResNets on
@@ -122,7 +123,7 @@ recorded = plots.show_dfad_record(record_dir)
 # not the paper's.
 
 # %% tags=["hide-input"]
-why = plots.show_dfad_ablation(why_dir)
+why = table2_record.show_dfad_ablation(why_dir)
 for point, paired in why.items():
     end = next((p for p in paired if p["at"] == "end"), None)
     if end is None:  # no seed of two stages finished beside it yet
@@ -146,8 +147,8 @@ for point, paired in why.items():
 # generators show, and how often the student agrees with the teacher on the generated images.
 
 # %% tags=["hide-input"]
-classes_why = plots.show_dfad_classes(why_dir)
-classes_t2 = plots.show_dfad_classes(record_dir, recorded["chosen"]) if recorded else {}
+classes_why = table2_record.show_dfad_classes(why_dir)
+classes_t2 = table2_record.show_dfad_classes(record_dir, recorded["chosen"]) if recorded else {}
 
 # %% [markdown]
 # ## The live run of this build: a pipeline check
@@ -186,7 +187,7 @@ display(Markdown(
     f"{equal_rounds} rounds, `acc_at_time`: after {equal_time:.1f} s of training, both on "
     f"{'the whole test split' if cfg.eval_n is None else f'its first {cfg.eval_n} images'}; "
     "`seconds`: training clock of the whole run (evaluations excluded).\n\n"
-    + plots.markdown_table(table, columns, formats={"seconds": "{:.1f}"})))
+    + tables.markdown_table(table, columns, formats={"seconds": "{:.1f}"})))
 
 # %% [markdown]
 # Beside it, **the paper's Table 2**, copied from the paper: CIFAR-10/100, ResNet-34 teacher,
@@ -194,8 +195,8 @@ display(Markdown(
 # compared.
 
 # %%
-display(Markdown("Paper's Table 2 (CIFAR, ResNets):\n\n" + plots.markdown_table(
-    plots.paper_table("table2"), formats={"cifar10_accuracy": "{:.3f}",
+display(Markdown("Paper's Table 2 (CIFAR, ResNets):\n\n" + tables.markdown_table(
+    paper.paper_table("table2"), formats={"cifar10_accuracy": "{:.3f}",
                                           "cifar100_accuracy": "{:.3f}"})))
 
 # %% [markdown]

@@ -54,7 +54,7 @@ from osgan import data as osdata
 from osgan import discriminators, losses, settings
 from osgan.check import step_costs
 from osgan.models import models_for
-from osgan.plots import markdown_table
+from osgan.render.tables import markdown_table
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets: no progress bars
 

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from osgan import paper, plans
-from osgan.plots import markdown_table
+from osgan.render.tables import markdown_table
 from osgan.table1 import Comparison, Findings, TimeRatio
 
 SECONDARY_NAMES = {

@@ -144,7 +144,7 @@ def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
 
 
 def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Findings:
-    """The plan's findings from a Table 1 record's runs (:func:`osgan.record.load`'s)."""
+    """The plan's findings from a Table 1 record's runs (:func:`osgan.analysis.records.load`'s)."""
     for name in (plan.primary, *plan.secondary):
         if name not in plans.READINGS:
             raise UsageError(f"plan {plan.name!r} names an unknown reading {name!r}; choose "

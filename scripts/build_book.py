@@ -116,7 +116,7 @@ def stage(es5: Path) -> None:
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book", dirs_exist_ok=True)
     # the introduction's summary of the recorded verdicts, read from results/ at every build
-    from osgan.plots import record_summary
+    from osgan.render.summary import record_summary
 
     (STAGE / "book" / "_verdicts.md").write_text(record_summary(ROOT / "results") + "\n")
     stage_table1(ROOT / "results" / "table1")
@@ -134,12 +134,13 @@ def stage_table1(record_dir: Path) -> None:
     matplotlib.use("Agg")
     import yaml
 
-    from osgan import forest, plans, record, table1
-    from osgan.plots import markdown_table
+    from osgan import forest, plans, table1
+    from osgan.analysis import records
+    from osgan.render.tables import markdown_table
 
     book = STAGE / "book"
     if (record_dir / "sweep.json").exists():
-        f = table1.analyse(record.load(record_dir)["runs"])
+        f = table1.analyse(records.load(record_dir)["runs"])
         fig = forest.plot_forest(f)
         fig.savefig(book / "_table1_forest.png", dpi=110)
         values = forest.values(f)

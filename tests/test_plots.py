@@ -1,4 +1,5 @@
-"""osgan.plots: Markdown tables, image grids and the paper's tables, against hand-written expectations."""
+"""osgan.render: Markdown tables, image grids, the paper's tables and the chapters' renderings of
+a record, against hand-written expectations; the verdicts they show are checked as values."""
 
 import csv
 import json
@@ -8,12 +9,19 @@ import pytest
 import torch
 from pytest import approx
 
-from osgan import plots, sweep
+from osgan import paper, sweep
+from osgan.analysis import paired
+from osgan.analysis import table1_record as a1
+from osgan.analysis import table2_record as a2
+from osgan.render import summary as intro
+from osgan.render import table1_record as show1
+from osgan.render import table2_record as show2
+from osgan.render import tables
 
 
 def test_markdown_table_formats_and_escapes():
     rows = [{"a": 1.23456, "b|c": "x|y", "d": None}, {"a": float("nan"), "b|c": True, "d": 2}]
-    text = plots.markdown_table(rows, formats={"a": "{:.2f}"})
+    text = tables.markdown_table(rows, formats={"a": "{:.2f}"})
     assert text.splitlines() == [
         r"| a | b\|c | d |",
         "| --- | --- | --- |",
@@ -23,46 +31,46 @@ def test_markdown_table_formats_and_escapes():
 
 
 def test_markdown_table_column_choice_and_empty():
-    assert plots.markdown_table([{"a": 1, "b": 2}], columns=["b"]) == "| b |\n| --- |\n| 2 |"
-    assert plots.markdown_table([], columns=["a"]) == "| a |\n| --- |"
+    assert tables.markdown_table([{"a": 1, "b": 2}], columns=["b"]) == "| b |\n| --- |\n| 2 |"
+    assert tables.markdown_table([], columns=["a"]) == "| a |\n| --- |"
     with pytest.raises(ValueError, match="columns"):
-        plots.markdown_table([])
+        tables.markdown_table([])
 
 
 def test_image_grid_places_images_in_unit_range():
     # two grey 2x2 images: all -1 (black) and all +1 (white), one row, padding 1 of white
     images = torch.stack([torch.full((1, 2, 2), -1.0), torch.full((1, 2, 2), 1.0)])
-    grid = plots.image_grid(images, nrow=2, padding=1)
+    grid = tables.image_grid(images, nrow=2, padding=1)
     expected = np.ones((4, 7), np.float32)
     expected[1:3, 1:3] = 0.0
     np.testing.assert_array_equal(grid, expected)
-    rgb = plots.image_grid(torch.zeros(3, 3, 4, 4), nrow=2, padding=0)
+    rgb = tables.image_grid(torch.zeros(3, 3, 4, 4), nrow=2, padding=0)
     assert rgb.shape == (8, 8, 3)
     np.testing.assert_allclose(rgb[:4, :8], 0.5)  # first row: two mid-grey images
     np.testing.assert_allclose(rgb[4:, 4:], 1.0)  # the empty slot stays white
     with pytest.raises(ValueError, match="channels"):
-        plots.image_grid(torch.zeros(1, 2, 4, 4))
+        tables.image_grid(torch.zeros(1, 2, 4, 4))
 
 
 def test_paper_table1_matches_the_csv():
-    with (plots.PAPER_DIR / "table1.csv").open() as f:
+    with (paper.PAPER_DIR / "table1.csv").open() as f:
         raw = [r for r in csv.DictReader(f) if r["gan"] == "LSGAN"]
-    rows = plots.paper_table1(["lsgan"], dataset="ffhq")
+    rows = tables.paper_table1(["lsgan"], dataset="ffhq")
     assert [r["stages"] for r in rows] == [r["stages"] for r in raw]
     assert [r["FID (paper)"] for r in rows] == [
         f"{float(r['ffhq_fid']):.2f} ± {float(r['ffhq_fid_std']):.2f}" for r in raw
     ]
-    cgan = plots.paper_table1(["cgan"], dataset="lsun_churches")
+    cgan = tables.paper_table1(["cgan"], dataset="lsun_churches")
     assert [r["FID (paper)"] for r in cgan] == [None, None]  # "/" in the paper
 
 
 def test_paper_tables_reject_unknown_names():
     with pytest.raises(ValueError, match="dcgan, cgan, wgan"):
-        plots.paper_table1(["nogan"])
+        tables.paper_table1(["nogan"])
     with pytest.raises(ValueError, match="celeba"):
-        plots.paper_table1(["dcgan"], dataset="mnist")
+        tables.paper_table1(["dcgan"], dataset="mnist")
     with pytest.raises(ValueError, match="table1"):
-        plots.paper_table("table9")
+        paper.paper_table("table9")
 
 
 def _fake_record(root, fids, sweep="table1", variant=""):
@@ -99,9 +107,9 @@ def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
             for st, base in (("one", 3.0), ("two", 4.0))}
     _fake_record(tmp_path, fids)
-    rows = plots.show_record(tmp_path, ["dcgan", "wgan"])
+    rows = show1.show_record(tmp_path, ["dcgan", "wgan"])
     assert [r["gan"] for r in rows] == ["dcgan"] and rows[0]["n"] == 3
-    assert rows[0]["verdict"] == "one stage better"
+    assert rows[0]["verdict"] == "one better" and rows[0]["paper (celeba)"] == "one better"
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "commit(s) 0123456789" in text and f"6 of {len(sweep.cells('table1'))} runs finished" in text
     assert "Plateau rule" in text and "Figure 4" in text
@@ -123,7 +131,7 @@ def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, mon
     rows = [{"objective": "dcgan", "scheme": sc, "option": "layout", "measured_s": t}
             for sc, t in (("one_stage", 0.5), ("two_stage_paper", 1.0))]
     (tmp_path / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
-    plots.show_record(tmp_path, ["dcgan"])
+    show1.show_record(tmp_path, ["dcgan"])
     verdicts, curves = figures[:2]
     # at a glance: one - two over two's mean FID (here -1 over 4), the paper's beside it
     left, right = verdicts.axes
@@ -158,7 +166,7 @@ def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monk
         "FID": 0.5, "FID min": 0.4, "FID max": 0.6, "n_draws": 3, "n_gen": 5000,
         "n_real": 10000, "feature_space": "domain:fashion_mnist@32/cnn",
         "date": "2026-11-24T09:00:00+00:00", "commit": "abcdef0123"}))
-    plots.show_record(tmp_path, ["dcgan"])
+    show1.show_record(tmp_path, ["dcgan"])
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "FID 0.500 (range 0.400 to 0.600 over 3 draws of 5000)" in text
     assert "end at 6 to 8 times that" in text and "abcdef0" in text
@@ -169,7 +177,7 @@ def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monk
 def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    assert plots.show_record(tmp_path / "nothing", ["dcgan"]) == []
+    assert show1.show_record(tmp_path / "nothing", ["dcgan"]) == []
     assert "No recorded sweep" in shown[0].data
 
 
@@ -181,7 +189,7 @@ def test_show_update_order_pairs_the_variant_with_table1(tmp_path, monkeypatch):
     shown, figures = [], []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
-    assert plots.show_update_order(tmp_path / "t1", tmp_path / "why") is None
+    assert show1.show_update_order(tmp_path / "t1", tmp_path / "why") is None
     assert "Nothing recorded" in shown[-1].data and "sweep why" in shown[-1].data
     (tmp_path / "t1").mkdir()
     (tmp_path / "why").mkdir()
@@ -190,7 +198,7 @@ def test_show_update_order_pairs_the_variant_with_table1(tmp_path, monkeypatch):
     _fake_record(tmp_path / "why", {("fishergan", "two", s): [9, 5, 0.70 + 0.011 * s]
                                     for s in range(3)}, sweep="table1_why",
                  variant="simultaneous")
-    out = plots.show_update_order(tmp_path / "t1", tmp_path / "why")
+    out = show1.show_update_order(tmp_path / "t1", tmp_path / "why")
     assert out["n"] == 3
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "two-simultaneous - two" in text and "the order of the updates" in text
@@ -223,7 +231,7 @@ def _dfad_record(root, sweep: str, spec: dict) -> None:
 def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
     from fixtures_data import write_dfad_cell
 
-    assert plots.show_dfad_record(tmp_path / "nothing") == {}
+    assert show2.show_dfad_record(tmp_path / "nothing") == {}
     assert "No recorded DFAD sweep" in shown[0].data
     spec = {"kind": "dfad", "schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3],
             "seeds": [0, 1], "tune_seeds": [0], "profile": "smoke",
@@ -243,7 +251,7 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    t2 = plots.show_dfad_record(tmp_path)
+    t2 = show2.show_dfad_record(tmp_path)
     # one's grid point (the recipe is reported at the shared setting), two's recipe (no grid)
     assert t2["chosen"] == {"one": "adam-s0.001-g0.001", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
@@ -276,7 +284,7 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
 def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown):
     from fixtures_data import write_dfad_cell
 
-    assert plots.show_dfad_ablation(tmp_path / "table2_why") == {}
+    assert show2.show_dfad_ablation(tmp_path / "table2_why") == {}
     assert "No recorded ablation" in shown[0].data
     _dfad_record(tmp_path, "table2_why", {})
     for seed in (0, 1, 2):
@@ -293,7 +301,7 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    out = plots.show_dfad_ablation(tmp_path)
+    out = show2.show_dfad_ablation(tmp_path)
     assert set(out) == {"adam-s0.001-g0.001", "adam-s0.001-g0.001-every5"}
     # equal time by the bench: one 50 x 0.2 s, every5 50 x 0.1 s, two 10 x 0.6 s
     timed = {pt: next(p for p in rows if p["at"] == "equal time (bench)")
@@ -312,10 +320,10 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001`" in text
     # the introduction's line for it
-    summary = plots.dfad_ablation_summary(tmp_path)
+    summary = intro.dfad_ablation_summary(tmp_path)
     assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: at the end, one " \
            "0.610, two 0.510" in summary and "one better" in summary
-    assert "not recorded yet" in plots.dfad_ablation_summary(tmp_path / "nothing")
+    assert "not recorded yet" in intro.dfad_ablation_summary(tmp_path / "nothing")
     assert "class by class" not in summary  # no rescore yet
     # with a class-by-class reading, a line on the classes the generators show
     share = [0.5, 0.0, 0.0, 0.0, 0.0, 0.25, 0.0, 0.0, 0.25, 0.0]
@@ -325,18 +333,20 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
             "classes_eff": 2.83 + s, "agreement": 0.7, "images": 100,
             "per_class": [0.9, 0.0, 0.1, 0.0, 0.0, 0.8, 0.05, 0.0, 0.7, 0.0]} for s in (0, 1)},
         "date": "2026-11-29T19:00:00", "commit": "0123456789", "missing": []}))
-    summary = plots.dfad_ablation_summary(tmp_path)
+    summary = intro.dfad_ablation_summary(tmp_path)
     assert "show the teacher 2.8 to 3.8 of the ten classes" in summary
     assert "under 2% of every generator's images: trouser, pullover, dress, coat, shirt, " \
            "sneaker, ankle boot" in summary and "over 20 cell-class pairs" in summary
     assert "accuracy follows those shares" in summary
+    reading = a2.dfad_classes(json.loads((tmp_path / "rescore.json").read_text()))
+    assert reading["follows"] and reading["eff"] == [2.83, 3.83] and reading["pairs"] == 20
 
 
 def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_learns(
         tmp_path, shown):
     from scipy import stats
 
-    assert plots.show_dfad_classes(tmp_path) == {}
+    assert show2.show_dfad_classes(tmp_path) == {}
     assert "No class-by-class reading" in shown[0].data
     # two adversarial cells that show the teacher four classes, one KD cell (no generator)
     share = [0.3, 0.0, 0.01, 0.2, 0.0, 0.3, 0.0, 0.0, 0.19, 0.0]
@@ -352,7 +362,7 @@ def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    out = plots.show_dfad_classes(tmp_path)
+    out = show2.show_dfad_classes(tmp_path)
     assert out["cells"] == ["one-adam-s0.001-g0.001-seed0", "two-adam-s0.001-g0.001-seed0"]
     ref = stats.spearmanr(share * 2, acc * 2)
     assert out["spearman"] == approx(ref.statistic) and out["p"] == approx(ref.pvalue)
@@ -364,9 +374,9 @@ def test_show_dfad_classes_pairs_what_the_generator_shows_with_what_the_student_
         "what the generator shows the teacher (final G, 100 images)",
         "what the student learned (final student, test split)"]
     # a choice of points keeps only their cells
-    assert plots.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["cells"] == [
+    assert show2.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["cells"] == [
         "two-adam-s0.001-g0.001-seed0"]
-    assert plots.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["paired"] == []
+    assert show2.show_dfad_classes(tmp_path, {"two": "adam-s0.001-g0.001"})["paired"] == []
 
 
 def test_classes_shown_one_against_two_paired_by_seed_against_scipy(tmp_path, shown):
@@ -381,7 +391,7 @@ def test_classes_shown_one_against_two_paired_by_seed_against_scipy(tmp_path, sh
     cells["one-other-seed0"] = dict(cells["one-p1-seed0"], classes_eff=9.0)  # another point
     (tmp_path / "rescore.json").write_text(json.dumps({
         "cells": cells, "date": "2026-11-30T00:00:00", "commit": "0123456789", "missing": []}))
-    paired = plots.show_dfad_classes(tmp_path, {"one": "p1", "two": "p2"})["paired"]
+    paired = show2.show_dfad_classes(tmp_path, {"one": "p1", "two": "p2"})["paired"]
     for row, key in zip(paired, (eff, agree), strict=True):
         ref = stats.ttest_rel(key["one"], key["two"]).confidence_interval(0.95)
         assert row["n"] == 3 and row["one"] == approx(sum(key["one"]) / 3)
@@ -393,7 +403,7 @@ def test_classes_shown_one_against_two_paired_by_seed_against_scipy(tmp_path, sh
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     import json
 
-    assert "No recorded Table 1 sweep" in plots.record_summary(tmp_path)
+    assert "No recorded Table 1 sweep" in intro.record_summary(tmp_path)
     t1 = tmp_path / "table1"
     t1.mkdir()
     fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
@@ -404,7 +414,7 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
             for o, sc, t in (("dcgan", "one_stage", 0.5), ("dcgan", "two_stage_paper", 0.7),
                              ("lsgan", "one_stage", 0.5), ("lsgan", "two_stage_paper", 0.6))]
     (t1 / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
-    text = plots.record_summary(tmp_path)
+    text = intro.record_summary(tmp_path)
     assert f"6 of {len(sweep.cells('table1'))} runs finished" in text and "300 steps" in text
     assert "| dcgan |" not in text  # the verdicts are the planned analysis's (osgan.table1)
     assert "1.20x to 1.40x" in text and "over 2 objectives" in text
@@ -412,9 +422,9 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     (tmp_path / "table1_why").mkdir()
     _fake_record(tmp_path / "table1_why", {("fishergan", "two", 0): [9, 5, 3]},
                  sweep="table1_why", variant="simultaneous")
-    text = plots.record_summary(tmp_path)
+    text = intro.record_summary(tmp_path)
     assert "**The order of the updates on Fisher GAN** (`results/table1_why`" in text
-    assert "has not run to the end on any seed yet" in text  # table1 holds no fishergan cells
+    assert f"finding: *{a1.NOT_RUN}*" in text  # table1 holds no fishergan cells
 
 
 def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypatch):
@@ -424,7 +434,7 @@ def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypat
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     _fake_record(tmp_path, {("dcgan", "one", 0): [9, 5, 3], ("dcgan", "two", 0): [9, 4, 6]})
-    plots.show_record(tmp_path, ["dcgan"])
+    show1.show_record(tmp_path, ["dcgan"])
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "still falling" in text and "dcgan one seed 0 (40%" in text
     assert "Worse at the end than before" in text
@@ -434,16 +444,14 @@ def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypat
 def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
     # FID = c * step^-a: the best of the last third over the best before it is (2/3)^a, at any
     # length; here from a real curve's own slope and gain
-    from osgan import record
-
     for a in (0.5, 1.0, 2.0):
         ev = [{"step": s, "FID": 3.0 * s ** -a} for s in range(500, 10_001, 500)]
-        p = record.plateau(ev, 10_000)
-        text = plots._why_still_falling([p["slope"]], 10_000)
+        p = a1.plateau(ev, 10_000)
+        text = show1.why_still_falling([p["slope"]], 10_000)
         # evaluations every 500 steps: the best before is at 6500, the last third's at 10000
         assert p["gain"] == approx(1 - 0.65 ** a) and p["slope"] == approx(-a)
         assert f"that is {1 - (2 / 3) ** a:.0%}" in text and "10,000 steps" in text
-    assert plots._why_still_falling([], 10_000) == ""
+    assert show1.why_still_falling([], 10_000) == ""
 
 
 def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):
@@ -451,7 +459,7 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
 
     from osgan import settings
 
-    assert "No recorded Table 2 sweep" in plots.dfad_summary(tmp_path / "table2")
+    assert "No recorded Table 2 sweep" in intro.dfad_summary(tmp_path / "table2")
     _dfad_record(tmp_path, "dfad_smoke", settings.SWEEPS["dfad_smoke"].to_dict())
     for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
         for scheme, acc, bonus in (("one", one, 0.2), ("two", two, 0.0)):
@@ -459,11 +467,17 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
             # (round, seconds, test, validation): one's best validation is mid-run, 0.2 higher
             curve = [(0, 0, 0.1, 0.1), (1, 0.5, acc + bonus, 0.95), (rounds, 1, acc, acc)]
             write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, curve, acc, acc, rounds)
-    text = plots.dfad_summary(tmp_path)
+    text = intro.dfad_summary(tmp_path)
     assert "4 of " in text and "the grids of one and two are still running" in text
     assert "both at DFAD's CIFAR recipe" in text
     assert "cosine decay: at the end, one 0.510, two 0.695, one - two -0.185" in text
-    assert "(n = 2): no difference detected at n = 2" in text  # t(1): [-0.376, +0.006]
+    assert "(n = 2): no difference detected" in text  # t(1): [-0.376, +0.006]
+    from osgan.analysis import records
+
+    at_recipe = a2.dfad_table2(records.load_dfad(tmp_path)["runs"])["recipes"]["dfad"]["paired"]
+    end = next(p for p in at_recipe if p["at"] == "end")
+    assert end["one-two"] == approx(-0.185) and end["verdict"] == paired.NO_DIFFERENCE
+    assert (end["low"], end["high"]) == (approx(-0.376, abs=5e-4), approx(0.006, abs=5e-4))
     # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
     assert "early-stopped on validation, one 0.710, two 0.695, one - two +0.015" in text
     # once both grids are done on the tune seed, the verdict at the chosen rates too
@@ -471,28 +485,28 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
         for scheme, acc in (("one", 0.6), ("two", 0.65)):
             write_dfad_cell(tmp_path, scheme, "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], acc, acc,
                             4 if scheme == "one" else 2)
-    text = plots.dfad_summary(tmp_path)
+    text = intro.dfad_summary(tmp_path)
     assert "still running" not in text and "each scheme at its chosen rates" in text
     # a recipe the sweep no longer runs (cells of an earlier plan) gives no verdict line
     for scheme in ("one", "two"):
         write_dfad_cell(tmp_path, scheme, "dfad_mnist", None, None, 0, [(0, 0, 0.1)], 0.3, 0.3,
                         4 if scheme == "one" else 2)
-    assert "LeNet-5" not in plots.dfad_summary(tmp_path)
-    assert "both at DFAD's CIFAR recipe" in plots.dfad_summary(tmp_path)
+    assert "LeNet-5" not in intro.dfad_summary(tmp_path)
+    assert "both at DFAD's CIFAR recipe" in intro.dfad_summary(tmp_path)
 
 
 def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):
     from osgan import bench
 
-    assert plots.gpu_summary(tmp_path) == ""  # nothing recorded: no line
-    text = plots.gpu_summary(bench.RESULTS_DIR)
+    assert intro.gpu_summary(tmp_path) == ""  # nothing recorded: no line
+    text = intro.gpu_summary(bench.RESULTS_DIR)
     grids = [r for r in bench.recorded() if bench.is_grid(r.rows)]
     med = [s["S measured median"] for r in grids for s in bench.speedup_summary(r.rows)]
     assert "NVIDIA H200" in text and f"took {min(med):.2f}x to {max(med):.2f}x" in text
     kern = [row["two/one kernel"] for d in bench.recorded_profiles()
             for row in bench.profile_summary(d)]
-    assert f"in GPU kernel time {plots.span(kern, '{:.2f}x')}," in text
-    assert plots.span([1.0, 1.001], "{:.2f}") == "1.00" and plots.span([1, 2], "{}") == "1 to 2"
+    assert f"in GPU kernel time {tables.span(kern, '{:.2f}x')}," in text
+    assert tables.span([1.0, 1.001], "{:.2f}") == "1.00" and tables.span([1, 2], "{}") == "1 to 2"
     # the compile run times one point only: not a grid
     assert not bench.is_grid(bench.load(bench.RESULTS_DIR / "bench-cuda-h200-compile"
                                         / "bench.json").rows)
