@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup data test lint clean
+.PHONY: setup data test test-cluster lint clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,15 @@ $(STAMP): pyproject.toml
 data:
 	@bash scripts/ensure-fashion-mnist.sh
 
+# two workers on this project's 2-core machines (pytest-xdist); the chapters run in the book build
 test: setup data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not book"
+
+# The Slurm executor on a one-node cluster started here (Debian's slurm and munge, installed when
+# missing): the smoke sweep with one job preempted must resume and equal the local record.
+test-cluster: setup data
+	eval "$$(bash scripts/cluster.sh start)" && trap 'bash scripts/cluster.sh stop' EXIT && \
+		$(BIN)/python scripts/cluster_check.py
 
 lint: setup
 	$(BIN)/ruff check osgan tests notebooks scripts

@@ -35,6 +35,7 @@ import argparse
 import datetime
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,7 +45,7 @@ from typing import Any
 
 import torch
 
-from osgan import dfad, dfad_rounds, harness, plans, settings, sweeps, training
+from osgan import dfad, dfad_rounds, harness, plans, settings, slurm, sweeps, training
 from osgan.runkind import RunKind
 from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.training import TrainConfig
@@ -634,19 +635,49 @@ def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overri
     return todo[:only]
 
 
+EXECUTORS = ("local", "slurm")
+
+
+def _held(name: str, todo: list) -> None:
+    """Refuse, in one line, cells whose folder another process or Slurm job still holds."""
+    for cfg in todo:
+        holder = harness.lock_holder(Path(cfg.out_dir) / harness.LOCK)
+        if holder is not None:
+            raise UsageError(f"{cfg.out_dir} is in use by process {holder}: wait for it to "
+                             "finish (or stop it) and run the sweep again")
+    jobs = {c: j["job_id"] for c, j in slurm.hosts(name, [Path(c.out_dir).name
+                                                         for c in todo]).items()}
+    live = slurm.running(list(jobs.values())) if jobs and shutil.which("squeue") else set()
+    for cell, job in jobs.items():
+        if job in live:
+            raise UsageError(f"cell {cell} is held by Slurm job {job}: wait for it, or "
+                             f"`scancel {job}`, and run the sweep again")
+
+
 def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
-              command: str | None = None, only: int | None = None, **overrides) -> list[Path]:
+              command: str | None = None, only: int | None = None, executor: str = "local",
+              slurm_options: slurm.SlurmOptions | None = None, **overrides) -> list[Path]:
     """Run the cells of sweep ``name`` that are not done (resuming unfinished ones), ``workers``
-    at a time; returns the finished cells' folders. ``only`` stops after that many cells;
-    ``overrides`` change every cell's training config (``data_root`` for a test)."""
-    results = own_results(name, results or RESULTS_DIR / name)
+    at a time here or, with ``executor="slurm"``, as Slurm jobs (:mod:`osgan.slurm`); returns
+    the finished cells' folders. ``only`` stops after that many cells; ``overrides`` change
+    every cell's training config (``data_root`` for a test)."""
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    options = slurm_options or slurm.SlurmOptions()
+    if executor == "slurm":  # before anything is written
+        options.validate()
+        slurm.check_cluster(options)
+    results = results or RESULTS_DIR / name
     todo = _todo(name, results, only, workers, **overrides)
+    _held(name, todo)  # before anything is written
+    results = own_results(name, results)
     if not todo:  # a session that trains nothing leaves the record as it was
         return []
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"sweep": name,
                                                                          "sessions": []}
-    session = {"start": _now(), "end": None, "command": command, "workers": workers,
+    session = {"start": _now(), "end": None, "command": command, "executor": executor,
+               "workers": workers,
                "threads": cell_config(name, cells(name, results)[0], results,
                                       **overrides).threads,
                **environment(), "cells_finished": []}
@@ -661,11 +692,22 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
     dirs: list[Path] = []
     run = run_kind(name)
     while todo:
-        if workers > 1:  # what the workers share (dfad: the cached teacher), made once here
+        if workers > 1 or executor == "slurm":  # what the cells share (dfad: the teacher)
             run.prepare(todo[0])
-        paths = harness.parallel_map(_run_cell, todo, workers, desc=f"sweep {name}",
-                                     on_done=lambda i, p: finished(i, Path(p)))
-        dirs += [Path(p) for p in paths]
+        if executor == "slurm":
+            jobs = slurm.submit(name, todo, _run_cell, options)
+            session.setdefault("jobs", {}).update(
+                {Path(c.out_dir).name: str(j.job_id) for c, j in zip(todo, jobs)})
+            write_json(prov_path, prov)
+            try:
+                dirs += slurm.follow(jobs, todo, finished, poll=options.poll)
+            finally:
+                session["hosts"] = slurm.hosts(name, list(session["jobs"]))
+                write_json(prov_path, prov)
+        else:
+            paths = harness.parallel_map(_run_cell, todo, workers, desc=f"sweep {name}",
+                                         on_done=lambda i, p: finished(i, Path(p)))
+            dirs += [Path(p) for p in paths]
         if only is not None and len(dirs) >= only:
             break
         # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done
@@ -679,7 +721,11 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help=f"the sweep: {', '.join(settings.SWEEPS)}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="cells trained at once, one process each")
+                        help="cells trained at once, one process each (local executor)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where the cells run: here (a pool of --workers processes) or as "
+                             "Slurm jobs through submitit (--slurm-* options)")
+    settings.add_arguments(parser, slurm.SlurmOptions, prefix="slurm_")
     parser.add_argument("--results", default=None,
                         help="the record's folder (default: results/<name>)")
     parser.add_argument("--only", type=int, default=None,
@@ -764,8 +810,9 @@ def run(args: argparse.Namespace) -> int:
               "(evaluations not counted)")
         return 0
     command = "python -m osgan sweep " + " ".join(sys.argv[2:])
+    options = slurm.SlurmOptions(**settings.given(args, slurm.SlurmOptions, prefix="slurm_"))
     dirs = run_sweep(args.name, results=results, workers=args.workers, command=command,
-                     only=args.only)
+                     only=args.only, executor=args.executor, slurm_options=options)
     if not dirs and not _todo(args.name, results, None, args.workers):
         print(f"sweep {args.name} is complete: every cell is done; record in {results}")
         return 0

@@ -182,8 +182,21 @@ def execute(name: str, parameters: dict, force: bool) -> str:
     except papermill.PapermillExecutionError as e:
         sys.exit(f"build_book: {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
                  f"  the executed notebook, with the traceback, is {out}")
+    check_executed(name, out)
     stamp.write_text(digest + "\n")
     return f"executed in {time.perf_counter() - t0:.0f} s"
+
+
+def check_executed(name: str, path: Path) -> None:
+    """An executed chapter has no error output and draws at least one figure."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    if any(o.output_type == "error" for o in outputs):
+        sys.exit(f"build_book: {name} has an error output: see {path}")
+    if not any("image/png" in o.get("data", {}) for o in outputs):
+        sys.exit(f"build_book: {name} drew no figure: every chapter draws one (see {path})")
 
 
 def render() -> Path:

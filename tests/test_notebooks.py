@@ -1,5 +1,8 @@
 """The book's chapters: jupytext pairs in sync, a parameters cell, and every chapter runs end to end
-with papermill in the ``smoke`` profile (as ``make book PROFILE=smoke`` does)."""
+with papermill in the ``smoke`` profile. That last test is marked ``book``: ``make test`` leaves it
+to ``make book PROFILE=smoke`` (which CI runs next), whose build executes every chapter once and
+fails on an error output or a chapter without a figure (``scripts/build_book.py``);
+``pytest -m book`` runs it here."""
 
 from pathlib import Path
 
@@ -49,6 +52,7 @@ def test_parameters_cell_first(name):
 
 
 @pytest.mark.slow
+@pytest.mark.book
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_in_smoke_profile(name, tmp_path):
     papermill = pytest.importorskip("papermill")

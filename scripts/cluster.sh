@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A one-node Slurm cluster on this machine, for `make test-cluster`: start | stop.
+#
+#   start: installs Debian's slurmctld, slurmd, slurm-client and munge when missing, writes a
+#          slurm.conf for this node (its line from `slurmd -C`) under $OSGAN_SLURM_DIR, starts
+#          munged (unless one runs), slurmctld and slurmd in the foreground mode (no systemd), and
+#          waits until the node is idle. Prints the `export SLURM_CONF=...` line to use.
+#   stop:  stops the daemons it started and removes $OSGAN_SLURM_DIR: the machine as it was
+#          (the Debian packages stay installed).
+set -euo pipefail
+DIR=${OSGAN_SLURM_DIR:-/tmp/osgan-slurm}
+cmd=${1:-}
+
+start() {
+    if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
+        || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+        echo "cluster: installing Debian's slurmctld slurmd slurm-client munge" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurmctld slurmd slurm-client munge \
+            >/dev/null
+    fi
+    if [ -e "$DIR" ]; then
+        echo "cluster: $DIR exists: a cluster of this script may be running; run '$0 stop' first" >&2
+        exit 2
+    fi
+    mkdir -p "$DIR/state" "$DIR/spool"
+    local host node name
+    host=$(hostname)
+    node=$(slurmd -C | head -1)
+    name=$(echo "$node" | sed 's/^NodeName=\([^ ]*\).*/\1/')
+    cat >"$DIR/slurm.conf" <<EOF
+ClusterName=osgan
+SlurmctldHost=$host
+AuthType=auth/munge
+CredType=cred/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd.pid
+SlurmctldLogFile=$DIR/slurmctld.log
+SlurmdLogFile=$DIR/slurmd.log
+SlurmUser=root
+ReturnToService=2
+JobRequeue=1
+KillWait=2
+MpiDefault=none
+$node State=UNKNOWN
+PartitionName=debug Nodes=$name Default=YES MaxTime=INFINITE State=UP
+EOF
+    if ! pgrep -x munged >/dev/null; then
+        mkdir -p /run/munge && chown munge:munge /run/munge
+        su -s /bin/sh munge -c /usr/sbin/munged
+        touch "$DIR/started-munged"
+    fi
+    SLURM_CONF=$DIR/slurm.conf nohup slurmctld -D -f "$DIR/slurm.conf" >"$DIR/slurmctld.out" 2>&1 &
+    echo $! >"$DIR/slurmctld.bg"
+    SLURM_CONF=$DIR/slurm.conf nohup slurmd -D -f "$DIR/slurm.conf" >"$DIR/slurmd.out" 2>&1 &
+    echo $! >"$DIR/slurmd.bg"
+    for _ in $(seq 60); do
+        if SLURM_CONF=$DIR/slurm.conf sinfo -h -o %t 2>/dev/null | grep -q idle; then
+            echo "export SLURM_CONF=$DIR/slurm.conf"
+            return 0
+        fi
+        sleep 1
+    done
+    echo "cluster: the node did not come up; logs in $DIR" >&2
+    stop
+    exit 1
+}
+
+stop() {
+    [ -d "$DIR" ] || return 0
+    local pids=()
+    for d in slurmd slurmctld; do
+        if [ -f "$DIR/$d.bg" ]; then
+            pids+=("$(cat "$DIR/$d.bg")")
+            kill "${pids[-1]}" 2>/dev/null || true
+        fi
+    done
+    if [ -f "$DIR/started-munged" ]; then
+        pkill -x munged || true
+    fi
+    for _ in $(seq 40); do  # the daemons take a few seconds to shut down: wait for them
+        alive=0
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        pgrep -x munged >/dev/null && [ -f "$DIR/started-munged" ] && alive=1
+        [ $alive = 0 ] && break
+        sleep 0.5
+    done
+    rm -rf "$DIR"
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
