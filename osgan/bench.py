@@ -56,8 +56,9 @@ from pathlib import Path
 
 import torch
 
-from osgan import layout, losses, models, settings, timing
-from osgan.settings import setting
+from osgan import layout, losses, models, settings, timing, util
+from osgan.settings import resolve_device, setting
+from osgan.util import UsageError, atomic_write, check_count, check_seed
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (GPU) live here
 OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
@@ -103,8 +104,6 @@ class BenchConfig:
     def validate(self) -> None:
         """ValueError naming the first bad value; also refuses an output folder that is a file or
         holds files other than an earlier bench's, before anything is measured."""
-        from osgan.util import check_count, check_seed
-
         for name in ("channels", "nz", "repeats"):
             check_count(name, getattr(self, name))
         for name in ("warmup", "threads"):
@@ -155,16 +154,6 @@ class BenchResult:
 # --- environment --------------------------------------------------------------------------------
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def environment(device: torch.device) -> dict:
     """Device and library versions, stored with every result."""
     import torchvision
@@ -172,7 +161,7 @@ def environment(device: torch.device) -> dict:
     return {
         "device": str(device),
         "device_type": device.type,
-        "device_name": device_name(device),
+        "device_name": util.device_name(device),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -186,8 +175,6 @@ def environment(device: torch.device) -> dict:
 
 
 def _resolve_device(name: str) -> torch.device:
-    from osgan.settings import resolve_device
-
     return resolve_device(name)
 
 
@@ -321,8 +308,6 @@ def run_bench(cfg: BenchConfig, *, command: str | None = None, progress=None) ->
 
 def write(result: BenchResult, out_dir: str | Path) -> Path:
     """``bench.csv`` and ``bench.json``, each written atomically (never half a file)."""
-    from osgan.util import atomic_write
-
     out = Path(out_dir)
 
     def write_csv(f):
@@ -508,8 +493,6 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osgan.util import UsageError
-
     try:
         cfg = config_from_args(args)
         cfg.check()

@@ -25,7 +25,7 @@ COMMANDS = {
     "fid": ("osgan.evaluate", "FID/KID of a run or of the test split, labelled by feature space"),
     "bench": ("osgan.bench", "time one- vs two-stage steps against Eq. 13-17"),
     "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
-    "sweep": ("osgan.sweep", "a named grid of runs (objectives x schemes x seeds), recorded with "
+    "sweep": ("osgan.sweep_command", "a named grid of runs (objectives x schemes x seeds), recorded with "
               "provenance"),
 }
 

@@ -64,7 +64,7 @@ import torch
 from torch import nn
 
 from osgan import checkpoint as ckpt
-from osgan import classifiers, data, harness, settings
+from osgan import classifiers, data, harness, runkind, settings
 from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's own
     DEFAULT_PAIRS,
     HPARAMS,
@@ -422,7 +422,7 @@ KIND = DFADKind()
 
 def distill(cfg: DFADConfig) -> DistillResult:
     """Run one scheme for ``cfg.rounds`` rounds; evaluate the student every ``eval_every``."""
-    return harness.run(KIND, cfg)
+    return runkind.run(KIND, cfg)
 
 
 # --------------------------------------------------------------------------- diagnosis

@@ -23,6 +23,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from osgan.models import Discriminator, ModelConfig
+
 KINDS = ("plain", "patch", "mbstd", "attention")
 
 
@@ -89,8 +91,6 @@ def make(name: str, *, channels: int = 1, width: int = 8) -> nn.Module:
     """A 32x32 discriminator by name: ``"groupnorm"`` and ``"batchnorm"`` are DCGAN's
     (:class:`osgan.models.Discriminator`, the paper's and the original), the others
     :class:`SmallDiscriminator` kinds."""
-    from osgan.models import Discriminator, ModelConfig
-
     if name in ("groupnorm", "batchnorm"):
         return Discriminator(ModelConfig(image_size=32, channels=channels, width=width,
                                          d_norm=name[:-4]))

@@ -15,8 +15,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from osgan import settings
+from osgan import data, settings, training
+from osgan.data import DataNotFound
 from osgan.metrics.fid import FEATURE_SPACES, FIDConfig, fid_kid, format_table
+from osgan.metrics.inception import InceptionWeightsNotFound
 from osgan.util import UsageError, write_json
 
 
@@ -38,8 +40,6 @@ def _config(args) -> FIDConfig:
 
 
 def _run_row(run_dir: str, cfg: FIDConfig, allow_unfinished: bool = False) -> dict:
-    from osgan import training
-
     if Path(run_dir).is_dir() and not (Path(run_dir) / "done.json").exists() \
             and (Path(run_dir) / "config.json").exists() and not allow_unfinished:
         raise UsageError(f"--run {run_dir}: the run has not finished (no done.json: killed, or "
@@ -58,9 +58,6 @@ def _run_row(run_dir: str, cfg: FIDConfig, allow_unfinished: bool = False) -> di
 
 
 def run(args) -> int:
-    from osgan.data import DataNotFound
-    from osgan.metrics.inception import InceptionWeightsNotFound
-
     if not args.reference and not args.run:
         raise UsageError("nothing to evaluate; give --reference and/or --run RUN_DIR")
     cfg = _config(args)  # FIDConfig checks every count before anything is computed
@@ -70,8 +67,6 @@ def run(args) -> int:
     rows = []
     try:
         if args.reference:
-            from osgan import data
-
             test = data.load(cfg.dataset, "test", data_root=cfg.data_root,
                              image_size=cfg.image_size)
             n = min(cfg.n_gen, test.images.shape[0])

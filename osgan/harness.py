@@ -25,7 +25,7 @@ host, adds no host-device sync to the steps.
 dropped (the resumed run logs them again), the clocks continue from the checkpoint's, and a
 checkpoint trained with other settings that change the trajectory is refused.
 
-:func:`run` drives one run of any kind (:class:`osgan.runkind.RunKind`) through all of this.
+:func:`osgan.runkind.run` drives one run of any kind through all of this.
 
 The training clock (:class:`Clock`) counts the steps only: evaluation, sampling, checkpointing and
 logging run with the clock stopped, and on CUDA the clock synchronises the device only when it
@@ -41,17 +41,14 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from osgan import checkpoint, settings
+from osgan import checkpoint
 from osgan.util import RunFailed, UsageError, atomic_write, write_json
-
-if TYPE_CHECKING:
-    from osgan.runkind import RunKind
 
 
 class Clock:
@@ -372,81 +369,6 @@ def loop(start: int, total: int, step: Callable[[int], Any], schedule: Schedule,
             handle(i, stats, events)
             clock.start()
     clock.stop()
-
-
-def run(kind: RunKind, cfg) -> Any:
-    """Run ``cfg`` as a run of ``kind``: check it, take its folder, set up (restoring the
-    checkpoint on ``resume``), step to its length on the training clock with rows, evaluations,
-    samples and checkpoints where its schedule says, write ``done.json``; the kind's result."""
-    cfg.validate()
-    device = settings.resolve_device(cfg.device)
-    settings.set_threads(cfg.threads)  # process-wide, as torch has it
-    kind.check(cfg)
-    path, checkpoint_dir = kind.paths(cfg)
-    length = kind.length
-    with RunFolder(path, kind.name, step_key=kind.count, checkpoint_dir=checkpoint_dir) as folder:
-        state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=kind.trajectory_of(cfg),
-                            trajectory_defaults=kind.trajectory_defaults,
-                            total=getattr(cfg, length), total_key=length, overwrite=cfg.overwrite)
-        return _run(kind, cfg, device, folder, state)
-
-
-def _run(kind: RunKind, cfg, device: torch.device, folder: RunFolder,
-         state: dict[str, Any] | None) -> Any:
-    run_ = kind.setup(cfg, device)  # data before anything is written: no half-made run folder
-    clock = Clock(device)
-    count, total = kind.count, getattr(cfg, kind.length)
-    start = 0
-    if state is not None:
-        kind.restore(run_, state)
-        clock.train, clock.eval = state["time_train"], state["time_eval"]
-        start = state[count]
-    records = folder.begin({"config": asdict(cfg)} | kind.meta(run_), start)
-    grids = folder.path / "samples" if folder.path is not None else None
-    if state is None and grids is not None:  # afresh: the grids of a replaced run go
-        for old in grids.glob(f"{count}_*.png"):
-            old.unlink()
-    last = {"step": start, "time": clock.train}
-    bar = progress(total, start, kind.describe(cfg), cfg.progress, unit=count)
-
-    def write_row(i: int, stats: dict, events: set[str]) -> None:
-        parts = {"stats": kind.statistics(run_, stats)}
-        folder.check_finite(i, parts["stats"])  # before anything of this step is written
-        if i > last["step"]:
-            parts["Time/step"] = {"Time/step": (clock.train - last["time"]) / (i - last["step"])}
-        parts["Time/train"] = {"Time/train": clock.train}
-        last.update(step=i, time=clock.train)
-        if "eval" in events:
-            with clock.evaluating():
-                parts["eval"] = kind.evaluate(run_)
-        parts["Time/eval"] = {"Time/eval": clock.eval}
-        row = {count: i}
-        for part in kind.row:
-            row |= parts.get(part, {})
-        records.append(row)
-        folder.append(row)
-        bar.set_postfix(kind.postfix(row), refresh=False)
-
-    def handle(i: int, stats: dict, events: set[str]) -> None:
-        if events & (kind.row_events | {"eval"}):
-            write_row(i, stats, events)
-        if "sample" in events and grids is not None:
-            kind.sample(run_, grids / f"{count}_{i:06d}.png")
-        if "checkpoint" in events:
-            folder.save({count: i} | kind.state(run_) | {
-                "time_train": clock.train, "time_eval": clock.eval, "config": asdict(cfg)},
-                kind.modules(run_))
-
-    if start == 0 and kind.evaluate_at_start:
-        write_row(0, {}, {"eval"})
-    try:
-        loop(start, total, lambda i: kind.step(run_, i), kind.schedule(cfg), clock, handle, bar)
-    finally:
-        bar.close()
-    summary = {kind.length: total, "Time/train": clock.train, "Time/eval": clock.eval} \
-        | kind.summary(run_, records)
-    folder.finish(summary)
-    return kind.result(run_, records, summary, folder)
 
 
 def _pickled_call(fn_item: tuple[Callable[[Any], Any], Any]) -> bytes:

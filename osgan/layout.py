@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from osgan import losses, steps
+from osgan import losses, steps, timing, util
 from osgan.models import is_per_sample
 from osgan.util import cache_root, write_json
 
@@ -134,10 +134,9 @@ def candidates(D: nn.Module, device: torch.device, threads: int) -> list[Layout]
 
 
 def _key(G, D, objective, x, device, threads, stages) -> str:
-    from osgan.bench import device_name
 
     shapes = [tuple(p.shape) for m in (G, D) for p in m.parameters()]
-    return json.dumps([device_name(device), torch.__version__, threads, stages, objective.name,
+    return json.dumps([util.device_name(device), torch.__version__, threads, stages, objective.name,
                        type(G).__name__, type(D).__name__, str(shapes), list(x.shape),
                        is_per_sample(D)])
 
@@ -154,8 +153,6 @@ def time_layouts(G: nn.Module, D: nn.Module, objective: losses.Objective, x: Ten
                  nz: int | None = None, repeats: int = 3, warmup: int = 1) -> list[list[float]]:
     """Seconds per round of ``stages`` under each layout, on copies of G and D (the models are
     untouched), interleaved round-robin so that other load falls on all alike."""
-    from osgan import timing
-
     if stages not in STAGES:
         raise ValueError(f"stages must be one of {STAGES}; got {stages!r}")
     device = x.device

@@ -1,6 +1,6 @@
 """A run kind: what one kind of run (GAN training, distillation, ...) brings to the harness.
 
-:func:`osgan.harness.run` does, once for every kind, what every run does alike: it checks the
+:func:`run` does, once for every kind, what every run does alike: it checks the
 config, takes the run folder (resume, overwrite and trajectory checks), restores a checkpoint,
 drives the steps on the training clock, writes the rows of ``metrics.jsonl`` (the step's
 statistics, checked finite, the clocks ``Time/step``, ``Time/train``, ``Time/eval``, and the
@@ -24,13 +24,15 @@ what parallel workers share (:meth:`~RunKind.prepare`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from osgan.harness import RunFolder, Schedule
+from osgan import settings
+from osgan.harness import Clock, RunFolder, Schedule, loop, progress
 from osgan.steps import to_floats
 
 # the parts a row may hold, in the order a kind lists them (after its count key, always first)
@@ -140,3 +142,82 @@ class RunKind:
     def step_seconds(self, cfg) -> float:
         """Measured seconds per step at ``cfg``'s settings."""
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# the one driver of every kind
+
+
+def run(kind: RunKind, cfg) -> Any:
+    """Run ``cfg`` as a run of ``kind``: check it, take its folder, set up (restoring the
+    checkpoint on ``resume``), step to its length on the training clock with rows, evaluations,
+    samples and checkpoints where its schedule says, write ``done.json``; the kind's result."""
+    cfg.validate()
+    device = settings.resolve_device(cfg.device)
+    settings.set_threads(cfg.threads)  # process-wide, as torch has it
+    kind.check(cfg)
+    path, checkpoint_dir = kind.paths(cfg)
+    length = kind.length
+    with RunFolder(path, kind.name, step_key=kind.count, checkpoint_dir=checkpoint_dir) as folder:
+        state = folder.open(asdict(cfg), resume=cfg.resume, trajectory=kind.trajectory_of(cfg),
+                            trajectory_defaults=kind.trajectory_defaults,
+                            total=getattr(cfg, length), total_key=length, overwrite=cfg.overwrite)
+        return _run(kind, cfg, device, folder, state)
+
+
+def _run(kind: RunKind, cfg, device: torch.device, folder: RunFolder,
+         state: dict[str, Any] | None) -> Any:
+    run_ = kind.setup(cfg, device)  # data before anything is written: no half-made run folder
+    clock = Clock(device)
+    count, total = kind.count, getattr(cfg, kind.length)
+    start = 0
+    if state is not None:
+        kind.restore(run_, state)
+        clock.train, clock.eval = state["time_train"], state["time_eval"]
+        start = state[count]
+    records = folder.begin({"config": asdict(cfg)} | kind.meta(run_), start)
+    grids = folder.path / "samples" if folder.path is not None else None
+    if state is None and grids is not None:  # afresh: the grids of a replaced run go
+        for old in grids.glob(f"{count}_*.png"):
+            old.unlink()
+    last = {"step": start, "time": clock.train}
+    bar = progress(total, start, kind.describe(cfg), cfg.progress, unit=count)
+
+    def write_row(i: int, stats: dict, events: set[str]) -> None:
+        parts = {"stats": kind.statistics(run_, stats)}
+        folder.check_finite(i, parts["stats"])  # before anything of this step is written
+        if i > last["step"]:
+            parts["Time/step"] = {"Time/step": (clock.train - last["time"]) / (i - last["step"])}
+        parts["Time/train"] = {"Time/train": clock.train}
+        last.update(step=i, time=clock.train)
+        if "eval" in events:
+            with clock.evaluating():
+                parts["eval"] = kind.evaluate(run_)
+        parts["Time/eval"] = {"Time/eval": clock.eval}
+        row = {count: i}
+        for part in kind.row:
+            row |= parts.get(part, {})
+        records.append(row)
+        folder.append(row)
+        bar.set_postfix(kind.postfix(row), refresh=False)
+
+    def handle(i: int, stats: dict, events: set[str]) -> None:
+        if events & (kind.row_events | {"eval"}):
+            write_row(i, stats, events)
+        if "sample" in events and grids is not None:
+            kind.sample(run_, grids / f"{count}_{i:06d}.png")
+        if "checkpoint" in events:
+            folder.save({count: i} | kind.state(run_) | {
+                "time_train": clock.train, "time_eval": clock.eval, "config": asdict(cfg)},
+                kind.modules(run_))
+
+    if start == 0 and kind.evaluate_at_start:
+        write_row(0, {}, {"eval"})
+    try:
+        loop(start, total, lambda i: kind.step(run_, i), kind.schedule(cfg), clock, handle, bar)
+    finally:
+        bar.close()
+    summary = {kind.length: total, "Time/train": clock.train, "Time/eval": clock.eval} \
+        | kind.summary(run_, records)
+    folder.finish(summary)
+    return kind.result(run_, records, summary, folder)

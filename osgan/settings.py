@@ -31,8 +31,6 @@ from typing import Any
 
 import torch
 
-from osgan.sweeps import DFADSweep, TrainSweep
-
 PROFILES_NAMES = ("full", "reference", "quick", "smoke")
 
 
@@ -176,74 +174,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                             options=("layout", "channels_last", "sync"), channels=1, repeats=2,
                             warmup=1, threads=1),
     },
-}
-
-
-# Named grids of runs (``python -m osgan sweep NAME``, :mod:`osgan.sweep`), each a typed spec
-# (:mod:`osgan.sweeps`): TrainSweep, objectives x schemes x paired seeds at one profile, and
-# DFADSweep, distillation runs, schemes x learning rates x paired seeds. Their fields say what
-# each key means and its default; a key a class does not know is refused where the spec is built.
-SWEEPS: dict[str, TrainSweep | DFADSweep] = {
-    # Table 1 and Figure 4 on Fashion-MNIST, recorded in results/table1
-    # Seeds 0-7 for every objective, fixed with the analysis plan (osgan.plans.TABLE1) before
-    # seeds 3-7 ran; the plan's hash is written into every cell run under it. The exact variants
-    # of the hinge objectives run on seeds 0-2 only (exact_seeds). New cells keep an EMA of G
-    # (a secondary reading that changes nothing in training).
-    "table1": TrainSweep(gans=("dcgan", "cgan", "wgan", "dcgan_ns", "lsgan", "geogan", "relgan",
-                               "fishergan", "bgan", "sngan"),
-                         exact_for=("geogan", "sngan"), exact_seeds=(0, 1, 2),
-                         seeds=tuple(range(8)), profile="reference", plan="table1",
-                         train=dict(ema=0.999)),
-    # Fisher GAN is the one objective of table1 with a verdict, two stages better, against the
-    # paper: is it the order of the updates? One stage moves G through D as it was before D's
-    # update; the paper's two-stage round, through D after it. "simultaneous" is the paper's
-    # round with G's stage on D from before D's update, everything else (seeds, z, settings) as
-    # in table1's cells, with which the record pairs it by seed.
-    "table1_why": TrainSweep(gans=("fishergan",), stages=("two",), seeds=(0, 1, 2, 3, 4),
-                             profile="reference",
-                             variants={"simultaneous": dict(variant="simultaneous")}),
-    # BGAN at the reference settings learns tops and dresses only, and its FID rises after step
-    # 1000 under both schemes (results/table1): does another setting of the batch, the learning
-    # rates or Adam's betas make it learn under two stages? 3000 steps each, seed 0.
-    "bgan_probe": TrainSweep(gans=("bgan",), stages=("two",), seeds=(0,), profile="reference",
-                             train=dict(steps=3000, sample_every=1000),
-                             variants={"shared": {}, "batch128": dict(batch_size=128),
-                                       "lrd2e-4": dict(lr_d=2e-4), "lrd4e-4": dict(lr_d=4e-4),
-                                       "lrg1e-4": dict(lr_g=1e-4), "lrg5e-5": dict(lr_g=5e-5),
-                                       "betas0-0.9": dict(beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-                                                          beta2_d=0.9)}),
-    # seconds: the same machinery on tiny runs, for tests
-    "smoke": TrainSweep(gans=("dcgan", "geogan"), exact_for=("geogan",), seeds=(0, 1),
-                        profile="smoke", train=dict(eval=dict(every=6))),
-    # Table 2 on Fashion-MNIST (osgan.dfad): schemes x (Adam rates of student x generator, the
-    # same grid for both adversarial schemes; kd: the student's rates) plus DFAD's published
-    # recipe for this network pair (its LeNet-5 recipe, dfad_mnist; its CIFAR recipe, SGD 0.1,
-    # left every scheme's student at chance here, KD on real images too: the three "dfad" cells
-    # of seed 0 in the record), x paired seeds. A one-stage round updates the student once, a
-    # two-stage round student_steps (5) times: one and kd run 5x the rounds of two, so that the
-    # record reads them at equal rounds, at equal student updates (the end) and at equal time.
-    # The grid runs on the tune seeds only; the other seeds run each scheme's best grid point
-    # (validation accuracy on the tune seeds) and the recipes, once the tune seeds' runs are done.
-    # extend: those chosen points (the verdict's cells, every seed) run on past the grid's length
-    # until their validation accuracy passes the plateau rule, by the grid's length at a time, at
-    # most 3x it (on seed 0, one stage's chosen point was still rising at 5000 rounds).
-    "table2": DFADSweep(schemes=("one", "two", "kd"), lr_s=(3e-4, 1e-3, 3e-3),
-                        lr_g=(3e-4, 1e-3, 3e-3), recipes=("dfad_mnist",), seeds=(0, 1, 2),
-                        tune_seeds=(0,), profile="reference",
-                        rounds=dict(two=1000, one=5000, kd=5000), extend=3),
-    # Why one stage fell behind in Table 2 on its first seeds (at n = 3 no difference is
-    # detected): a one-stage round moves the generator once per student update, a two-stage
-    # round once per student_steps (5). The ablation (ours): one stage with the generator moving
-    # every 5th round only, the student every round, against the paper's one stage and DFAD's
-    # two at the same Adam rates (1e-3 both: the quick chapter's, at which two stages learn and
-    # one stage stayed at chance in a probe), paired over seeds, at Table 2's lengths.
-    "table2_why": DFADSweep(schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 5),
-                            seeds=(0, 1, 2), profile="reference",
-                            rounds=dict(two=1000, one=5000)),
-    # seconds: the same on tiny runs, for tests
-    "dfad_smoke": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3,), lr_g=(1e-3, 3e-3),
-                            recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,), profile="smoke",
-                            rounds=dict(two=2, one=4, kd=4)),
 }
 
 

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from osgan import checkpoint, data, harness, layout, losses, settings
+from osgan import checkpoint, data, harness, layout, losses, runkind, settings
 from osgan.models import Generator, ModelConfig, models_for
 from osgan.runkind import RunKind
 from osgan.settings import EvalConfig, setting
@@ -390,7 +390,7 @@ def _check_eval(cfg: TrainConfig) -> None:
             raise ValueError(f"eval.{name} must be at least 4 (KID compares subsets of each "
                              f"side); got {getattr(cfg.eval, name)}")
     if cfg.eval.feature_space == "inception":
-        from osgan.metrics.inception import InceptionWeightsNotFound, find_weights
+        from osgan.metrics.inception import InceptionWeightsNotFound, find_weights  # as above
 
         try:
             find_weights()
@@ -470,7 +470,7 @@ KIND = TrainKind()
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.gan`` for ``cfg.steps`` steps in one or two stages; see the module docstring."""
-    return harness.run(KIND, cfg)
+    return runkind.run(KIND, cfg)
 
 
 def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:

@@ -11,10 +11,12 @@ import contextlib
 import json
 import math
 import os
+import platform
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 
@@ -50,6 +52,18 @@ def check_seed(name: str, value) -> None:
     """Seeds are integers in [0, 2**31): torch and NumPy both take those."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise ValueError(f"{name} must be an integer in [0, 2**31); got {value!r}")
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model from ``/proc/cpuinfo`` (else what ``platform`` says):
+    what benchmarks and provenance record, and what layout choices are keyed by."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

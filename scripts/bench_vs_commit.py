@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from osgan.bench import device_name  # today's package, for the CPU's name
+    from osgan.util import device_name  # today's package, for the CPU's name
 
     med = {k: statistics.median(v) for k, v in times.items()}
     dirty = " (+ uncommitted changes)" if git("status", "--porcelain", "--", "osgan") else ""

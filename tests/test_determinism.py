@@ -7,7 +7,7 @@ import json
 import pytest
 from fixtures_data import write_fashion_mnist
 
-from osgan import data, settings, sweep, training
+from osgan import data, sweep, sweeps, training
 from osgan.util import cache_root
 
 # the two-stage paper round draws a second z each step: the cell most sensitive to the stream.
@@ -23,7 +23,7 @@ SPEC = dict(gans=("dcgan",), seeds=(0, 1), profile="smoke",
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv(data.OFFLINE_ENV, "1")
-    monkeypatch.setitem(settings.SWEEPS, "det", SPEC)
+    monkeypatch.setitem(sweeps.SWEEPS, "det", SPEC)
     write_fashion_mnist(tmp_path / "fmnist", n_train=48, n_test=16)
     return tmp_path
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pytest import approx
 
-from osgan import paper, sweep
+from osgan import paper, sweep, sweeps
 from osgan.analysis import paired
 from osgan.analysis import table1_record as a1
 from osgan.analysis import table2_record as a2
@@ -457,10 +457,9 @@ def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
 def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):
     from fixtures_data import write_dfad_cell
 
-    from osgan import settings
 
     assert "No recorded Table 2 sweep" in intro.dfad_summary(tmp_path / "table2")
-    _dfad_record(tmp_path, "dfad_smoke", settings.SWEEPS["dfad_smoke"].to_dict())
+    _dfad_record(tmp_path, "dfad_smoke", sweeps.SWEEPS["dfad_smoke"].to_dict())
     for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
         for scheme, acc, bonus in (("one", one, 0.2), ("two", two, 0.0)):
             rounds = 4 if scheme == "one" else 2

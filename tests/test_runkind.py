@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from osgan import harness
+from osgan import harness, runkind
 from osgan.runkind import RunKind
 from osgan.util import UsageError
 
@@ -97,7 +97,7 @@ def _numbers(rows):
 
 def test_a_toy_kind_runs_through_the_harness_with_its_folder(tmp_path):
     out = tmp_path / "fit"
-    records = harness.run(FIT, FitConfig(out_dir=str(out)))
+    records = runkind.run(FIT, FitConfig(out_dir=str(out)))
     assert [r["step"] for r in records] == list(range(1, 9))
     assert list(records[0]) == ["step", "Loss/mse", "Time/step", "Time/train", "Time/eval"]
     assert records[-1]["Loss/mse"] < records[0]["Loss/mse"]  # it learns
@@ -113,18 +113,18 @@ def test_a_toy_kind_runs_through_the_harness_with_its_folder(tmp_path):
     assert state["kind"] == "linear_fit" and state["step"] == 8
     # a finished run is refused without resume or overwrite; another kind's folder always
     with pytest.raises(UsageError, match="already holds a run"):
-        harness.run(FIT, FitConfig(out_dir=str(out)))
+        runkind.run(FIT, FitConfig(out_dir=str(out)))
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"kind": "train", "config": {}}))
     with pytest.raises(UsageError, match="holds a train run, not a linear_fit run"):
-        harness.run(FIT, FitConfig(out_dir=str(other)))
+        runkind.run(FIT, FitConfig(out_dir=str(other)))
     # without a folder the records stay in memory: the same numbers
-    assert _numbers(harness.run(FIT, FitConfig())) == _numbers(records)
+    assert _numbers(runkind.run(FIT, FitConfig())) == _numbers(records)
 
 
 def test_a_toy_kind_killed_and_resumed_gives_the_uninterrupted_numbers(tmp_path, monkeypatch):
-    whole = harness.run(FIT, FitConfig(out_dir=str(tmp_path / "whole")))
+    whole = runkind.run(FIT, FitConfig(out_dir=str(tmp_path / "whole")))
     out = tmp_path / "split"
     real_step = LinearFit.step
 
@@ -135,13 +135,13 @@ def test_a_toy_kind_killed_and_resumed_gives_the_uninterrupted_numbers(tmp_path,
 
     monkeypatch.setattr(LinearFit, "step", dying)
     with pytest.raises(Killed):
-        harness.run(FIT, FitConfig(out_dir=str(out)))
+        runkind.run(FIT, FitConfig(out_dir=str(out)))
     assert not (out / "done.json").exists() and not (out / harness.LOCK).exists()
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
     monkeypatch.setattr(LinearFit, "step", real_step)
     with pytest.raises(UsageError, match="trained with lr=0.1"):
-        harness.run(FIT, FitConfig(out_dir=str(out), lr=0.2, resume=True))
-    resumed = harness.run(FIT, FitConfig(out_dir=str(out), resume=True))
+        runkind.run(FIT, FitConfig(out_dir=str(out), lr=0.2, resume=True))
+    resumed = runkind.run(FIT, FitConfig(out_dir=str(out), resume=True))
     assert _numbers(resumed) == _numbers(whole)  # bit for bit
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 9))

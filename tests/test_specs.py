@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from osgan import cli, losses, settings, sweep, sweeps
+from osgan import cli, losses, sweep, sweeps
 from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.util import UsageError
 
@@ -93,11 +93,11 @@ def test_kind_comes_from_the_class_and_picks_it_in_the_dict_form():
     with pytest.raises(UsageError, match="unknown keys 'schemes', 'lr_s'"):  # dfad without kind
         sweeps.from_dict(DFAD)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.SWEEPS["table1"].seeds = (0,)
+        sweeps.SWEEPS["table1"].seeds = (0,)
 
 
 def test_every_registered_sweep_builds_and_so_does_its_first_cell(tmp_path):
-    for name, spec in settings.SWEEPS.items():
+    for name, spec in sweeps.SWEEPS.items():
         assert isinstance(spec, (TrainSweep, DFADSweep)), name
         assert sweep.sweep_spec(name) is spec  # checked against the configs, as it is
         assert sweep.kind(name) == spec.kind
@@ -105,15 +105,15 @@ def test_every_registered_sweep_builds_and_so_does_its_first_cell(tmp_path):
         cfg = sweep.cell_config(name, first, tmp_path)
         assert cfg.seed == first.seed and cfg.out_dir == str(tmp_path / first.name)
         assert set(spec.to_dict()) <= {"kind"} | {f.name for f in dataclasses.fields(spec)}
-    assert set(losses.names()) >= set(settings.SWEEPS["table1"].gans)
+    assert set(losses.names()) >= set(sweeps.SWEEPS["table1"].gans)
 
 
 def test_the_dict_form_round_trips_through_json_and_holds_only_the_keys_a_spec_sets():
-    for name, spec in settings.SWEEPS.items():
+    for name, spec in sweeps.SWEEPS.items():
         as_json = json.loads(json.dumps(spec.to_dict()))
         assert sweeps.from_dict(as_json) == spec, name
         assert sweeps.as_spec(spec) is spec and sweeps.as_spec(as_json) == spec
-    assert settings.SWEEPS["table1_why"].to_dict() == {
+    assert sweeps.SWEEPS["table1_why"].to_dict() == {
         "gans": ("fishergan",), "stages": ("two",), "seeds": (0, 1, 2, 3, 4),
         "profile": "reference", "variants": {"simultaneous": {"variant": "simultaneous"}}}
     # a key set to its default is not written: the marker is the same as without it
@@ -122,8 +122,8 @@ def test_the_dict_form_round_trips_through_json_and_holds_only_the_keys_a_spec_s
         spec.to_dict() == {k: v for k, v in TRAIN.items()}
     assert list(DFADSweep(**DFAD).to_dict())[0] == "kind"  # a dfad spec says so first
     # the dict form is a copy: changing it leaves the registry alone
-    settings.SWEEPS["smoke"].to_dict()["train"]["eval"]["every"] = 99
-    assert settings.SWEEPS["smoke"].train["eval"]["every"] == 6
+    sweeps.SWEEPS["smoke"].to_dict()["train"]["eval"]["every"] = 99
+    assert sweeps.SWEEPS["smoke"].train["eval"]["every"] == 6
 
 
 @pytest.mark.parametrize("name", ["table1_why", "table2", "table2_why", "bgan_probe"])
@@ -131,7 +131,7 @@ def test_the_recorded_markers_hold_the_spec_as_it_is_now_and_are_not_rewritten(n
     marker = RECORDED / name / "sweep.json"
     recorded = json.loads(marker.read_text())
     assert recorded == {"sweep": name,
-                        "spec": json.loads(json.dumps(settings.SWEEPS[name].to_dict()))}
+                        "spec": json.loads(json.dumps(sweeps.SWEEPS[name].to_dict()))}
     (tmp_path / name).mkdir()
     shutil.copy(marker, tmp_path / name / "sweep.json")
     sweep.own_results(name, tmp_path / name)
@@ -152,7 +152,7 @@ def test_table1s_marker_is_written_with_the_spec_of_its_plan(tmp_path):
 
 
 def test_a_dict_in_the_registry_is_built_and_checked_like_a_spec(monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(settings.SWEEPS, "probe", dict(TRAIN, train=dict(steps=3)))
+    monkeypatch.setitem(sweeps.SWEEPS, "probe", dict(TRAIN, train=dict(steps=3)))
     spec = sweep.sweep_spec("probe")
     assert spec == TrainSweep(**TRAIN, train=dict(steps=3))
     assert sweep.cell_config("probe", sweep.cells("probe")[0], tmp_path).steps == 3
@@ -166,7 +166,7 @@ def test_a_dict_in_the_registry_is_built_and_checked_like_a_spec(monkeypatch, tm
                        "recipes: unknown recipe 'sgd'; choose among: adam, dfad, dfad_mnist"),
                       ({"kind": "dfad", **DFAD, "dfad": dict(round=3)},
                        "dfad: unknown setting 'round' of DFADConfig")):
-        monkeypatch.setitem(settings.SWEEPS, "probe", bad)
+        monkeypatch.setitem(sweeps.SWEEPS, "probe", bad)
         with pytest.raises(UsageError, match=says):
             sweep.sweep_spec("probe")
         assert cli.main(["sweep", "probe", "--dry-run"]) == 2

@@ -10,14 +10,14 @@ import pytest
 import torch
 from fixtures_data import write_fashion_mnist
 
-from osgan import cli, data, plans, settings, sweep
+from osgan import cli, data, plans, sweep, sweep_command, sweeps
 from osgan.util import UsageError
 
 
 def test_table1_grid_is_ten_objectives_two_schemes_eight_seeds_exact_hinges_on_three():
     cells = sweep.cells("table1")
     assert len(cells) == 10 * 2 * 8 + 2 * 3  # the exact variants on seeds 0-2 only
-    assert {c.gan for c in cells} == set(settings.SWEEPS["table1"].gans)
+    assert {c.gan for c in cells} == set(sweeps.SWEEPS["table1"].gans)
     assert {(c.gan, c.scheme) for c in cells if c.exact} == {("geogan", "one-exact"),
                                                              ("sngan", "one-exact")}
     assert {c.seed for c in cells if c.exact} == {0, 1, 2}
@@ -26,7 +26,7 @@ def test_table1_grid_is_ten_objectives_two_schemes_eight_seeds_exact_hinges_on_t
     pairs = {(c.gan, c.scheme) for c in cells if not c.exact}
     assert all(sorted(c.seed for c in cells if (c.gan, c.scheme) == p) == list(range(8))
                for p in pairs)
-    assert settings.SWEEPS["table1"].seeds == plans.TABLE1.seeds
+    assert sweeps.SWEEPS["table1"].seeds == plans.TABLE1.seeds
     assert len({c.name for c in cells}) == len(cells)
 
 
@@ -40,7 +40,7 @@ def test_a_planned_sweep_writes_its_plan_hash_and_ema_into_each_cell(tmp_path):
 def test_variants_repeat_the_grid_with_their_settings(tmp_path, monkeypatch):
     spec = dict(gans=("bgan",), stages=("two",), seeds=(0, 1), profile="smoke",
                 train=dict(steps=9), variants={"base": {}, "big": dict(batch_size=32, lr_d=4e-4)})
-    monkeypatch.setitem(settings.SWEEPS, "probe", spec)
+    monkeypatch.setitem(sweeps.SWEEPS, "probe", spec)
     cells = sweep.cells("probe")
     assert [c.name for c in cells] == ["bgan-base-two-seed0", "bgan-big-two-seed0",
                                        "bgan-base-two-seed1", "bgan-big-two-seed1"]
@@ -114,7 +114,7 @@ def test_results_folder_of_another_sweep_or_foreign_files_is_refused(env):
 
 
 def test_table2_grid_is_the_same_rates_for_both_schemes_plus_dfads_recipe():
-    spec = settings.SWEEPS["table2"]
+    spec = sweeps.SWEEPS["table2"]
     cells = sweep.cells("table2")  # nothing recorded: the tune seed's grid, every seed's recipe
     tune = [c for c in cells if c.seed in spec.tune_seeds]
     points = {sc: {c.point for c in tune if c.scheme == sc} for sc in ("one", "two", "kd")}
@@ -179,8 +179,8 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
 
     from osgan import record
 
-    spec = replace(settings.SWEEPS["dfad_smoke"], extend=3)  # one's grid: 4 rounds, cap 12
-    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", spec)
+    spec = replace(sweeps.SWEEPS["dfad_smoke"], extend=3)  # one's grid: 4 rounds, cap 12
+    monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke", spec)
     results = sweep.own_results("dfad_smoke", tmp_path / "t2")
     (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
     rising = [(r, r, 0.1 * r, 0.1 + 0.1 * r) for r in range(5)]  # 0.1 .. 0.5: still learning
@@ -309,7 +309,7 @@ def test_dfad_rescore_reproduces_each_students_accuracy_and_reads_its_generators
     kw = dict(data_root=str(env / "fmnist"), batch_size=6, val_n=8, eval_n=None,
               teacher_epochs=0.1, device="cpu")
     sweep.run_sweep("dfad_smoke", results=results, workers=1, only=3, **kw)  # the recipe cells
-    out = sweep.write_rescore("dfad_smoke", results)
+    out = sweep_command.write_rescore("dfad_smoke", results)
     assert sorted(out["cells"]) == ["kd-dfad-seed0", "one-dfad-seed0", "two-dfad-seed0"]
     assert not out["missing"]
     labels = data.load("fashion_mnist", "test", data_root=str(env / "fmnist"),
@@ -335,7 +335,7 @@ def test_dfad_rescore_reproduces_each_students_accuracy_and_reads_its_generators
     saved = json.loads((results / "rescore.json").read_text())
     saved["cells"]["one-dfad-seed0"]["accuracy"] = -1.0
     (results / "rescore.json").write_text(json.dumps(saved))
-    assert sweep.write_rescore("dfad_smoke", results)["cells"]["one-dfad-seed0"]["accuracy"] == -1
+    assert sweep_command.write_rescore("dfad_smoke", results)["cells"]["one-dfad-seed0"]["accuracy"] == -1
 
 
 @pytest.mark.slow
@@ -347,7 +347,7 @@ def test_a_sweep_with_variants_is_recorded_read_and_shown(env, monkeypatch):
     matplotlib.use("Agg")
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    monkeypatch.setitem(settings.SWEEPS, "probe", dict(
+    monkeypatch.setitem(sweeps.SWEEPS, "probe", dict(
         gans=("bgan",), stages=("two",), seeds=(0,), profile="smoke",
         train=dict(eval=dict(every=2, n_gen=16, n_real=16)),
         variants={"base": {}, "fast-d": dict(lr_d=1e-3)}))
@@ -383,7 +383,7 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
     kw = dict(data_root=str(env / "fmnist"), steps=4, log_every=2, width=4, nz=8, batch_size=6,
               eval=dict(every=2, n_gen=16, n_real=16))
     sweep.run_sweep("smoke", results=results, workers=1, only=2, **kw)
-    out = sweep.write_rescore("smoke", results)
+    out = sweep_command.write_rescore("smoke", results)
     assert sorted(out["cells"]) == ["dcgan-one-seed0", "dcgan-two-seed0"] and not out["missing"]
     for name, c in out["cells"].items():
         last = record.load(results)["runs"][0 if "one" in name else 1]["evals"][-1]
@@ -393,10 +393,10 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
     saved = json.loads((results / "rescore.json").read_text())
     saved["cells"]["dcgan-one-seed0"]["FID"] = 123.0
     (results / "rescore.json").write_text(json.dumps(saved))
-    assert sweep.write_rescore("smoke", results)["cells"]["dcgan-one-seed0"]["FID"] == 123.0
+    assert sweep_command.write_rescore("smoke", results)["cells"]["dcgan-one-seed0"]["FID"] == 123.0
     # a checkpoint gone (another machine): its entry stays, and the cell is named
     (env / "cache" / "sweeps" / "smoke" / "dcgan-two-seed0" / "checkpoint.pt").unlink()
-    again = sweep.write_rescore("smoke", results)
+    again = sweep_command.write_rescore("smoke", results)
     assert again["missing"] == ["dcgan-two-seed0"]
     assert again["cells"]["dcgan-two-seed0"] == out["cells"]["dcgan-two-seed0"]
     assert record.load(results)["runs"][1]["rescore"]["FID"] == out["cells"]["dcgan-two-seed0"]["FID"]
@@ -416,7 +416,7 @@ def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
 
     results = env / "results"
     kw = dict(data_root=str(env / "fmnist"), eval=dict(n_gen=16, n_real=16))
-    floor = sweep.write_floor("smoke", results, n_draws=2, **kw)
+    floor = sweep_command.write_floor("smoke", results, n_draws=2, **kw)
     assert json.loads((results / "floor.json").read_text())["FID"] == floor["FID"]
     assert (results / "sweep.json").exists()  # the folder is the sweep's, as a run would make it
     fids = [d["FID"] for d in floor["draws"]]
@@ -445,8 +445,8 @@ def test_floor_refuses_a_distillation_sweep_and_the_reference_split(env, capsys)
 
 
 def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_sweep(env, capsys):
-    out = sweep.write_round_bench("dfad_smoke", env / "t2", repeats=3, warmup=0, command="c")
-    spec = settings.SWEEPS["dfad_smoke"]
+    out = sweep_command.write_round_bench("dfad_smoke", env / "t2", repeats=3, warmup=0, command="c")
+    spec = sweeps.SWEEPS["dfad_smoke"]
     assert set(out["seconds_per_round"]) == set(spec.schemes)
     assert all(len(t) == 3 for t in out["times"].values()) and out["clock"] == "cpu"
     assert all(lo <= out["seconds_per_round"][sc] <= hi for sc, (lo, hi) in
@@ -465,13 +465,13 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err, err
     with pytest.raises(UsageError, match="repeats >= 1"):
-        sweep.write_round_bench("dfad_smoke", env / "t2", repeats=0)
+        sweep_command.write_round_bench("dfad_smoke", env / "t2", repeats=0)
 
 
 def test_round_bench_times_one_stage_at_each_g_every_by_its_own_name(env, monkeypatch):
     from osgan import dfad_rounds, record
 
-    monkeypatch.setitem(settings.SWEEPS, "why_smoke", dict(
+    monkeypatch.setitem(sweeps.SWEEPS, "why_smoke", dict(
         kind="dfad", schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 3),
         seeds=(0,), profile="smoke", rounds=dict(two=2, one=4)))
     calls = []
@@ -482,7 +482,7 @@ def test_round_bench_times_one_stage_at_each_g_every_by_its_own_name(env, monkey
         return lambda: (calls.append(record.cost_key(cfg.scheme, cfg.g_every)), fn())[1]
 
     monkeypatch.setattr(dfad_rounds, "round_fn", counted)
-    out = sweep.write_round_bench("why_smoke", env / "why", repeats=2, warmup=0)
+    out = sweep_command.write_round_bench("why_smoke", env / "why", repeats=2, warmup=0)
     assert set(out["seconds_per_round"]) == {"one", "one-every3", "two"}
     assert out["student_updates_per_round"] == {"one": 1, "one-every3": 1, "two": 5}
     # a timed call of one-every3 is its whole cycle: three rounds, the generator in the last
@@ -521,11 +521,11 @@ def test_collect_copies_finished_cells_and_merges_provenance(tmp_path, capsys):
     starts = [s["start"][11:16] for s in sweep.read_provenance(dst)["sessions"]]
     assert starts == ["08:00", "09:00"]
     # again: nothing new, provenance unchanged
-    assert sweep.collect("smoke", src, dst) == []
+    assert sweep_command.collect("smoke", src, dst) == []
     assert len(sweep.read_provenance(dst)["sessions"]) == 2
     # a longer run at the source replaces the shorter one here
     (src / "dcgan-one-seed0" / "done.json").write_text(json.dumps({"steps": 12}))
-    assert sweep.collect("smoke", src, dst) == ["dcgan-one-seed0"]
+    assert sweep_command.collect("smoke", src, dst) == ["dcgan-one-seed0"]
     assert not (dst / "dcgan-one-seed0" / "mine").exists()
 
 
@@ -535,9 +535,9 @@ def test_collect_refuses_another_sweep_and_touches_nothing(tmp_path):
     _record(dst, "smoke", {}, "2026-11-24T08:00:00+00:00")
     before = sorted(p.name for p in dst.iterdir())
     with pytest.raises(UsageError, match="holds no record of sweep 'smoke' \\(it holds 'table1'\\)"):
-        sweep.collect("smoke", src, dst)
+        sweep_command.collect("smoke", src, dst)
     with pytest.raises(UsageError, match="holds no record"):
-        sweep.collect("smoke", tmp_path / "nowhere", dst)
+        sweep_command.collect("smoke", tmp_path / "nowhere", dst)
     assert sorted(p.name for p in dst.iterdir()) == before
 
 
@@ -566,11 +566,11 @@ def test_the_record_marker_holds_the_spec_the_sweep_runs_by_now(tmp_path, monkey
     results = sweep.own_results("dfad_smoke", tmp_path / "t2")
     marker = json.loads((results / "sweep.json").read_text())
     assert marker == {"sweep": "dfad_smoke",
-                      "spec": json.loads(json.dumps(settings.SWEEPS["dfad_smoke"].to_dict()))}
+                      "spec": json.loads(json.dumps(sweeps.SWEEPS["dfad_smoke"].to_dict()))}
     before = (results / "sweep.json").stat().st_mtime_ns
     sweep.own_results("dfad_smoke", results)  # unchanged: not rewritten
     assert (results / "sweep.json").stat().st_mtime_ns == before
-    monkeypatch.setitem(settings.SWEEPS, "dfad_smoke", replace(settings.SWEEPS["dfad_smoke"], extend=2))
+    monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke", replace(sweeps.SWEEPS["dfad_smoke"], extend=2))
     sweep.own_results("dfad_smoke", results)
     assert json.loads((results / "sweep.json").read_text())["spec"]["extend"] == 2
     with pytest.raises(UsageError, match="holds sweep 'dfad_smoke'"):

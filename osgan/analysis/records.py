@@ -132,7 +132,7 @@ def at_length(run: dict[str, Any], rounds: int) -> dict[str, Any]:
     test and validation accuracy there (the last evaluation at or before ``rounds``; the
     whole-split final ones when that is its end). A run no longer than ``rounds`` is returned
     as it is. How a tuned sweep reads its grid at the grid's length once a chosen point runs on
-    to its plateau (``extend`` in :data:`osgan.settings.SWEEPS`)."""
+    to its plateau (``extend`` in :data:`osgan.sweeps.SWEEPS`)."""
     if not run["done"] or run["rounds"] <= rounds:
         return run
     rows = [r for r in run["records"] if r["round"] <= rounds]

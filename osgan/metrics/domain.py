@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from osgan import classifiers
+from osgan import classifiers, data
 from osgan.metrics.fid import FIDConfig, register_feature_space
 
 
@@ -63,8 +63,6 @@ class DomainFeatures:
 
     def __init__(self, dataset: str = "fashion_mnist", *, image_size: int = 32,
                  profile: str = "full", data_root=None, device="cpu", cache_dir=None):
-        from osgan import data  # deferred: importing the metrics does not load the data module
-
         if profile not in PROFILES:
             raise ValueError(f"unknown domain profile {profile!r}; valid: {', '.join(PROFILES)}")
         p = PROFILES[profile]

@@ -47,6 +47,7 @@ import torch
 from cleanfid import fid as cfid
 from torch import Tensor, nn
 
+from osgan import data
 from osgan.settings import setting
 from osgan.util import cache_root, check_count, check_seed
 
@@ -78,13 +79,11 @@ class FIDConfig:
 
     def validate(self) -> None:
         """``ValueError`` naming the first bad value (a negative count would act as a slice)."""
-        from osgan.data import DATASETS, SPLITS
-
-        if self.dataset not in DATASETS:
+        if self.dataset not in data.DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of: "
-                             f"{', '.join(DATASETS)}")
-        if self.split not in SPLITS:
-            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}")
+                             f"{', '.join(data.DATASETS)}")
+        if self.split not in data.SPLITS:
+            raise ValueError(f"split must be one of {', '.join(data.SPLITS)}; got {self.split!r}")
         if self.image_size not in (32, 64):
             raise ValueError(f"image_size must be 32 or 64; got {self.image_size!r}")
         check_count("n_real", self.n_real, minimum=4, optional=True)
@@ -254,7 +253,6 @@ def reference(cfg: FIDConfig, *, split: str | None = None, use_cache: bool = Tru
 
     Returns ``{"feats", "mu", "sigma", "n", "path", "from_cache"}``.
     """
-    from osgan import data  # deferred: the metrics import without the data module loaded
 
     split = split or cfg.split
     space = feature_space(cfg)
@@ -321,7 +319,6 @@ def floor(n_draws: int = 3, images_split: str = "train", **kwargs) -> list[dict]
     replacement give its spread. ``kwargs`` are ``FIDConfig`` fields; returns one
     :func:`fid_kid` dict per draw.
     """
-    from osgan import data  # deferred, as in reference
 
     check_count("n_draws", n_draws)
     cfg = FIDConfig(**kwargs)
