@@ -19,9 +19,9 @@ LAYERS = {
     "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record",
                 "record"],
     "experiments": ["sweeps", "slurm", "sweep", "sweep_command", "bench"],
-    "analysis": ["analysis.table1_record", "table1"],
+    "analysis": ["analysis.table1_record", "analysis.efficiency", "table1"],
     "rendering": ["render", "render.tables", "render.table1_record", "render.table2_record",
-                  "render.summary", "plots", "forest"],
+                  "render.summary", "render.efficiency", "plots", "forest"],
     "commands": ["cli", "__main__", ""],  # "": the package's __init__
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
