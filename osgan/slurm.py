@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -98,7 +99,15 @@ class CellJob(submitit.helpers.Checkpointable):
         path.write_text(json.dumps(info) + "\n")
         print(f"osgan: cell {out.name} {'resumes at ' + str(start) if resume else 'starts'} "
               f"on {env.hostname}, job {env.job_id}", flush=True)
+        # Slurm's SIGTERM (a preemption, a requeue, scancel, the time limit) stops the cell at
+        # once, its last checkpoint kept: submitit would let it run on until SIGKILL, and a cell
+        # that finishes in that grace would be requeued and run again for nothing
+        signal.signal(signal.SIGTERM, _stop)
         return self.run_cell(replace(cfg, resume=resume))
+
+
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def submit(sweep: str, cfgs: list, run_cell: Callable[[Any], str],
