@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from osgan.util import cache_root
+from osgan.util import cache_root, seeded
 
 # ----------------------------------------------------------------------------------------------
 # Architectures
@@ -227,8 +227,7 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
     # threads round differently, and a cached model must not depend on which process made it
     # (the domain classifier trained on 2 threads scores 0.9049, on 1 the record's 0.9072)
     threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed, device):
         for m in model.modules():
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()

@@ -81,7 +81,7 @@ from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's 
 from osgan.dfad_rounds import kd_loss as kd_loss  # read as osgan.dfad.kd_loss
 from osgan.runkind import RunKind
 from osgan.settings import setting
-from osgan.util import UsageError, check_count, check_rate, check_seed
+from osgan.util import UsageError, check_count, check_rate, check_seed, seeded
 
 SCHEMES = ("one", "two", "kd")
 
@@ -285,9 +285,7 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
     if cfg.scheme == "kd":  # real batches, drawn on the device
         train = train.to(device)
     data_gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    # torch's global generator is used for the initial weights only, and left as it was
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed, device):  # the initial weights, and where the noise stream starts
         S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width)
         G = Generator(cfg.nz, cfg.g_width, test.channels, 32)
         noise_gen = ckpt.noise_generator(device)

@@ -54,7 +54,7 @@ from osgan.models import Generator, ModelConfig, models_for
 from osgan.runkind import RunKind
 from osgan.settings import EvalConfig, setting
 from osgan.steps import TWO_STAGE_VARIANTS, one_stage_step, two_stage_step
-from osgan.util import UsageError, check_count, check_rate, check_seed, eval_mode
+from osgan.util import UsageError, check_count, check_rate, check_seed, eval_mode, seeded
 
 STAGES = ("one", "two")
 
@@ -280,9 +280,7 @@ def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
     images = data.load(cfg.dataset, "train", data_root=cfg.data_root, image_size=cfg.image_size,
                        limit=cfg.data_limit).to(device)
     objective = losses.get(cfg.gan)
-    # torch's global generator is used for the initial weights only, and left as it was
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed, device):  # the initial weights, and where the noise stream starts
         G, D = models_for(objective, image_size=cfg.image_size, channels=images.channels,
                           nz=cfg.nz, width=cfg.width, num_classes=images.num_classes,
                           d_norm=cfg.d_norm)

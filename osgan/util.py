@@ -98,6 +98,16 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 @contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """Torch's global generators (the CPU's, and ``device``'s on CUDA) seeded with ``seed`` inside
+    the block and restored after it: initial weights that depend on the seed alone, drawn without
+    moving the stream anything else reads."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
 def eval_mode(*modules: nn.Module):
     """Evaluation mode inside the block, each module's own mode restored after it.
 
