@@ -104,18 +104,13 @@ print(compare.describe(cfg, chapter, profile))
 # speed-ups (its Figure 4, time to plateau on a GPU) are the red squares.
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 from osgan import forest, table1
-from osgan.analysis import records, table1_record
+from osgan.analysis import table1_record
 
-t1_runs = records.load(record_dir)["runs"]
-findings = table1.analyse(t1_runs)
+findings, fig4 = table1.recorded(record_dir)
 for key, value in forest.values(findings).items():
     glue(key, value, display=False)
-bench_json = Path(record_dir) / "bench" / "bench.json"
-costs = records.bench_costs(bench_json) if bench_json.exists() else {}
-forest.show(findings, names, table1.figure4(t1_runs, costs))
+forest.show(findings, names, fig4)
 
 # %% [markdown]
 # ## The recorded sweep

@@ -5,6 +5,7 @@ around them and place the values with glue."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from osgan import paper, plans
@@ -172,10 +173,7 @@ def values(f: Findings) -> dict[str, str]:
     out = {"t1_plan": f.plan_hash[:12], "t1_before": str(len(f.before_plan))}
     ns = [c.n for c in f.primary]
     out["t1_n"] = f"{min(ns)}" if min(ns) == max(ns) else f"{min(ns)} to {max(ns)}"
-    counts = {}
-    for c in f.primary:
-        counts[c.verdict if c.n >= 2 else "fewer than 2 seeds"] = \
-            counts.get(c.verdict if c.n >= 2 else "fewer than 2 seeds", 0) + 1
+    counts = Counter(c.verdict if c.n >= 2 else "fewer than 2 seeds" for c in f.primary)
     out["t1_counts"] = ", ".join(f"{k} {v}" for k, v in counts.items())
     if f.pooled is not None:
         m, lo, hi = f.pooled_ratio()

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from osgan import paper, plans, stats
+from osgan.analysis import records
 from osgan.util import UsageError
 
 ONE, TWO = "one", "two"
@@ -231,3 +233,13 @@ def figure4(runs: list[dict[str, Any]], costs: dict[str, dict[str, float]],
         out.append(TimeRatio(gan, t.n, e(t.mean) * cost, e(t.low) * cost, e(t.high) * cost,
                              e(t.mean), e(t.low), e(t.high), cost))
     return out
+
+
+def recorded(record_dir: str | Path, plan: plans.Plan = plans.TABLE1
+             ) -> tuple[Findings, list[TimeRatio]]:
+    """The plan's findings and Figure 4 from the Table 1 record in ``record_dir``, its time axis
+    from the bench recorded beside it (``bench/bench.json``; no time ratios without one)."""
+    runs = records.load(record_dir)["runs"]
+    bench_json = Path(record_dir) / "bench" / "bench.json"
+    costs = records.bench_costs(bench_json) if bench_json.exists() else {}
+    return analyse(runs, plan), figure4(runs, costs, plan)

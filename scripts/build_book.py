@@ -135,12 +135,11 @@ def stage_table1(record_dir: Path) -> None:
     import yaml
 
     from osgan import forest, plans, table1
-    from osgan.analysis import records
     from osgan.render.tables import markdown_table
 
     book = STAGE / "book"
     if (record_dir / "sweep.json").exists():
-        f = table1.analyse(records.load(record_dir)["runs"])
+        f, _ = table1.recorded(record_dir)
         fig = forest.plot_forest(f)
         fig.savefig(book / "_table1_forest.png", dpi=110)
         values = forest.values(f)
