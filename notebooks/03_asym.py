@@ -133,9 +133,26 @@ forest.show(findings, names, fig4)
 # build's own, shorter, as a check that the pipeline still gives the same direction.
 
 # %% tags=["hide-input"]
-from osgan.render.table1_record import show_record
+from osgan.render import table1_record as show1
 
-recorded = show_record(record_dir, names, dataset=cfg.dataset)
+record = show1.load_record(record_dir, names, dataset=cfg.dataset)
+recorded = record["rows"] if record else []
+for key, value in show1.record_values(record).items():
+    glue(key, Markdown(value), display=False)
+
+# %% [markdown]
+# ```{include} ../book/_table1_record.md
+# ```
+
+# %% tags=["hide-input"]
+show1.show_table1(record)
+
+# %% [markdown]
+# ```{include} ../book/_table1_record_evidence.md
+# ```
+
+# %% tags=["hide-input"]
+show1.show_record(record)
 
 # %% [markdown]
 # ### BGAN's settings, probed

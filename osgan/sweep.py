@@ -22,7 +22,7 @@ kd) x a grid of learning rates for the student and the generator (Adam, the same
 scheme; kd has no generator, so its grid is the student's rates alone) plus published recipes
 (``hparams="dfad_mnist"``, DFAD's for the LeNet-5 pair) x paired seeds. Each cell is an ordinary
 ``dfad`` run folder; the rates are chosen afterwards on the validation split
-(:func:`osgan.record.dfad_table2`). With ``extend=k`` in its spec, each scheme's chosen point
+(:func:`osgan.analysis.table2_record.dfad_table2`). With ``extend=k`` in its spec, each scheme's chosen point
 (the verdict's cells, on every seed) runs on past the grid's length until its validation accuracy
 passes the plateau rule, by the grid's length at a time (resumed from its checkpoint), at most
 ``k`` times the grid's length (:func:`verdict_rounds`); the choice still reads every run at the
@@ -46,12 +46,12 @@ from osgan import (
     dfad,
     harness,
     plans,
-    record,
     runkind,
     slurm,
     sweeps,
     training,
 )
+from osgan.analysis import records, table2_record
 from osgan.runkind import RunKind
 from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.training import TrainConfig
@@ -133,7 +133,7 @@ def _grid(spec: DFADSweep, scheme: str, seed: int) -> list[DFADCell]:
 def grid_progress(spec: DFADSweep | dict[str, Any], runs: list[dict[str, Any]]
                   ) -> dict[str, tuple[set[str], set[str]]]:
     """Per scheme of a dfad sweep ``spec`` (or its dict form, a record's ``sweep.json``), its
-    grid points and those of them finished in ``runs`` (:func:`osgan.record.load_dfad`'s, on the
+    grid points and those of them finished in ``runs`` (:func:`osgan.analysis.records.load_dfad`'s, on the
     seeds the caller keeps)."""
     spec = sweeps.as_spec(spec)
     out = {}
@@ -146,17 +146,17 @@ def grid_progress(spec: DFADSweep | dict[str, Any], runs: list[dict[str, Any]]
 
 def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     """Per scheme, the grid point with the best validation accuracy over the sweep's tune seeds,
-    once every grid cell of the scheme on those seeds is done (:func:`osgan.record.choose`);
+    once every grid cell of the scheme on those seeds is done (:func:`osgan.analysis.table2_record.choose`);
     schemes still tuning are left out."""
     spec = sweep_spec(name)
     if results is None or not (results / "provenance.json").exists():
         return {}  # nothing recorded yet
-    runs = record.at_grid([r for r in record.load_dfad(results)["runs"]
+    runs = records.at_grid([r for r in records.load_dfad(results)["runs"]
                            if r["seed"] in spec.tune_seeds], spec.rounds)
     out = {}
     for scheme, (grid, done) in grid_progress(spec, runs).items():
         if grid <= done:
-            best = [r for r in record.choose(runs, scheme) if r["point"] in grid]
+            best = [r for r in table2_record.choose(runs, scheme) if r["point"] in grid]
             out[scheme] = best[0]["point"]
     return out
 
@@ -173,7 +173,8 @@ def _started_length(folder: Path) -> int | None:
 def verdict_rounds(spec: DFADSweep, scheme: str, folder: Path) -> int:
     """The length a chosen point's cell runs to in a sweep with ``extend`` (k): the grid's
     length for the scheme (``spec.rounds``), and once that run is done, as long again each
-    time its validation accuracy fails the plateau rule (:func:`osgan.record.dfad_plateau`), up
+    time its validation accuracy fails the plateau rule
+    (:func:`osgan.analysis.table2_record.dfad_plateau`), up
     to k times the grid's length. A run under way keeps the length it was started for."""
     base = spec.rounds[scheme]
     cap = (spec.extend or 1) * base
@@ -184,7 +185,7 @@ def verdict_rounds(spec: DFADSweep, scheme: str, folder: Path) -> int:
     if done is None:
         return base
     rows = harness.read_rows(folder / "metrics.jsonl", upto=done, key="round")
-    if done >= cap or record.dfad_plateau({"records": rows, "rounds": done})["plateaued"]:
+    if done >= cap or table2_record.dfad_plateau({"records": rows, "rounds": done})["plateaued"]:
         return done
     return min(done + base, cap)
 

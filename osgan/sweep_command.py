@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from osgan import dfad, dfad_rounds, record, settings, slurm, sweeps, timing, training
+from osgan import dfad, dfad_rounds, settings, slurm, sweeps, timing, training
+from osgan.analysis import records
 from osgan.sweep import (
     EXECUTORS,
     RESULTS_DIR,
@@ -52,7 +53,8 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
     sweep's settings, timed side by side (one call of each in turn, ``repeats`` turns after
     ``warmup``; :func:`osgan.timing.round_robin`, process CPU time on the sweep's threads), the
     median and quartiles of each, with the environment and command. The record's time axis
-    (:func:`osgan.record.dfad_table2`) is rounds times these costs. Returns what it wrote."""
+    (:func:`osgan.analysis.table2_record.dfad_table2`) is rounds times these costs. Returns what it
+    wrote."""
     if kind(name) != "dfad":
         raise UsageError(f"sweep {name!r} holds training runs: time their steps with "
                          "python -m osgan bench (results/table1/bench)")
@@ -60,13 +62,13 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
         raise UsageError(f"a bench needs repeats >= 1 and warmup >= 0; got {repeats}, {warmup}")
     results = own_results(name, results)
     spec = sweep_spec(name)
-    # each scheme (and each g_every of one stage: record.cost_key) at its first grid point:
+    # each scheme (and each g_every of one stage: records.cost_key) at its first grid point:
     # Adam, as in the grid (a recipe's SGD costs about the same); a round's cost does not
     # depend on the rates
     cfgs = {}
     for sc in spec.schemes:
         for c in _grid(spec, sc, spec.seeds[0]):
-            cfgs.setdefault(record.cost_key(sc, c.g_every), cell_config(name, c, results))
+            cfgs.setdefault(records.cost_key(sc, c.g_every), cell_config(name, c, results))
     settings.set_threads(next(iter(cfgs.values())).threads)
     # a call of g_every rounds, the generator moving in the last: the cycle's mean round
     fns = {k: dfad_rounds.rounds_fn(c) for k, c in cfgs.items()}
@@ -156,7 +158,7 @@ def write_floor(name: str, results: Path, n_draws: int = 3, command: str | None 
                 **overrides) -> dict[str, Any]:
     """``results/floor.json``: FID and KID of real training images against the sweep's reference
     at its evaluation settings (:func:`osgan.metrics.floor`, ``n_draws`` draws), with the
-    environment and command, for :func:`osgan.record.load`. Returns what it wrote."""
+    environment and command, for :func:`osgan.analysis.records.load`. Returns what it wrote."""
     from osgan import metrics  # clean-fid and its features: only the floor needs them
 
     if kind(name) == "dfad":
@@ -202,7 +204,7 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     missing = []
     if kind(name) == "dfad":
         _rescore_dfad(results, cells, missing)
-    for r in record.load(results)["runs"] if kind(name) != "dfad" else []:
+    for r in records.load(results)["runs"] if kind(name) != "dfad" else []:
         if not (r["done"] and r["evals"]):
             continue
         try:
@@ -228,7 +230,7 @@ def _rescore_dfad(results: Path, cells: dict[str, Any], missing: list[str]) -> N
     """:func:`write_rescore` for distillation runs: each finished cell's final student and
     generator (:func:`osgan.dfad.diagnose`) into ``cells``, the names of those whose checkpoint
     is gone or of another length into ``missing``."""
-    for r in record.load_dfad(results)["runs"]:
+    for r in records.load_dfad(results)["runs"]:
         if not r["done"]:
             continue
         name = r["path"].name

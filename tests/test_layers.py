@@ -16,12 +16,11 @@ LAYERS = {
     "runs": ["training", "dfad_rounds", "dfad", "compare", "evaluate"],
     # reading recorded runs, and the rules a tuned sweep plans its next cells by (Table 2's
     # choice of grid point on validation, the plateau rule): below the sweeps that use them
-    "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record",
-                "record"],
+    "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record"],
     "experiments": ["sweeps", "slurm", "sweep", "sweep_command", "bench"],
     "analysis": ["analysis.table1_record", "analysis.efficiency", "table1"],
     "rendering": ["render", "render.tables", "render.table1_record", "render.table2_record",
-                  "render.summary", "render.efficiency", "plots", "forest"],
+                  "render.summary", "render.efficiency", "forest"],
     "commands": ["cli", "__main__", ""],  # "": the package's __init__
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}

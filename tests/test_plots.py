@@ -107,13 +107,18 @@ def test_show_record_tables_and_plots_a_record(tmp_path, monkeypatch):
     fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
             for st, base in (("one", 3.0), ("two", 4.0))}
     _fake_record(tmp_path, fids)
-    rows = show1.show_record(tmp_path, ["dcgan", "wgan"])
+    d = show1.load_record(tmp_path, ["dcgan", "wgan"])
+    rows = d["rows"]
     assert [r["gan"] for r in rows] == ["dcgan"] and rows[0]["n"] == 3
     assert rows[0]["verdict"] == "one better" and rows[0]["paper (celeba)"] == "one better"
-    text = " ".join(getattr(o, "data", "") for o in shown)
-    assert "commit(s) 0123456789" in text and f"6 of {len(sweep.cells('table1'))} runs finished" in text
-    assert "Plateau rule" in text and "Figure 4" in text
-    assert "No FID floor recorded" in text and "3 steps" not in text and "300 steps" in text
+    values = show1.record_values(d)
+    assert "commit(s) 0123456789" in values["rec_provenance"]
+    assert f"6 of {len(sweep.cells('table1'))} runs finished" in values["rec_provenance"]
+    assert values["rec_steps"] == "300" and values["rec_floor"] == show1.MISSING
+    assert values["rec_plateau_n"] == "6" and values["rec_clock"].startswith("the runs' own clock")
+    show1.show_table1(d)
+    show1.show_record(d)
+    assert "| dcgan | 3 |" in shown[0].data  # Table 1, then the classes and Figure 4 tables
 
 
 def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, monkeypatch):
@@ -131,7 +136,8 @@ def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, mon
     rows = [{"objective": "dcgan", "scheme": sc, "option": "layout", "measured_s": t}
             for sc, t in (("one_stage", 0.5), ("two_stage_paper", 1.0))]
     (tmp_path / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
-    show1.show_record(tmp_path, ["dcgan"])
+    d = show1.load_record(tmp_path, ["dcgan"])
+    show1.show_record(d)
     verdicts, curves = figures[:2]
     # at a glance: one - two over two's mean FID (here -1 over 4), the paper's beside it
     left, right = verdicts.axes
@@ -149,8 +155,7 @@ def test_show_record_plots_time_by_the_bench_and_by_the_runs_clock(tmp_path, mon
     assert lines == {"one": [50.0, 100.0, 150.0], "two": [100.0, 200.0, 300.0]}
     own = {ln.get_label(): list(ln.get_xdata()) for ln in own_ax.get_lines()}
     assert own["one"] == [10.0, 20.0, 30.0]
-    text = " ".join(getattr(o, "data", "") for o in shown)
-    assert "steps times the step cost" in text
+    assert show1.record_values(d)["rec_clock"].startswith("steps times the step cost")
 
 
 def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monkeypatch):
@@ -166,19 +171,22 @@ def test_show_record_measures_the_runs_against_the_recorded_floor(tmp_path, monk
         "FID": 0.5, "FID min": 0.4, "FID max": 0.6, "n_draws": 3, "n_gen": 5000,
         "n_real": 10000, "feature_space": "domain:fashion_mnist@32/cnn",
         "date": "2026-11-24T09:00:00+00:00", "commit": "abcdef0123"}))
-    show1.show_record(tmp_path, ["dcgan"])
-    text = " ".join(getattr(o, "data", "") for o in shown)
-    assert "FID 0.500 (range 0.400 to 0.600 over 3 draws of 5000)" in text
-    assert "end at 6 to 8 times that" in text and "abcdef0" in text
+    d = show1.load_record(tmp_path, ["dcgan"])
+    assert d["over_floor"] == (approx(6.0), approx(8.0))  # final FIDs 3 and 4 over 0.5
+    values = show1.record_values(d)
+    assert values["rec_floor"] == "0.500 (range 0.400 to 0.600 over 3 draws of 5000)"
+    assert values["rec_over_floor"] == "6 to 8" and "abcdef0" in values["rec_floor_source"]
+    show1.show_table1(d)
     # one seed: no std, no interval, and never "nan"
-    assert "| 3.000 | 4.000 | -1.000 [–] |" in text and "nan" not in text
+    assert "| 3.000 | 4.000 | -1.000 [–] |" in shown[0].data and "nan" not in shown[0].data
 
 
 def test_show_record_says_when_there_is_none(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    assert show1.show_record(tmp_path / "nothing", ["dcgan"]) == []
+    assert show1.load_record(tmp_path / "nothing", ["dcgan"]) is None
     assert "No recorded sweep" in shown[0].data
+    assert set(show1.record_values(None).values()) == {show1.MISSING}
 
 
 def test_show_update_order_pairs_the_variant_with_table1(tmp_path, monkeypatch):
@@ -434,11 +442,12 @@ def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypat
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     _fake_record(tmp_path, {("dcgan", "one", 0): [9, 5, 3], ("dcgan", "two", 0): [9, 4, 6]})
-    show1.show_record(tmp_path, ["dcgan"])
-    text = " ".join(getattr(o, "data", "") for o in shown)
-    assert "still falling" in text and "dcgan one seed 0 (40%" in text
-    assert "Worse at the end than before" in text
-    assert "dcgan two seed 0 (4.00 before, 6.00 in the last third)" in text
+    d = show1.load_record(tmp_path, ["dcgan"])
+    assert [(p["gan"], p["scheme"]) for p in d["falling"]] == [("dcgan", "one")]
+    assert [(p["best_before"], p["best_last_third"]) for p in d["worse"]] == [(4, 6)]
+    values = show1.record_values(d)
+    assert values["rec_falling"].startswith("dcgan one seed 0 (40%")
+    assert values["rec_worse"] == "dcgan two seed 0 (4.00 before, 6.00 in the last third)"
 
 
 def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
@@ -447,11 +456,10 @@ def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
     for a in (0.5, 1.0, 2.0):
         ev = [{"step": s, "FID": 3.0 * s ** -a} for s in range(500, 10_001, 500)]
         p = a1.plateau(ev, 10_000)
-        text = show1.why_still_falling([p["slope"]], 10_000)
         # evaluations every 500 steps: the best before is at 6500, the last third's at 10000
         assert p["gain"] == approx(1 - 0.65 ** a) and p["slope"] == approx(-a)
-        assert f"that is {1 - (2 / 3) ** a:.0%}" in text and "10,000 steps" in text
-    assert show1.why_still_falling([], 10_000) == ""
+        assert a1.falling_power([p["slope"]]) == approx(a)
+    assert a1.falling_power([]) is None and a1.falling_power([0.2]) is None  # rising: no power
 
 
 def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):

@@ -167,9 +167,10 @@ def test_tuned_sweep_runs_each_schemes_best_point_on_the_other_seeds(tmp_path):
     # a seed off the tune seeds never takes part in the choice
     write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 1, [(0, 0, 0.1)], 0.9, 0.99, 4)
     assert sweep.tuned_points("dfad_smoke", results)["one"] == "adam-s0.001-g0.003"
-    from osgan import record
+    from osgan.analysis import records as record
+    from osgan.analysis import table2_record
 
-    t2 = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])
+    t2 = table2_record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])
     assert t2["chosen"]["one"] == "adam-s0.001-g0.003"
 
 
@@ -177,7 +178,8 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
         tmp_path, monkeypatch):
     from fixtures_data import write_dfad_cell
 
-    from osgan import record
+    from osgan.analysis import records as record
+    from osgan.analysis import table2_record
 
     spec = replace(sweeps.SWEEPS["dfad_smoke"], extend=3)  # one's grid: 4 rounds, cap 12
     monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke", spec)
@@ -225,16 +227,16 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
                     [(r, r, v - 0.1, v) for r, v in enumerate(vals)], 0.35, 0.45, 8)
     assert sweep.tuned_points("dfad_smoke", results) == {"one": "adam-s0.001-g0.001"}
     runs = record.load_dfad(results)["runs"]
-    assert record.choose(runs, "one")[0]["point"] == "adam-s0.001-g0.003"  # at the ends
+    assert table2_record.choose(runs, "one")[0]["point"] == "adam-s0.001-g0.003"  # at the ends
     assert one(0).rounds == 8  # it passes the rule at 8: no further
     grid = record.at_grid(runs, spec.rounds)
     cut = next(r for r in grid if r["point"] == "adam-s0.001-g0.001")
     assert (cut["rounds"], cut["accuracy"], cut["val_accuracy"]) == (4, 0.56, 0.66)
     assert [r["round"] for r in cut["records"]] == [0, 1, 2, 3, 4]
-    t2 = record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec.rounds)
+    t2 = table2_record.dfad_table2(runs, tune_seeds=[0], grid_rounds=spec.rounds)
     assert t2["chosen"]["one"] == "adam-s0.001-g0.001"
     assert t2["rows"][0]["rounds"] == 8 and t2["rows"][0]["test"] == 0.35  # the verdict: the end
-    (on,) = record.run_on(runs, spec.rounds)  # the one run longer than its grid
+    (on,) = table2_record.run_on(runs, spec.rounds)  # the one run longer than its grid
     assert on["name"] == "one-adam-s0.001-g0.001-seed0" and on["plateaued"]
     assert (on["grid"], on["grid val"], on["grid test"]) == (4, 0.66, 0.56)
     assert (on["best val"], on["best round"]) == (0.66, 3)  # the first of the tied best
@@ -273,7 +275,8 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     chosen = sweep.tuned_points("dfad_smoke", results)
     assert set(chosen) == {"one", "two", "kd"} and sweep.pending("dfad_smoke", results) == 0
     # the book's Table 2 reports the points the sweep ran on every seed
-    from osgan.record import dfad_table2, load_dfad
+    from osgan.analysis.records import load_dfad
+    from osgan.analysis.table2_record import dfad_table2
 
     spec = sweep.sweep_spec("dfad_smoke")
     t2 = dfad_table2(load_dfad(results)["runs"], tune_seeds=spec.tune_seeds,
@@ -290,9 +293,10 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
     assert last[-6:] == [f"{sc}-{chosen[sc]}-seed1" for sc in ("one", "two", "kd")] + [
         f"{sc}-dfad-seed1" for sc in ("one", "two", "kd")]
     # Table 2 at the recipe, the setting every scheme shares: one against two paired over seeds
-    from osgan import record
+    from osgan.analysis import records as record
+    from osgan.analysis import table2_record
 
-    at_recipe = record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])["recipes"]
+    at_recipe = table2_record.dfad_table2(record.load_dfad(results)["runs"], tune_seeds=[0])["recipes"]
     assert {r["scheme"]: r["n"] for r in at_recipe["dfad"]["rows"]} == {"one": 2, "two": 2, "kd": 2}
     assert [(p["at"], p["n"]) for p in at_recipe["dfad"]["paired"]] == [
         (at, 2) for at in ("end", "equal rounds", "equal student updates",
@@ -303,7 +307,7 @@ def test_dfad_smoke_sweep_records_skips_and_resumes(env):
 def test_dfad_rescore_reproduces_each_students_accuracy_and_reads_its_generators_classes(env):
     from scipy import stats
 
-    from osgan import record
+    from osgan.analysis import records as record
 
     results = env / "results"
     kw = dict(data_root=str(env / "fmnist"), batch_size=6, val_n=8, eval_n=None,
@@ -342,7 +346,8 @@ def test_dfad_rescore_reproduces_each_students_accuracy_and_reads_its_generators
 def test_a_sweep_with_variants_is_recorded_read_and_shown(env, monkeypatch):
     import matplotlib
 
-    from osgan import plots, record
+    from osgan.analysis import records as record
+    from osgan.render import table1_record as show1
 
     matplotlib.use("Agg")
     shown = []
@@ -358,7 +363,7 @@ def test_a_sweep_with_variants_is_recorded_read_and_shown(env, monkeypatch):
     runs = {r["variant"]: r for r in record.load(results)["runs"]}
     assert runs["fast-d"]["changes"] == {"lr_d": 1e-3} and runs["fast-d"]["config"]["lr_d"] == 1e-3
     assert runs["base"]["changes"] == {} and runs["base"]["config"]["lr_d"] != 1e-3
-    rows = plots.show_variants(results, early=2)
+    rows = show1.show_variants(results, early=2)
     assert [(r["variant"], r["changes"]) for r in rows] == [("base", "none"),
                                                             ("fast-d", "lr_d=0.001")]
     for r, run in zip(rows, (runs["base"], runs["fast-d"]), strict=True):
@@ -374,7 +379,8 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
         env, monkeypatch, capsys):
     import matplotlib
 
-    from osgan import plots, record
+    from osgan.analysis import records as record
+    from osgan.render import table1_record as show1
 
     results = env / "results"
     assert cli.main(["sweep", "smoke", "--rescore", "--results", str(results)]) == 2
@@ -404,9 +410,10 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
     matplotlib.use("Agg")
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    plots.show_record(results, ["dcgan"])
-    text = " ".join(getattr(x, "data", "") for x in shown)
-    assert "Classes the final samples cover" in text and "rescore.json" in text
+    record_ = show1.load_record(results, ["dcgan"])
+    assert show1.record_values(record_)["rec_rescore"] == f"{record_['rescore_error']:.1e}"
+    show1.show_record(record_)
+    assert any("classes one" in getattr(x, "data", "") for x in shown)
 
 
 def test_floor_is_real_images_at_the_sweeps_settings_recorded_beside_it(env):
@@ -454,7 +461,7 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
     assert out["student_updates_per_round"] == {"one": 1, "two": 5, "kd": 1}
     written = json.loads((env / "t2" / "round_costs.json").read_text())
     assert written["seconds_per_round"] == out["seconds_per_round"]
-    from osgan import record
+    from osgan.analysis import records as record
 
     assert record.dfad_round_costs(env / "t2" / "round_costs.json") == out["seconds_per_round"]
     # a training sweep has its own bench; a bad count; a folder of another sweep: one line each
@@ -469,7 +476,8 @@ def test_round_bench_times_every_scheme_side_by_side_and_refuses_a_training_swee
 
 
 def test_round_bench_times_one_stage_at_each_g_every_by_its_own_name(env, monkeypatch):
-    from osgan import dfad_rounds, record
+    from osgan import dfad_rounds
+    from osgan.analysis import records as record
 
     monkeypatch.setitem(sweeps.SWEEPS, "why_smoke", dict(
         kind="dfad", schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 3),

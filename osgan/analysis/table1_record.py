@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from osgan import paper
+from osgan import losses, paper
 from osgan.analysis.paired import better, excludes_zero, mean_std, paired_interval, verdict
 
 PLATEAU_GAIN = 0.10  # the last third may improve on the best before it by less than this
@@ -331,3 +331,45 @@ def live_agrees(recorded: list[dict[str, Any]], live: list[dict[str, Any]]) -> d
     return out
 
 
+
+
+def falling_power(slopes: list[float]) -> float | None:
+    """The median power a of curves falling as FID ~ step^-a, from their log-log ``slopes``
+    (:func:`loglog_slope`); None where there are none or they do not fall."""
+    a = -float(np.median(slopes)) if slopes else None
+    return a if a is not None and a > 0 else None
+
+
+def details(rec: dict[str, Any], gans: list[str] | tuple[str, ...], paper_dataset: str = "celeba",
+            costs: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Everything the chapters show about a recorded sweep (:func:`osgan.analysis.records.load`)
+    beyond its planned verdicts, for the objectives ``gans``, as plain data: Table 1 on the last
+    evaluation (``rows``), the plateau rule (``plateaus``, the runs ``falling`` and ``worse``,
+    and ``power``: the median a of the falling runs' FID ~ step^-a, with ``third_gain`` = 1 -
+    (2/3)^a, what such a curve gains in its last third), the floor and the finished runs' final
+    FID over it (``floor``, ``over_floor``), the classes covered (``classes``,
+    ``rescore_error``: how far rescored checkpoints are from the recorded FID), and Figure 4 on
+    time to plateau (``fig4``) with the step ``costs`` it used (per objective: its own bench
+    cost, else that of its kind, dcgan or dcgan_ns)."""
+    runs = [r for r in rec["runs"] if r["gan"] in gans]
+    flat = plateaus(runs)
+    falling = [p for p in flat if not p["plateaued"] and p["gain"] >= 0]
+    power = falling_power([p["slope"] for p in falling if p["slope"] is not None])
+    finals = [r["evals"][-1]["FID"] for r in runs if r["done"] and r["evals"]]
+    floor = rec.get("floor")
+    rescored = [abs(c["FID"] - c["recorded FID"])
+                for c in (rec.get("rescore") or {}).get("cells", {}).values()]
+    if costs is not None:
+        kind = {True: "dcgan", False: "dcgan_ns"}
+        costs = {g: costs.get(g) or costs.get(kind[losses.get(g).symmetric]) for g in gans}
+    return {
+        "runs": runs, "rows": table1(runs, paper_dataset=paper_dataset),
+        "steps": sorted({r["steps"] for r in runs}),
+        "plateaus": flat, "falling": falling, "worse": [p for p in flat if p["gain"] < 0],
+        "power": power, "third_gain": None if power is None else 1 - (2 / 3) ** power,
+        "floor": floor,
+        "over_floor": (min(finals) / floor["FID"], max(finals) / floor["FID"])
+        if floor and finals else None,
+        "classes": class_table(runs), "rescore_error": max(rescored) if rescored else None,
+        "costs": costs, "fig4": figure4(runs, costs),
+    }

@@ -9,36 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from osgan import losses, sweep
+from osgan import sweep
 from osgan.analysis import records, table1_record
 from osgan.paper import PAPER_NAMES, paper_table
 from osgan.render.tables import interval, markdown_table, pm, show_grids
-
-
-def real_classes(floor: Mapping | None) -> str:
-    """A sentence on the classes real images cover, from a record's ``floor.json`` ("" without)."""
-    if not floor or floor.get("classes_eff") is None:
-        return ""
-    return f" Real training images cover {floor['classes_eff']:.2f} (`floor.json`)."
-
-
-def why_still_falling(slopes: list[float], steps: int) -> str:
-    """Why runs still falling fail the plateau rule, from their log-log slopes: a curve that
-    falls as step^-a gains 1 - (2/3)^a in its last third, whatever its length."""
-    if not slopes:
-        return ""
-    a = -float(np.median(slopes))
-    if a <= 0:
-        return ""
-    return (f" **Why so many runs fail the rule.** FID that falls as a power of the step count, "
-            f"step$^{{-a}}$, improves in the last third of a run by 1 - (2/3)$^a$ of the best "
-            f"before it, whatever the run's length: at these runs' median power, a = {a:.1f}, "
-            f"that is {1 - (2 / 3) ** a:.0%}. Such a curve passes the rule only where it bends "
-            f"toward its floor, and at {steps:,} steps, the budget of this CPU, it has not bent "
-            "yet. The verdicts above therefore compare the two schemes at an equal number of "
-            "steps, both still improving, not at convergence.")
 
 
 def plot_verdicts(rows: list[dict[str, object]], fig4: list[dict[str, object]],
@@ -100,139 +74,126 @@ def plot_verdicts(rows: list[dict[str, object]], fig4: list[dict[str, object]],
     return fig
 
 
-def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
-                paper_dataset: str = "celeba") -> list[dict[str, object]]:
-    """Display a recorded sweep (``results/<sweep>``, :mod:`osgan.analysis.records`) for the objectives
-    ``gans``: its provenance, Table 1 with intervals and verdicts, the plateau rule, Figure 4's
-    time-to-plateau ratios, FID curves (mean and band over seeds) and seed 0's sample grids.
-    Says so plainly where there is no record for ``dataset``. Returns the Table 1 rows."""
-    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+def load_record(results: str | Path, gans: Sequence[str], dataset: str = "fashion_mnist",
+                paper_dataset: str = "celeba") -> dict[str, Any] | None:
+    """The recorded sweep at ``results`` read for the objectives ``gans``
+    (:func:`osgan.analysis.table1_record.details`, with ``rec``: the record and ``space``: its
+    feature space), or None, with a line saying why, where there is no record of ``dataset``."""
     from IPython.display import Markdown, display  # optional: only where a notebook displays
-
 
     results = Path(results)
     if not (results / "sweep.json").exists():
         display(Markdown(f"**No recorded sweep** at `{results}`: this page shows the live run "
                          "below only. Record one with `python -m osgan sweep table1`."))
-        return []
+        return None
     rec = records.load(results)
     spec_dataset = rec["sweep"]["spec"].get("dataset", "fashion_mnist")
     if spec_dataset != dataset:
         display(Markdown(f"**No recorded sweep for {dataset}**: the record at `{results}` is of "
                          f"{spec_dataset}. This page shows the live run below only."))
-        return []
-    runs = [r for r in rec["runs"] if r["gan"] in gans]
-    display(Markdown(provenance_text(rec)))
-    rows = table1_record.table1(runs, paper_dataset=paper_dataset)
-    if not rows:
-        display(Markdown("No objective of this chapter has a finished pair of runs in the record "
-                         "yet."))
-        return []
-    space = rows[0]["feature space"]
-    display(Markdown(
-        f"**Table 1 on {dataset}**, the last evaluation of runs of "
-        f"{' or '.join(f'{n:,}' for n in sorted({r['steps'] for r in runs}))} steps "
-        f"(recorded; FID and KID in `{space}`, mean ± std over the "
-        "seeds both schemes finished; one - two: mean paired difference with its 95% interval; "
-        f"the paper's direction from its Table 1 on {paper_dataset}, Inception features):\n\n"
-        + markdown_table([{
-            "gan": r["gan"], "n": r["n"],
-            "FID one": pm(r["FID one"], r["FID one std"], "{:.3f}"),
-            "FID two": pm(r["FID two"], r["FID two std"], "{:.3f}"),
-            "FID one - two [95%]": interval(r["FID one-two"], r["FID low"], r["FID high"],
-                                             "{:+.3f}"),
-            "KID one - two [95%]": interval(r["KID one-two"], r["KID low"], r["KID high"],
-                                             "{:+.4f}"),
-            "verdict (ours)": r["verdict"], f"paper ({paper_dataset})": r[f"paper ({paper_dataset})"],
-        } for r in rows])))
-    flat = table1_record.plateaus(runs)
-    not_flat = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['gain']:.0%}"
-                + (f", FID ∝ step$^{{{p['slope']:.1f}}}$" if p["slope"] is not None else "")
-                + ")"
-                for p in flat if not p["plateaued"] and p["gain"] >= 0]
-    worse = [f"{p['gan']} {p['scheme']} seed {p['seed']} ({p['best_before']:.2f} before, "
-             f"{p['best_last_third']:.2f} in the last third)" for p in flat if p["gain"] < 0]
-    display(Markdown(
-        f"Plateau rule (the best FID of the last third improves on the best before it by less "
-        f"than {table1_record.PLATEAU_GAIN:.0%}): {sum(p['plateaued'] for p in flat)} of {len(flat)} "
-        "finished "
-        "runs pass" + (f"; still falling (the gain of the last third, and the power of the "
-                       f"step count FID falls as over the second half): {', '.join(not_flat)}."
-                       if not_flat else ".")
-        + (f" **Worse at the end than before** (best FID of the last third above the best "
-           f"before it): {', '.join(worse)}. These runs lost ground as they trained; their "
-           "sample grids show what they dropped, and their verdicts compare runs past their "
-           "best." if worse else "")
-        + why_still_falling([p["slope"] for p in flat if not p["plateaued"]
-                              and p["gain"] >= 0 and p["slope"] is not None],
-                             runs[0]["steps"] if runs else 0)))
-    fl = rec.get("floor")
-    finals = [r["evals"][-1]["FID"] for r in runs if r["done"] and r["evals"]]
-    if fl is None:
-        display(Markdown(f"No FID floor recorded for this sweep (`python -m osgan sweep "
-                         f"{rec['sweep']['sweep']} --floor` records it)."))
-    elif finals:
-        display(Markdown(
-            f"**How far from converged.** Real training images score FID {fl['FID']:.3f} "
-            f"(range {fl['FID min']:.3f} to {fl['FID max']:.3f} over {fl['n_draws']} draws of "
-            f"{fl['n_gen']}) against the same {fl['n_real']} reference images in "
-            f"`{fl['feature_space']}`: what a perfect generator would score at these sample "
-            f"sizes. The finished runs end at {min(finals) / fl['FID']:.0f} to "
-            f"{max(finals) / fl['FID']:.0f} times that (`floor.json`, recorded "
-            f"{fl['date'][:10]} at commit {fl['commit'][:7]})."))
-    classes = table1_record.class_table(runs)
-    if classes:
-        real = real_classes(fl)
-        rs = rec.get("rescore")
-        check = [abs(c["FID"] - c["recorded FID"]) for c in (rs or {}).get("cells", {}).values()]
-        display(Markdown(
-            "**Classes the final samples cover**: the effective number of Fashion-MNIST's ten "
-            "classes (exp of the entropy of the domain classifier's predictions over the last "
-            "evaluation's samples; 10 for a balanced sample), mean over seeds. A generator that "
-            f"has dropped modes covers few, whatever its FID.{real}"
-            + (f" Cells recorded before evaluations reported it are scored from their final "
-               f"checkpoints (`rescore.json`, {rs['date'][:10]}, commit {rs['commit'][:7]}), "
-               f"which reproduce the recorded last FID to within {max(check):.1e}."
-               if check else "") + "\n\n"
-            + markdown_table(classes, ["gan", *(f"classes {sc}" for sc in
-                                                 ("one", "two", "one-exact")
-                                                 if any(f"classes {sc}" in c for c in classes)),
-                                       "seeds"], fmt="{:.2f}")))
+        return None
     bench = results / "bench" / "bench.json"  # step costs measured side by side, if recorded
-    costs = None
-    if bench.exists():
-        per = records.bench_costs(bench)
-        # each objective's own cost where the bench measured it, else its kind's (dcgan, dcgan_ns)
-        costs = {g: per.get(g) or per.get("dcgan" if losses.get(g).symmetric else "dcgan_ns")
-                 for g in gans}
-    fig4 = table1_record.figure4(runs, costs)
+    d = table1_record.details(rec, list(gans), paper_dataset,
+                              records.bench_costs(bench) if bench.exists() else None)
+    if not d["rows"]:
+        display(Markdown("No objective of this chapter has a finished pair of runs in the "
+                         "record yet."))
+        return None
+    return d | {"rec": rec, "bench": bench if bench.exists() else None,
+                "space": d["rows"][0]["feature space"], "paper_dataset": paper_dataset}
+
+
+NONE = "none"  # a list of runs with no member
+MISSING = "–"  # a value the record does not have
+
+
+def _runs(ps: list[dict[str, Any]], fmt) -> str:
+    return ", ".join(f"{p['gan']} {p['scheme']} seed {p['seed']} ({fmt(p)})" for p in ps) or NONE
+
+
+def record_values(d: dict[str, Any] | None) -> dict[str, str]:
+    """The values the chapters' prose about a record places (``book/_table1_record.md``, glue
+    keys ``rec_*``) from :func:`load_record`'s reading; :data:`MISSING` for each without one."""
+    keys = ("provenance", "steps", "space", "plateau_pass", "plateau_n", "plateau_gain",
+            "falling", "worse", "power", "third_gain", "floor", "floor_real", "floor_source",
+            "over_floor", "real_classes", "rescore", "near_best", "clock")
+    if d is None:
+        return {f"rec_{k}": MISSING for k in keys}
+    fl, over = d["floor"], d["over_floor"]
+    values = {
+        "provenance": provenance_text(d["rec"]),
+        "steps": " or ".join(f"{n:,}" for n in d["steps"]), "space": f"`{d['space']}`",
+        "plateau_pass": str(sum(p["plateaued"] for p in d["plateaus"])),
+        "plateau_n": str(len(d["plateaus"])), "plateau_gain": f"{table1_record.PLATEAU_GAIN:.0%}",
+        "falling": _runs(d["falling"], lambda p: f"{p['gain']:.0%}" + (
+            f", FID ∝ step^{p['slope']:.1f}" if p["slope"] is not None else "")),
+        "worse": _runs(d["worse"], lambda p: f"{p['best_before']:.2f} before, "
+                                             f"{p['best_last_third']:.2f} in the last third"),
+        "power": MISSING if d["power"] is None else f"{d['power']:.1f}",
+        "third_gain": MISSING if d["third_gain"] is None else f"{d['third_gain']:.0%}",
+        "floor": MISSING if fl is None else
+        f"{fl['FID']:.3f} (range {fl['FID min']:.3f} to {fl['FID max']:.3f} over "
+        f"{fl['n_draws']} draws of {fl['n_gen']})",
+        "floor_real": MISSING if fl is None else str(fl["n_real"]),
+        "floor_source": "not recorded" if fl is None else
+        f"`floor.json`, recorded {fl['date'][:10]} at commit {fl['commit'][:7]}",
+        "over_floor": MISSING if over is None else f"{over[0]:.0f} to {over[1]:.0f}",
+        "real_classes": MISSING if not fl or fl.get("classes_eff") is None else
+        f"{fl['classes_eff']:.2f}",
+        "rescore": MISSING if d["rescore_error"] is None else f"{d['rescore_error']:.1e}",
+        "near_best": f"{table1_record.NEAR_BEST:.0%}",
+        "clock": f"steps times the step cost `python -m osgan bench` measured side by side "
+                 f"(`{d['bench']}`)" if d["costs"] else "the runs' own clock (no bench recorded)",
+    }
+    return {f"rec_{k}": values[k] for k in keys}
+
+
+def show_table1(d: dict[str, Any] | None) -> None:
+    """Table 1 on the last evaluation (:func:`load_record`'s ``rows``): FID and KID mean ± std
+    over seeds, the paired differences with their 95% intervals, the verdicts, the paper's
+    direction."""
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    if d is None:
+        return
+    pd = d["paper_dataset"]
+    display(Markdown(markdown_table([{
+        "gan": r["gan"], "n": r["n"],
+        "FID one": pm(r["FID one"], r["FID one std"], "{:.3f}"),
+        "FID two": pm(r["FID two"], r["FID two std"], "{:.3f}"),
+        "FID one - two [95%]": interval(r["FID one-two"], r["FID low"], r["FID high"], "{:+.3f}"),
+        "KID one - two [95%]": interval(r["KID one-two"], r["KID low"], r["KID high"], "{:+.4f}"),
+        "verdict (last evaluation)": r["verdict"], f"paper ({pd})": r[f"paper ({pd})"],
+    } for r in d["rows"]])))
+
+
+def show_record(d: dict[str, Any] | None) -> None:
+    """The evidence under a record (:func:`load_record`'s reading): the classes the final
+    samples cover, Figure 4's time ratios as a table and beside the verdicts, the FID curves
+    (mean and band over seeds, by the bench's step costs and by the runs' own clock) and seed
+    0's sample grids."""
+    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    if d is None:
+        return
+    runs, rows, costs, fig4 = d["runs"], d["rows"], d["costs"], d["fig4"]
+    if d["classes"]:
+        display(Markdown(markdown_table(d["classes"], ["gan", *(
+            f"classes {sc}" for sc in ("one", "two", "one-exact")
+            if any(f"classes {sc}" in c for c in d["classes"])), "seeds"], fmt="{:.2f}")))
     paper_fig4 = {p["gan"]: p["speedup"] for p in paper_table("figure4_speedups")}
     if fig4:
-        display(Markdown(
-            "**Figure 4's measure**, time to plateau (first evaluation within "
-            f"{table1_record.NEAR_BEST:.0%} of the run's best FID), two stages over one, geometric mean "
-            "over seeds with its 95% interval, on "
-            + ("steps times the step cost `python -m osgan bench` measured side by side "
-               f"(`{bench}`)" if costs else "the runs' own clock (no bench recorded)")
-            + "; beside it the paper's ratio (Sec. 4.3, time to plateau, GPU, CelebA/LSUN) where "
-            "it gives one. A run still falling has its best FID near its end, so its \"time to "
-            "plateau\" is the time to reach its final level, close to its whole length; where "
-            "the plateau rule above names both schemes' runs, read the ratio that way. The "
-            "columns \"to common FID\" need no plateau: per seed, the time each scheme takes to "
-            "first come within "
-            f"{table1_record.NEAR_BEST:.0%} of the FID both reach (the worse of their two bests), "
-            "two over one, with its interval:\n\n"
-            + markdown_table(
-                [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]]),
-                      "to common FID: two / one [95%]": interval(
-                          r["common: two / one"], r["common low"], r["common high"], "{:.2f}")}
-                 for r in fig4],
-                ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high", "paper",
-                 "to common FID: two / one [95%]", "clock"],
-                formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}",
-                         "two / one": "{:.2f}", "low": "{:.2f}", "high": "{:.2f}",
-                         "paper": "{:.1f}"})))
-    plot_verdicts(rows, fig4, paper_dataset)
+        display(Markdown(markdown_table(
+            [r | {"paper": paper_fig4.get(PAPER_NAMES[r["gan"]]),
+                  "to common FID: two / one [95%]": interval(
+                      r["common: two / one"], r["common low"], r["common high"], "{:.2f}")}
+             for r in fig4],
+            ["gan", "n", "time one (s)", "time two (s)", "two / one", "low", "high", "paper",
+             "to common FID: two / one [95%]", "clock"],
+            formats={"time one (s)": "{:.0f}", "time two (s)": "{:.0f}", "two / one": "{:.2f}",
+                     "low": "{:.2f}", "high": "{:.2f}", "paper": "{:.1f}"})))
+    plot_verdicts(rows, fig4, d["paper_dataset"])
     plt.show()
     # Figure 4 analogue: FID against training time, by the bench's step costs (both schemes
     # timed side by side) where recorded, and by the runs' own clock (the sweep's load included)
@@ -257,7 +218,7 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
                     ax.fill_between(xs, lo, hi, alpha=0.2)
             ax.set(yscale="log", title=r["gan"], xlabel=xlabel)
             ax.legend(fontsize=7)
-        ax_row[0].set_ylabel(f"FID ({space})")
+        ax_row[0].set_ylabel(f"FID ({d['space']})")
     fig.suptitle("recorded: mean and min-max band over seeds")
     fig.tight_layout()
     plt.show()
@@ -266,7 +227,6 @@ def show_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
     if grids:
         show_grids(grids, ncols=min(4, len(grids)))
         plt.show()
-    return rows
 
 
 def show_variants(results: str | Path, early: int = 1000) -> list[dict[str, object]]:
@@ -292,7 +252,8 @@ def show_variants(results: str | Path, early: int = 1000) -> list[dict[str, obje
         return []
     space = runs[0]["evals"][-1]["feature_space"]
     fl = rec.get("floor")
-    real = real_classes(fl)
+    real = "" if not fl or fl.get("classes_eff") is None else \
+        f" Real training images cover {fl['classes_eff']:.2f} (`floor.json`)."
     display(Markdown(
         f"FID in `{space}`; classes: the effective number of classes (exp of the entropy of the "
         "domain classifier's predicted classes) of the last evaluation's samples, 10 for a "
