@@ -4,8 +4,8 @@
                                  [--only NAME ...] [--no-html] [--force]
 
 1. Stage the book in ``_build/book/``: ``_config.yml``, ``_toc.yml`` and ``book/`` are copied there
-   (with ``book/_verdicts.md``, the recorded verdicts the introduction includes, written from
-   ``results/``),
+   (with the recorded findings the introduction shows, its tables and the values its prose
+   places, written from ``results/``),
    MathJax 3 (npm, installed once into ``_build/mathjax``) goes to ``_build/book/_mathjax/mathjax``
    (served as ``_static/mathjax``).
 2. Execute each chapter of ``_toc.yml`` under ``notebooks/`` (source ``notebooks/NAME.py.ipynb``)
@@ -115,29 +115,29 @@ def stage(es5: Path) -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book", dirs_exist_ok=True)
-    # the introduction's summary of the recorded verdicts, read from results/ at every build
-    from osgan.render.summary import record_summary
-
-    (STAGE / "book" / "_verdicts.md").write_text(record_summary(ROOT / "results") + "\n")
-    stage_table1(ROOT / "results" / "table1")
+    stage_records(ROOT / "results")
     static = STAGE / "_mathjax" / "mathjax"  # served as _static/mathjax (html_static_path)
     if not (static / "tex-chtml.js").exists():
         shutil.copytree(es5, static, dirs_exist_ok=True)
 
 
-def stage_table1(record_dir: Path) -> None:
-    """Table 1's planned findings for the introduction: the forest plot
-    (``book/_table1_forest.png``), the verdict and secondary tables (``book/_table1.md``), and
-    their numbers as MyST substitutions in the staged ``_config.yml`` (the prose is intro.md's)."""
+def stage_records(results: Path) -> None:
+    """The recorded sweeps for the introduction, read from ``results/`` at every build: Table
+    1's planned findings (the forest plot ``book/_table1_forest.png``, the verdict and secondary
+    tables ``book/_table1.md``), Table 2's pairings (``book/_table2.md``, ``_table2_why.md``),
+    and every number the introduction's prose places as MyST substitutions in the staged
+    ``_config.yml`` (the prose is intro.md's)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import yaml
 
     from osgan import forest, plans, table1
+    from osgan.render import summary
     from osgan.render.tables import markdown_table
 
     book = STAGE / "book"
+    record_dir = results / "table1"
     if (record_dir / "sweep.json").exists():
         f, _ = table1.recorded(record_dir)
         fig = forest.plot_forest(f)
@@ -156,7 +156,9 @@ def stage_table1(record_dir: Path) -> None:
     (book / "_table1.md").write_text("\n".join(text) + "\n")
     config_path = STAGE / "_config.yml"
     config = yaml.safe_load(config_path.read_text())
-    config["parse"]["myst_substitutions"] = values
+    for name, text in summary.table2_tables(results).items():
+        (book / f"_{name}.md").write_text(text + "\n")
+    config["parse"]["myst_substitutions"] = values | summary.intro_values(results)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 

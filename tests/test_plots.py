@@ -327,26 +327,29 @@ def test_show_dfad_ablation_pairs_each_one_stage_point_with_two(tmp_path, shown)
     assert ends["adam-s0.001-g0.001-every5"]["verdict"] == "one better"
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001`" in text
-    # the introduction's line for it
-    summary = intro.dfad_ablation_summary(tmp_path)
-    assert "one stage at `adam-s0.001-g0.001-every5` against two at `adam-s0.001-g0.001`: at the end, one " \
-           "0.610, two 0.510" in summary and "one better" in summary
-    assert "not recorded yet" in intro.dfad_ablation_summary(tmp_path / "nothing")
-    assert "class by class" not in summary  # no rescore yet
+    # the introduction's table of it, and its values
+    (tmp_path / "table2_why").mkdir()
+    for f in tmp_path.iterdir():
+        if f.name != "table2_why":
+            f.rename(tmp_path / "table2_why" / f.name)
+    table = intro.table2_tables(tmp_path)["table2_why"]
+    assert "| one at `adam-s0.001-g0.001-every5`, two at `adam-s0.001-g0.001` | end | 3 | 0.610 " \
+           "| 0.510 | +0.100 [" in table and "| one better |" in table
+    assert "not recorded yet" in intro.table2_tables(tmp_path / "nothing")["table2_why"]
+    assert intro.intro_values(tmp_path)["t2why_eff"] == intro.MISSING  # no rescore yet
     # with a class-by-class reading, a line on the classes the generators show
     share = [0.5, 0.0, 0.0, 0.0, 0.0, 0.25, 0.0, 0.0, 0.25, 0.0]
-    (tmp_path / "rescore.json").write_text(json.dumps({"cells": {
+    (tmp_path / "table2_why" / "rescore.json").write_text(json.dumps({"cells": {
         f"one-adam-s0.001-g0.001-seed{s}": {
             "accuracy": 0.4, "recorded accuracy": 0.4, "class_fractions": share,
             "classes_eff": 2.83 + s, "agreement": 0.7, "images": 100,
             "per_class": [0.9, 0.0, 0.1, 0.0, 0.0, 0.8, 0.05, 0.0, 0.7, 0.0]} for s in (0, 1)},
         "date": "2026-11-29T19:00:00", "commit": "0123456789", "missing": []}))
-    summary = intro.dfad_ablation_summary(tmp_path)
-    assert "show the teacher 2.8 to 3.8 of the ten classes" in summary
-    assert "under 2% of every generator's images: trouser, pullover, dress, coat, shirt, " \
-           "sneaker, ankle boot" in summary and "over 20 cell-class pairs" in summary
-    assert "accuracy follows those shares" in summary
-    reading = a2.dfad_classes(json.loads((tmp_path / "rescore.json").read_text()))
+    values = intro.intro_values(tmp_path)
+    assert values["t2why_eff"] == "2.8 to 3.8" and values["t2why_pairs"] == "20"
+    assert values["t2why_rare"] == "trouser, pullover, dress, coat, shirt, sneaker, ankle boot"
+    assert values["t2why_follows"] == "follows"
+    reading = a2.dfad_classes(json.loads((tmp_path / "table2_why" / "rescore.json").read_text()))
     assert reading["follows"] and reading["eff"] == [2.83, 3.83] and reading["pairs"] == 20
 
 
@@ -411,7 +414,7 @@ def test_classes_shown_one_against_two_paired_by_seed_against_scipy(tmp_path, sh
 def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
     import json
 
-    assert "No recorded Table 1 sweep" in intro.record_summary(tmp_path)
+    assert set(intro.intro_values(tmp_path).values()) == {intro.MISSING}
     t1 = tmp_path / "table1"
     t1.mkdir()
     fids = {("dcgan", st, s): [9, 5, base + 0.1 * s] for s in range(3)
@@ -422,17 +425,16 @@ def test_record_summary_cites_the_recorded_verdicts_and_costs(tmp_path):
             for o, sc, t in (("dcgan", "one_stage", 0.5), ("dcgan", "two_stage_paper", 0.7),
                              ("lsgan", "one_stage", 0.5), ("lsgan", "two_stage_paper", 0.6))]
     (t1 / "bench" / "bench.json").write_text(json.dumps({"rows": rows}))
-    text = intro.record_summary(tmp_path)
-    assert f"6 of {len(sweep.cells('table1'))} runs finished" in text and "300 steps" in text
-    assert "| dcgan |" not in text  # the verdicts are the planned analysis's (osgan.table1)
-    assert "1.20x to 1.40x" in text and "over 2 objectives" in text
-    assert "Fisher GAN" not in text  # no update-order test recorded
+    values = intro.intro_values(tmp_path)
+    assert values["t1rec_done"] == "6" and values["t1rec_total"] == str(len(sweep.cells('table1')))
+    assert values["t1rec_steps"] == "300" and values["t1rec_plateau_n"] == "6"
+    assert values["bench_span"] == "1.20x to 1.40x" and values["bench_k"] == "2"
+    assert values["order_cause"] == intro.MISSING  # no update-order test recorded
     (tmp_path / "table1_why").mkdir()
     _fake_record(tmp_path / "table1_why", {("fishergan", "two", 0): [9, 5, 3]},
                  sweep="table1_why", variant="simultaneous")
-    text = intro.record_summary(tmp_path)
-    assert "**The order of the updates on Fisher GAN** (`results/table1_why`" in text
-    assert f"finding: *{a1.NOT_RUN}*" in text  # table1 holds no fishergan cells
+    values = intro.intro_values(tmp_path)
+    assert values["order_cause"] == f"*{a1.NOT_RUN}*" and values["order_n"] == "0"
 
 
 def test_show_record_names_runs_worse_at_the_end_than_before(tmp_path, monkeypatch):
@@ -465,54 +467,58 @@ def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
 def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):
     from fixtures_data import write_dfad_cell
 
-
-    assert "No recorded Table 2 sweep" in intro.dfad_summary(tmp_path / "table2")
-    _dfad_record(tmp_path, "dfad_smoke", sweeps.SWEEPS["dfad_smoke"].to_dict())
+    assert "No recorded Table 2 sweep" in intro.table2_tables(tmp_path)["table2"]
+    t2 = tmp_path / "table2"
+    t2.mkdir()
+    _dfad_record(t2, "dfad_smoke", sweeps.SWEEPS["dfad_smoke"].to_dict())
     for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
         for scheme, acc, bonus in (("one", one, 0.2), ("two", two, 0.0)):
             rounds = 4 if scheme == "one" else 2
             # (round, seconds, test, validation): one's best validation is mid-run, 0.2 higher
             curve = [(0, 0, 0.1, 0.1), (1, 0.5, acc + bonus, 0.95), (rounds, 1, acc, acc)]
-            write_dfad_cell(tmp_path, scheme, "dfad", None, None, seed, curve, acc, acc, rounds)
-    text = intro.dfad_summary(tmp_path)
-    assert "4 of " in text and "the grids of one and two are still running" in text
-    assert "both at DFAD's CIFAR recipe" in text
-    assert "cosine decay: at the end, one 0.510, two 0.695, one - two -0.185" in text
-    assert "(n = 2): no difference detected" in text  # t(1): [-0.376, +0.006]
+            write_dfad_cell(t2, scheme, "dfad", None, None, seed, curve, acc, acc, rounds)
+    values = intro.intro_values(tmp_path)
+    assert values["t2_done"] == "4" and values["t2_grids_running"] == "one and two"
+    table = intro.table2_tables(tmp_path)["table2"]
+    assert "each at its chosen rates" not in table  # not until both grids are done
+    # t(1): [-0.376, +0.006]
+    assert "cosine decay | end | 2 | 0.510 | 0.695 | -0.185 [-0.376, +0.006] | " \
+           f"{paired.NO_DIFFERENCE} |" in table
     from osgan.analysis import records
 
-    at_recipe = a2.dfad_table2(records.load_dfad(tmp_path)["runs"])["recipes"]["dfad"]["paired"]
+    at_recipe = a2.dfad_table2(records.load_dfad(t2)["runs"])["recipes"]["dfad"]["paired"]
     end = next(p for p in at_recipe if p["at"] == "end")
     assert end["one-two"] == approx(-0.185) and end["verdict"] == paired.NO_DIFFERENCE
     assert (end["low"], end["high"]) == (approx(-0.376, abs=5e-4), approx(0.006, abs=5e-4))
     # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
-    assert "early-stopped on validation, one 0.710, two 0.695, one - two +0.015" in text
+    assert "| best on validation | 2 | 0.710 | 0.695 | +0.015 [" in table
     # once both grids are done on the tune seed, the verdict at the chosen rates too
     for lr_g in (1e-3, 3e-3):
         for scheme, acc in (("one", 0.6), ("two", 0.65)):
-            write_dfad_cell(tmp_path, scheme, "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], acc, acc,
+            write_dfad_cell(t2, scheme, "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], acc, acc,
                             4 if scheme == "one" else 2)
-    text = intro.dfad_summary(tmp_path)
-    assert "still running" not in text and "each scheme at its chosen rates" in text
-    # a recipe the sweep no longer runs (cells of an earlier plan) gives no verdict line
+    assert intro.intro_values(tmp_path)["t2_grids_running"] == "none"
+    assert "| each at its chosen rates | end |" in intro.table2_tables(tmp_path)["table2"]
+    # a recipe the sweep no longer runs (cells of an earlier plan) gives no row
     for scheme in ("one", "two"):
-        write_dfad_cell(tmp_path, scheme, "dfad_mnist", None, None, 0, [(0, 0, 0.1)], 0.3, 0.3,
+        write_dfad_cell(t2, scheme, "dfad_mnist", None, None, 0, [(0, 0, 0.1)], 0.3, 0.3,
                         4 if scheme == "one" else 2)
-    assert "LeNet-5" not in intro.dfad_summary(tmp_path)
-    assert "both at DFAD's CIFAR recipe" in intro.dfad_summary(tmp_path)
+    table = intro.table2_tables(tmp_path)["table2"]
+    assert "LeNet-5" not in table and "both at DFAD's CIFAR recipe" in table
 
 
 def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):
     from osgan import bench
 
-    assert intro.gpu_summary(tmp_path) == ""  # nothing recorded: no line
-    text = intro.gpu_summary(bench.RESULTS_DIR)
+    assert intro.intro_values(tmp_path)["gpu_span"] == intro.MISSING  # nothing recorded
+    values = intro.intro_values(bench.RESULTS_DIR)
     grids = [r for r in bench.recorded() if bench.is_grid(r.rows)]
     med = [s["S measured median"] for r in grids for s in bench.speedup_summary(r.rows)]
-    assert "NVIDIA H200" in text and f"took {min(med):.2f}x to {max(med):.2f}x" in text
+    assert values["gpu_names"] == "NVIDIA H200"
+    assert values["gpu_span"] == f"{min(med):.2f}x to {max(med):.2f}x"
     kern = [row["two/one kernel"] for d in bench.recorded_profiles()
             for row in bench.profile_summary(d)]
-    assert f"in GPU kernel time {tables.span(kern, '{:.2f}x')}," in text
+    assert values["gpu_kernel"] == tables.span(kern, '{:.2f}x')
     assert tables.span([1.0, 1.001], "{:.2f}") == "1.00" and tables.span([1, 2], "{}") == "1 to 2"
     # the compile run times one point only: not a grid
     assert not bench.is_grid(bench.load(bench.RESULTS_DIR / "bench-cuda-h200-compile"
