@@ -492,6 +492,16 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
     assert (end["low"], end["high"]) == (approx(-0.376, abs=5e-4), approx(0.006, abs=5e-4))
     # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
     assert "| best on validation | 2 | 0.710 | 0.695 | +0.015 [" in table
+    # chapter 05's lead: each scheme's accuracy, who reaches the level, one - two at the end
+    runs = records.load_dfad(t2)["runs"]
+    lead = a2.answer(runs, a2.dfad_table2(runs), level=0.6)
+    assert lead["rows"]["one"] == (approx(0.51), approx(0.01 * 2 ** 0.5), 2)
+    assert lead["reached"] == ["two"] and lead["end"]["one-two"] == approx(-0.185)
+    values = show2.answer_values(lead)
+    assert values["t2_one"] == "0.510 ± 0.014 (n = 2)" and values["t2_reached"] == "two"
+    assert values["t2_diff"] == "-0.185 [-0.376, +0.006], n = 2"
+    assert set(show2.answer_values(None).values()) - {f"{a2.LEVEL:.2f}"} == {"not recorded"}
+    assert show2.plot_answer(lead).axes[0].get_yticklabels()[0].get_text() == "two stages (DFAD)"
     # once both grids are done on the tune seed, the verdict at the chosen rates too
     for lr_g in (1e-3, 3e-3):
         for scheme, acc in (("one", 0.6), ("two", 0.65)):

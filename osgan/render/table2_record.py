@@ -413,3 +413,49 @@ def provenance_text(rec: dict[str, Any]) -> str:
             f"`{'`, `'.join(commands)}`." + setting)
 
 
+
+
+def plot_answer(a: dict[str, object] | None):
+    """Chapter 05's lead figure (:func:`osgan.analysis.table2_record.answer`): each scheme's
+    test accuracy at its chosen point, mean ± std over seeds, against the teacher's, chance
+    and the level a working data-free student reaches. Returns the figure (None without a
+    record)."""
+    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+
+    if a is None:
+        return None
+    names = {"kd": "KD (real images)", "two": "two stages (DFAD)", "one": "one stage (ours)"}
+    schemes = [sc for sc in names if sc in a["rows"]]
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(schemes) + 1.4))
+    for y, sc in enumerate(schemes):
+        m, s, n = a["rows"][sc]
+        ax.errorbar([m], [y], xerr=None if s != s else [s], fmt="o", capsize=3, color="C0")
+        ax.annotate(f"n = {n}", (m, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    for x, style, label in ((a["teacher"], "-", "teacher"), (0.1, ":", "chance"),
+                            (a["level"], "--", f"level {a['level']:.2f}")):
+        if x is not None:
+            ax.axvline(x, color="k", lw=0.8, ls=style, label=label)
+    ax.set(yticks=range(len(schemes)), yticklabels=[names[sc] for sc in schemes], xlim=(0, 1),
+           xlabel="student test accuracy at the end (mean ± std over seeds)",
+           title="Table 2 on Fashion-MNIST (recorded)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def answer_values(a: dict[str, object] | None) -> dict[str, str]:
+    """The values chapter 05's lead places (glue keys ``t2_*``) from
+    :func:`osgan.analysis.table2_record.answer`; "not recorded" for each without one."""
+    missing = "not recorded"
+    acc = {sc: missing for sc in ("one", "two", "kd")}
+    end = a["end"] if a else None
+    if a:
+        acc |= {sc: pm(m, s, "{:.3f}") + f" (n = {n})" for sc, (m, s, n) in a["rows"].items()}
+    return {"t2_teacher": f"{a['teacher']:.3f}" if a and a["teacher"] else missing,
+            "t2_kd": acc["kd"], "t2_two": acc["two"], "t2_one": acc["one"],
+            "t2_level": f"{table2_record.LEVEL:.2f}",
+            "t2_reached": (", ".join(a["reached"]) or "none") if a else missing,
+            "t2_diff": interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
+            + f", n = {end['n']}" if end else missing,
+            "t2_verdict": end["verdict"] if end else missing}
