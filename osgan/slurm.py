@@ -77,42 +77,50 @@ def log_dir(sweep: str) -> Path:
 
 
 class CellJob(submitit.helpers.Checkpointable):
-    """One cell as a Slurm job: ``run_cell(cfg)`` on the cell's config, resuming its folder."""
+    """One cell as a Slurm job: ``run_cell(cfg)`` on the cell's config, resuming its folder; or,
+    given a list (a sweep's ``seeds_per_process``), one cell's seeds as one ensemble."""
 
-    def __init__(self, run_cell: Callable[[Any], str], sweep: str):
+    def __init__(self, run_cell: Callable[[Any], Any], sweep: str):
         self.run_cell, self.sweep = run_cell, sweep
 
-    def __call__(self, cfg) -> str:
-        out = Path(cfg.out_dir)
-        if getattr(cfg, "threads", 1) == 0:  # left open: the CPUs this job was given
+    def __call__(self, cfg) -> str | list[str]:
+        cfgs = cfg if isinstance(cfg, list) else [cfg]
+        if getattr(cfgs[0], "threads", 1) == 0:  # left open: the CPUs this job was given
             torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
+        env = submitit.JobEnvironment()
+        cfgs = [replace(c, resume=self._record_start(c, env)) for c in cfgs]
+        # Slurm's SIGTERM (a preemption, a requeue, scancel, the time limit) stops the cell at
+        # once, its last checkpoint kept: submitit would let it run on until SIGKILL, and a cell
+        # that finishes in that grace would be requeued and run again for nothing
+        signal.signal(signal.SIGTERM, _stop)
+        return self.run_cell(cfgs if isinstance(cfg, list) else cfgs[0])
+
+    def _record_start(self, cfg, env) -> bool:
+        """Write ``<cell>.host.json`` (job, host, the step it starts from); whether it resumes."""
+        out = Path(cfg.out_dir)
         resume = (out / "config.json").exists()
         ckpt = Path(cfg.checkpoint_dir or out) / "checkpoint.pt"
         start = 0
         if resume and ckpt.exists():
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
             start = state.get("step", state.get("round", 0))
-        env = submitit.JobEnvironment()
         info = {"job_id": env.job_id, "host": env.hostname, "started_at": start}
         path = log_dir(self.sweep) / f"{out.name}.host.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(info) + "\n")
         print(f"osgan: cell {out.name} {'resumes at ' + str(start) if resume else 'starts'} "
               f"on {env.hostname}, job {env.job_id}", flush=True)
-        # Slurm's SIGTERM (a preemption, a requeue, scancel, the time limit) stops the cell at
-        # once, its last checkpoint kept: submitit would let it run on until SIGKILL, and a cell
-        # that finishes in that grace would be requeued and run again for nothing
-        signal.signal(signal.SIGTERM, _stop)
-        return self.run_cell(replace(cfg, resume=resume))
+        return resume
 
 
 def _stop(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def submit(sweep: str, cfgs: list, run_cell: Callable[[Any], str],
+def submit(sweep: str, cfgs: list, run_cell: Callable[[Any], Any],
            options: SlurmOptions) -> list[submitit.Job]:
-    """Submit one job per config as a Slurm array; returns the jobs."""
+    """Submit one job per config (or per list of one cell's seeds) as a Slurm array; returns
+    the jobs."""
     options.validate()
     check_cluster(options)
     ex = submitit.AutoExecutor(folder=log_dir(sweep) / "%j", cluster="slurm")

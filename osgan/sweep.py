@@ -44,6 +44,7 @@ import torch
 
 from osgan import (
     dfad,
+    ensemble,
     harness,
     plans,
     runkind,
@@ -400,6 +401,18 @@ def _run_cell(cfg) -> str:
     return str(runkind.run(kind_of(cfg), cfg).out_dir)
 
 
+def _run_group(cfgs: list) -> list[str]:
+    # with seeds_per_process: the seeds of one cell as one ensemble (osgan.ensemble), a seed
+    # alone as an ordinary run; their folders' paths
+    if len(cfgs) == 1:
+        return [_run_cell(cfgs[0])]
+    return [str(r.out_dir) for r in ensemble.train(cfgs)]
+
+
+def _listed(paths: str | list[str]) -> list[str]:
+    return paths if isinstance(paths, list) else [paths]
+
+
 def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overrides) -> list:
     """The configs of the cells to run next (at most ``only``): those not done, and in a tuned
     dfad sweep those of the tune seeds alone while any is left, so that the sweep plans again
@@ -438,13 +451,22 @@ def _held(name: str, todo: list) -> None:
 
 def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
               command: str | None = None, only: int | None = None, executor: str = "local",
-              slurm_options: slurm.SlurmOptions | None = None, **overrides) -> list[Path]:
+              slurm_options: slurm.SlurmOptions | None = None, seeds_per_process: int = 1,
+              **overrides) -> list[Path]:
     """Run the cells of sweep ``name`` that are not done (resuming unfinished ones), ``workers``
     at a time here or, with ``executor="slurm"``, as Slurm jobs (:mod:`osgan.slurm`); returns
     the finished cells' folders. ``only`` stops after that many cells; ``overrides`` change
-    every cell's training config (``data_root`` for a test)."""
+    every cell's training config (``data_root`` for a test). ``seeds_per_process`` above 1
+    trains up to that many seeds of a cell as one stacked ensemble in one worker or job
+    (:mod:`osgan.ensemble`; for a GPU)."""
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if isinstance(seeds_per_process, bool) or not isinstance(seeds_per_process, int) \
+            or seeds_per_process < 1:
+        raise UsageError(f"--seeds-per-process must be at least 1; got {seeds_per_process!r}")
+    if seeds_per_process > 1 and kind(name) != "train":
+        raise UsageError(f"sweep {name!r} holds {kind(name)} runs: only training runs stack "
+                         "(leave out --seeds-per-process)")
     options = slurm_options or slurm.SlurmOptions()
     if executor == "slurm":  # before anything is written
         options.validate()
@@ -463,6 +485,8 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
                "threads": cell_config(name, cells(name, results)[0], results,
                                       **overrides).threads,
                **environment(), "cells_finished": []}
+    if seeds_per_process > 1:
+        session["seeds_per_process"] = seeds_per_process
     prov["sessions"].append(session)
     write_json(prov_path, prov)
 
@@ -476,20 +500,26 @@ def run_sweep(name: str, *, results: Path | None = None, workers: int = 1,
     while todo:
         if workers > 1 or executor == "slurm":  # what the cells share (dfad: the teacher)
             run.prepare(todo[0])
+        # a worker's (a job's) item: one cell, or with seeds_per_process one cell's seeds
+        groups = ensemble.groups(todo, seeds_per_process)  # one cell each when 1
+        in_order = [c for g in groups for c in g]
+        items, fn = (groups, _run_group) if seeds_per_process > 1 else (todo, _run_cell)
         if executor == "slurm":
-            jobs = slurm.submit(name, todo, _run_cell, options)
+            jobs = slurm.submit(name, items, fn, options)
+            jobs = [j for g, j in zip(groups, jobs) for _ in g]  # each cell's job
             session.setdefault("jobs", {}).update(
-                {Path(c.out_dir).name: str(j.job_id) for c, j in zip(todo, jobs)})
+                {Path(c.out_dir).name: str(j.job_id) for c, j in zip(in_order, jobs)})
             write_json(prov_path, prov)
             try:
-                dirs += slurm.follow(jobs, todo, finished, poll=options.poll)
+                dirs += slurm.follow(jobs, in_order, finished, poll=options.poll)
             finally:
                 session["hosts"] = slurm.hosts(name, list(session["jobs"]))
                 write_json(prov_path, prov)
         else:
-            paths = harness.parallel_map(_run_cell, todo, workers, desc=f"sweep {name}",
-                                         on_done=lambda i, p: finished(i, Path(p)))
-            dirs += [Path(p) for p in paths]
+            paths = harness.parallel_map(
+                fn, items, workers, desc=f"sweep {name}",
+                on_done=lambda i, p: [finished(i, Path(q)) for q in _listed(p)])
+            dirs += [Path(q) for p in paths for q in _listed(p)]
         if only is not None and len(dirs) >= only:
             break
         # a tuned dfad sweep lists the other seeds' chosen points once the tune seeds are done

@@ -252,6 +252,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help=f"the sweep: {', '.join(sweeps.SWEEPS)}")
     parser.add_argument("--workers", type=int, default=1,
                         help="cells trained at once, one process each (local executor)")
+    parser.add_argument("--seeds-per-process", type=int, default=1, metavar="K",
+                        help="for CUDA: train up to K seeds of a cell (same config) as one "
+                             "stacked ensemble in one process or Slurm job (torch.func.vmap); "
+                             "each seed's run folder is a separate run's. On a CPU it is no "
+                             "faster than one seed a process (use --workers)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="where the cells run: here (a pool of --workers processes) or as "
                              "Slurm jobs through submitit (--slurm-* options)")
@@ -287,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be at least 1; got {args.workers}")
     if args.only is not None and args.only < 1:
         raise UsageError(f"--only must be at least 1; got {args.only}")
+    if args.seeds_per_process < 1:
+        raise UsageError(f"--seeds-per-process must be at least 1; got {args.seeds_per_process}")
     sweep_spec(args.name)
     results = Path(args.results) if args.results else RESULTS_DIR / args.name
     if args.collect:
@@ -342,7 +349,8 @@ def run(args: argparse.Namespace) -> int:
     command = "python -m osgan sweep " + " ".join(sys.argv[2:])
     options = slurm.SlurmOptions(**settings.given(args, slurm.SlurmOptions, prefix="slurm_"))
     dirs = run_sweep(args.name, results=results, workers=args.workers, command=command,
-                     only=args.only, executor=args.executor, slurm_options=options)
+                     only=args.only, executor=args.executor, slurm_options=options,
+                     seeds_per_process=args.seeds_per_process)
     if not dirs and not _todo(args.name, results, None, args.workers):
         print(f"sweep {args.name} is complete: every cell is done; record in {results}")
         return 0

@@ -275,10 +275,12 @@ class _Run:
     ema: AveragedModel | None = None  # the moving average of G (cfg.ema), or None
 
 
-def _setup(cfg: TrainConfig, device: torch.device) -> _Run:
-    """Data, models, optimizers and random generators, seeded by ``cfg.seed``."""
-    images = data.load(cfg.dataset, "train", data_root=cfg.data_root, image_size=cfg.image_size,
-                       limit=cfg.data_limit).to(device)
+def _setup(cfg: TrainConfig, device: torch.device, images: data.ImageData | None = None) -> _Run:
+    """Data, models, optimizers and random generators, seeded by ``cfg.seed``; ``images``: the
+    training split already loaded on ``device`` (the seeds of an ensemble share one copy)."""
+    if images is None:
+        images = data.load(cfg.dataset, "train", data_root=cfg.data_root,
+                           image_size=cfg.image_size, limit=cfg.data_limit).to(device)
     objective = losses.get(cfg.gan)
     with seeded(cfg.seed, device):  # the initial weights, and where the noise stream starts
         G, D = models_for(objective, image_size=cfg.image_size, channels=images.channels,
@@ -414,8 +416,9 @@ class TrainKind(RunKind):
     def describe(self, cfg: TrainConfig) -> str:
         return f"{cfg.gan} {cfg.stages}-stage"
 
-    def setup(self, cfg: TrainConfig, device: torch.device) -> _Run:
-        run = _setup(cfg, device)
+    def setup(self, cfg: TrainConfig, device: torch.device,
+              images: data.ImageData | None = None) -> _Run:
+        run = _setup(cfg, device, images)  # images: loaded already (osgan.ensemble's seeds)
         run.G.train()
         run.D.train()
         return run

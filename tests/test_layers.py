@@ -13,7 +13,7 @@ LAYERS = {
     "method": ["scale", "reference", "steps", "discriminators", "timing", "check"],
     "infrastructure": ["settings", "checkpoint", "classifiers", "metrics", "metrics.fid",
                        "metrics.domain", "metrics.inception", "layout", "harness", "runkind"],
-    "runs": ["training", "dfad_rounds", "dfad", "compare", "evaluate"],
+    "runs": ["training", "ensemble", "dfad_rounds", "dfad", "compare", "evaluate"],
     # reading recorded runs, and the rules a tuned sweep plans its next cells by (Table 2's
     # choice of grid point on validation, the plateau rule): below the sweeps that use them
     "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record"],
