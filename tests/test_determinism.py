@@ -1,4 +1,4 @@
-"""A cell's numbers depend on its config and seed alone (issue 28, step 0): not on whether it runs
+"""A cell's numbers depend on its config and seed alone: not on whether it runs
 alone or after other cells, in one process or in a pool of workers, with the feature extractor's
 cache cold (filled during the run) or warm, or killed and resumed."""
 
