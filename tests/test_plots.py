@@ -264,11 +264,13 @@ def test_show_dfad_record_tables_and_plots_a_record(tmp_path, shown):
     assert t2["chosen"] == {"one": "adam-s0.001-g0.001", "two": "dfad"}
     text = " ".join(getattr(o, "data", "") for o in shown)
     assert "Table 2 on Fashion-MNIST" in text and "equal student updates" in text
-    assert "**Against the teacher** (0.9000 on the test split): one reaches 44% of it" in text
+    assert "**Share of the teacher's test accuracy** (0.9000) at each scheme's chosen point: one 44%" \
+        in text
     # the run that went on past the grid: read at the grid's length, its best, its end
     assert "| `one-adam-s0.001-g0.001-seed0` | 0.6000 / 0.5000 (10) | 0.6000 (10) | " \
         "0.5000 / 0.4000 (20) | yes |" in text
-    assert "Running on did not help every run: `one-adam-s0.001-g0.001-seed0`" in text
+    assert "Ended below its test accuracy at the grid's length: `one-adam-s0.001-g0.001-seed0`." \
+        in text
     # the time axis from the bench, and equal time by it as well as by the runs' clocks
     assert "Time axis" in text and "one 0.2000 s, two 0.7000 s" in text
     assert "equal time (bench)" in text and "equal time (runs' clock)" in text

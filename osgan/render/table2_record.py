@@ -98,13 +98,11 @@ def show_dfad_record(results: str | Path, a: str = "one", b: str = "two") -> dic
             "val": f"{r['val']:.4f}", "test": pm(r["test"], r["test std"], "{:.4f}"),
         } for r in t2["rows"]])))
     teacher = next((r["teacher_accuracy"] for r in rec["runs"] if r["teacher_accuracy"]), None)
-    best = {r["scheme"]: r["test"] for r in t2["rows"]}
-    if teacher and best:
-        display(Markdown(
-            f"**Against the teacher** ({teacher:.4f} on the test split): "
-            + ", ".join(f"{sc} reaches {acc / teacher:.0%} of it" for sc, acc in best.items())
-            + " at its chosen point. KD trains the same student on real images, so a data-free "
-            "student below it is held back by the images its generator provides."))
+    if teacher and t2["rows"]:
+        display(Markdown(f"**Share of the teacher's test accuracy** ({teacher:.4f}) at each "
+                         "scheme's chosen point: " + ", ".join(
+                             f"{r['scheme']} {r['test'] / teacher:.0%}" for r in t2["rows"])
+                         + "."))
     _show_pairs(t2["paired"], a, b, "each at its chosen point")
     for recipe, at in t2["recipes"].items():
         if at["rows"]:
@@ -152,11 +150,8 @@ def _show_run_on(rows: list[dict[str, object]]) -> None:
             "end: val / test": f"{r['val']:.4f} / {r['test']:.4f} ({r['rounds']})",
             "flat at the end": "yes" if r["plateaued"] else "no (at the cap)",
         } for r in rows])
-        + ("\n\nRunning on did not help every run: "
-           + ", ".join(f"`{n}`" for n in fell)
-           + " ended below where it stood at the grid's length. The reading at the end above "
-           "includes that fall; the reading at each run's best evaluation on the validation "
-           "split is where early stopping would have kept the student." if fell else "")))
+        + "\n\nEnded below its test accuracy at the grid's length: "
+        + (", ".join(f"`{n}`" for n in fell) or "none") + "."))
 
 
 def _plot_dfad_curves(runs: list[dict[str, object]], chosen: dict[str, str],
