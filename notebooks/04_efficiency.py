@@ -122,6 +122,51 @@ efficiency_plot.plot(eff)
 plt.show()
 
 # %% [markdown]
+# ## How far from the machine's limit
+#
+# Eq. 13-17 count passes; a pass is work, and the work can be counted. `python -m osgan bench`
+# counts each round's floating-point operations with `torch.utils.flop_counter` (the matrix
+# products and convolutions of every forward and backward pass, two per multiply-add) and times
+# a large float32 matrix product ($2048 \times 2048$ by default) beside the rounds, on the same
+# threads and under the same load: the product runs near what the hardware does at its best, so
+# the round's FLOP rate over the product's says how far the step is from it. Recorded on this
+# project's CPU ({glue:text}`lim_rec_device`), a one-stage round reached
+# **{glue:text}`lim_rec_one`** of the product's rate and a two-stage round
+# {glue:text}`lim_rec_two`; the page's own build measured {glue:text}`lim_now_one` and
+# {glue:text}`lim_now_two` on its own sweep. Counted in FLOPs, two stages do
+# {glue:text}`lim_flop_ratio` the work of one, against Eq. 17's 4/3 (the pass counts of
+# Eq. 13-16 are counts of work); counted in time, {glue:text}`lim_time_ratio`, since the passes
+# do not all run at the same share of the machine's rate.
+
+# %% tags=["hide-input"]
+lim_rec = efficiency.recorded_limits()
+lim_now = efficiency.limit(result.rows, meta)
+lim_all = lim_rec + ([lim_now] if lim_now.points else [])
+labels = [f"recorded: {f.device}, {f.threads} thr." for f in lim_rec] + (
+    [f"now: {lim_now.device}, {lim_now.threads} thr."] if lim_now.points else [])
+for name, fs, key, fmt in (("lim_rec_one", lim_rec, "one_share", "{:.0%}"),
+                           ("lim_rec_two", lim_rec, "two_share", "{:.0%}"),
+                           ("lim_now_one", [lim_now], "one_share", "{:.0%}"),
+                           ("lim_now_two", [lim_now], "two_share", "{:.0%}"),
+                           ("lim_flop_ratio", lim_all, "flop_ratio", "{:.3f}x"),
+                           ("lim_time_ratio", lim_all, "time_ratio", "{:.2f}x")):
+    v = efficiency.limit_values(fs, key)
+    glue(name, span(v, fmt) if v else "(not measured)", display=False)
+glue("lim_rec_device", ", ".join(sorted({f.cpu for f in lim_rec})) or "not recorded",
+     display=False)
+if lim_all:
+    efficiency_plot.plot_limit(lim_all, labels)
+    plt.show()
+    display(Markdown(tables.markdown_table(efficiency_plot.limit_rows(lim_all, labels),
+                                          formats=efficiency_plot.LIMIT_FORMATS)))
+for f in lim_rec:
+    display(Markdown(f"Recorded on {f.cpu} ({f.threads} thread(s)), commit `{f.commit[:10]}`: "
+                     f"`{f.command}`"))
+if not lim_rec:
+    display(Markdown("**No limit run is recorded in `results/bench-cpu/limit-*/` yet**; "
+                     "`results/README.md` gives the command to record one on a quiet machine."))
+
+# %% [markdown]
 # ## Measured now, on this machine
 #
 # One line per point of the sweep: milliseconds per training round of the three schemes, the

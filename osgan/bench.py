@@ -9,9 +9,9 @@ first point (``--options-on all``: on every point), each speed option is switche
 all but ``sync`` together
 (labelled ``channels_last+bf16+...``):
 
-* ``layout``: what a run uses (:mod:`osgan.layout`): the device's recorded memory formats for G
-  and D and ``Adam(fused=True)``, with the point's D pass; measured by default, and the layout a
-  run would choose (per scheme) is printed;
+* ``layout``: what a run uses (:mod:`osgan.layout`): this machine's memory formats for G and D
+  (its record, else the choice cached or measured now) and ``Adam(fused=True)``, with the point's
+  D pass; measured by default, and the layout a run uses is printed with where it came from;
 * ``channels_last``: models and images in NHWC memory format;
 * ``bf16``: ``torch.autocast`` to bfloat16 around every pass (CUDA, and CPUs whose oneDNN has
   bfloat16 kernels), as a run with ``precision="bfloat16"`` trains. It changes what a step
@@ -21,7 +21,14 @@ all but ``sync`` together
 * ``sync``: the steps return Python floats (``as_float=True``), a host-device synchronisation per
   round, to show what keeping statistics on the device saves (never combined).
 
-Every option applies to the one- and two-stage rounds alike, so the comparison stays fair. The
+Every option applies to the one- and two-stage rounds alike, so the comparison stays fair.
+
+Beside each point the bench counts each round's FLOPs (:func:`osgan.timing.round_flops`: matrix
+products and convolutions, forward and backward) and times a float32 product of two
+``matmul_n`` x ``matmul_n`` matrices in the same round-robin, at the same thread count: each row
+then holds the round's achieved FLOP rate and its share of that product's rate (how far the step
+is from what this device does at its best), and two stages' FLOPs over one stage's, the work
+ratio beside Eq. 17's time ratio of 4/3. The
 baseline already uses ``zero_grad(set_to_none=True)`` and keeps statistics on the device. The
 symmetric objective (``dcgan``) gets :math:`\gamma = -1` for free; the asymmetric one
 (``dcgan_ns``) pays for :math:`\gamma` by autograd on D's outputs: the sweep over objectives
@@ -34,7 +41,8 @@ busy machine compare ratios within a row rather than times across rows. On a CPU
 other work, ``--threads 1 --clock cpu`` times the CPU work of one thread instead of wall-clock.
 
 Writes ``bench.csv`` (one row per point, option and scheme) and ``bench.json`` (the same rows,
-the parts, raw timings and ``meta``: device name, library versions, threads, command) to
+the parts, raw timings and ``meta``: device name, CPU model, commit, library versions, threads,
+command) to
 ``--out-dir``, and prints a table of ratios. Timings are never asserted anywhere: they depend
 on the machine and its load.
 """
@@ -47,9 +55,11 @@ import csv
 import datetime
 import io
 import json
+import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,6 +99,8 @@ class BenchConfig:
     clock: str = setting("wall", "wall; or cpu: process CPU time, for a CPU shared with others")
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
     seed: int = setting(0, "seeds model initialisation and the random batches")
+    matmul_n: int = setting(timing.MATMUL_N, "side of the float32 matrix product timed beside "
+                            "each point: the device's reference FLOP rate (0: not timed)")
     out_dir: str = setting("runs/bench", "where bench.csv and bench.json go")
 
     @classmethod
@@ -106,7 +118,7 @@ class BenchConfig:
         holds files other than an earlier bench's, before anything is measured."""
         for name in ("channels", "nz", "repeats"):
             check_count(name, getattr(self, name))
-        for name in ("warmup", "threads"):
+        for name in ("warmup", "threads", "matmul_n"):
             check_count(name, getattr(self, name), minimum=0)
         check_seed("seed", self.seed)
         for name in ("objectives", "image_sizes", "widths", "batch_sizes", "fused"):
@@ -154,14 +166,25 @@ class BenchResult:
 # --- environment --------------------------------------------------------------------------------
 
 
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=RESULTS_DIR.parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def environment(device: torch.device) -> dict:
-    """Device and library versions, stored with every result."""
+    """Device, CPU model, commit and library versions, stored with every result."""
     import torchvision
 
     return {
         "device": str(device),
         "device_type": device.type,
         "device_name": util.device_name(device),
+        "cpu": util.device_name(torch.device("cpu")),
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "osgan")),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -210,6 +233,8 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
     y = torch.randint(0, num_classes, (batch_size,), generator=gen) if num_classes else None
     G, D, x, z = G.to(device), D.to(device), x.to(device), z.to(device)
     y = y.to(device) if y is not None else None
+    # counted on the plain models (before compile): options change how fast, not how much
+    flops = timing.round_flops(G, D, obj, x, z, y, fused=fused == "fused")
     opt_kw = {}
     if "layout" in options:
         lay = layout.prepare(G, D, x, device, stages="one")
@@ -231,7 +256,7 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
         return timing.measure(
             G, D, obj, x, z, y, fused=fused == "fused", as_float="sync" in options,
             cfg=timing.TimingConfig(repeats=cfg.repeats, warmup=cfg.warmup, clock=cfg.clock),
-            context=context, optimizer_kwargs=opt_kw,
+            context=context, optimizer_kwargs=opt_kw, matmul_n=cfg.matmul_n, flops=flops,
         )
     finally:
         torch.backends.cudnn.benchmark = bench_flag
@@ -240,8 +265,10 @@ def measure_point(cfg: BenchConfig, device: torch.device, objective: str, image_
 def _rows(point: dict, m: timing.Measurement) -> list[dict]:
     rows = []
     s_paper, s_reuse = m.speedups("two_stage_paper"), m.speedups("two_stage_reuse")
+    rates = m.flop_rates()
     for scheme in timing.SCHEMES:
         t = m.measured[scheme]
+        rate = rates.get(scheme, math.nan)
         rows.append(point | {
             "scheme": scheme,
             "measured_s": t,
@@ -254,6 +281,14 @@ def _rows(point: dict, m: timing.Measurement) -> list[dict]:
             "speedup_reuse_measured": s_reuse["measured"],
             "speedup_reuse_predicted": s_reuse["predicted"],
             "speedup_eq17": 4 / 3,
+            # the work: FLOPs of the round (matrix products and convolutions), the rate
+            # achieved, the float32 matmul's rate timed beside it and the share of it achieved
+            "flops": m.flops.get(scheme, 0),
+            "gflop_per_s": rate / 1e9,
+            "matmul_gflop_per_s": m.matmul_rate / 1e9,
+            "matmul_share": timing.matmul_share(rate, m.matmul_rate),
+            "flops_two_over_one": m.flops["two_stage_paper"] / m.flops["one_stage"]
+            if m.flops else math.nan,
         })
     return rows
 
@@ -471,6 +506,29 @@ def ratio_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def limit_table(rows: list[dict]) -> str:
+    """One line per point and option: each scheme's GFLOP per round, achieved GFLOP/s and share
+    of the matrix product's rate, the product's rate, and two stages' FLOPs over one stage's."""
+    head = (f"{'objective':<9} {'S':>3} {'w':>4} {'B':>4} {'D pass':<8} {'option':<15}"
+            f"{'GFLOP one':>10} {'two':>7} {'GFLOP/s one':>12} {'two':>7} {'of matmul one':>14}"
+            f" {'two':>6} {'matmul GFLOP/s':>15} {'two/one FLOP':>13}")
+    lines = [head, "-" * len(head)]
+    by_point: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        key = tuple(r[k] for k in ("objective", "image_size", "width", "batch_size", "fused",
+                                   "option"))
+        by_point.setdefault(key, {})[r["scheme"]] = r
+    for (o, s, w, b, f, opt), sch in by_point.items():
+        one, two = sch["one_stage"], sch["two_stage_paper"]
+        lines.append(
+            f"{o:<9} {s:>3} {w:>4} {b:>4} {f:<8} {opt:<15}"
+            f"{one['flops'] / 1e9:>10.2f} {two['flops'] / 1e9:>7.2f}"
+            f"{one['gflop_per_s']:>12.1f} {two['gflop_per_s']:>7.1f}"
+            f"{one['matmul_share']:>14.1%} {two['matmul_share']:>6.1%}"
+            f"{one['matmul_gflop_per_s']:>16.1f} {one['flops_two_over_one']:>13.3f}")
+    return "\n".join(lines)
+
+
 # --- command line -------------------------------------------------------------------------------
 
 _CHOICES = {"fused": FUSED, "options": OPTIONS, "options_on": OPTIONS_ON, "clock": timing.CLOCKS}
@@ -506,17 +564,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"device: {m['device']} ({m['device_name']}), torch {m['torch']}, "
           f"torchvision {m['torchvision']}, threads {m['torch_threads']}, "
           f"cuda {m['cuda']}, cudnn {m['cudnn']}, clock {cfg.clock}")
-    G, D = models.models_for(losses.get(cfg.objectives[0]), image_size=cfg.image_sizes[0],
-                             channels=cfg.channels, nz=cfg.nz, width=cfg.widths[0])
+    obj = losses.get(cfg.objectives[0])
+    G, D = models.models_for(obj, image_size=cfg.image_sizes[0], channels=cfg.channels, nz=cfg.nz,
+                             width=cfg.widths[0], num_classes=10 if obj.conditional else 0)
     x = torch.zeros(cfg.batch_sizes[0], cfg.channels, cfg.image_sizes[0], cfg.image_sizes[0])
-    for stages in layout.STAGES:
-        lay = layout.choose(G, D, x, _resolve_device(cfg.device), stages=stages)
-        print(f"a {stages}-stage run would choose: {lay.describe()}")
+    lay = layout.choose(G, D, x, _resolve_device(cfg.device), objective=obj)
+    print(f"a run here (one and two stages alike) uses: {lay.describe()}; from: {lay.origin()}")
     if m["skipped_options"]:
         print(f"skipped (not available on this device): {', '.join(m['skipped_options'])}")
     print(ratio_table(result.rows))
     print("S = two-stage (paper, Eq. 15) / one-stage (Eq. 16) time per round; model: Eq. 13-16 "
           "pass counts with measured parts + optimizer steps; eq17: 4/3.")
+    if cfg.matmul_n:
+        print(limit_table(result.rows))
+        print(f"GFLOP: per round, matrix products and convolutions (torch.utils.flop_counter); "
+              f"of matmul: the round's FLOP rate over a {cfg.matmul_n}x{cfg.matmul_n} float32 "
+              f"matrix product's, timed beside it on the same threads; two/one FLOP: the work "
+              f"ratio (Eq. 17's time ratio: 4/3).")
     if result.out_dir:
         print(f"wrote {result.out_dir / 'bench.csv'} and {result.out_dir / 'bench.json'}")
     return 0

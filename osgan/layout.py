@@ -16,12 +16,22 @@ to rounding (the tests check it). It changes how fast the passes counted by the 
 * ``adam_fused``: ``torch.optim.Adam(fused=True)``, one kernel over all parameters instead of a
   Python loop over them, where this torch has it for the device.
 
-:func:`choose` returns a :class:`Layout`: the per-device defaults recorded in
-``results/bench-cpu/`` (``source="default"``), or with ``autotune=True`` the fastest candidate
-timed on copies of the models, cached per device, torch version, threads, model and batch shape
-(``source="autotune"`` / ``"cache"``). :func:`prepare` also converts the models. A training loop
-calls it once at set-up and hands the same layout to both schemes, so a two-stage baseline gets
-every optimisation the one-stage step gets::
+Which layout is fastest depends on the machine, not on the device type: on this project's AMD
+EPYC both networks in NHWC with two D passes won, on an Intel Xeon of the same size NCHW for G
+and one fused pass did. :func:`choose` therefore returns, for the machine at hand:
+
+1. the layout recorded for this CPU model or GPU name (:data:`DEFAULTS`, ``source="record"``);
+2. else the one an earlier run measured on this machine for the same models and batch shape,
+   torch version and thread count (``cache_root()/layout.json``, ``source="cache"``);
+3. else it measures the candidates now, on copies of the models (a one-stage round each, about
+   :data:`BUDGET_S` seconds), caches the fastest and says so in one line (``"measured"``); a
+   round under :data:`MIN_FLOPS` is not timed and gets the plain layout (``"small"``).
+
+The choice is made on the one-stage round (Algorithm 1) and applies to the one- and two-stage
+rounds alike, so a two-stage baseline gets every optimisation the one-stage step gets and both
+schemes of a machine share one cache entry. Processes starting at once (a sweep's workers) take
+turns: the second waits for the first's measurement and reads it. :func:`prepare` also converts
+the models. A training loop calls it once at set-up::
 
     layout = osgan.layout.prepare(G, D, x_example, device, objective=objective, stages="one")
     opt_g = torch.optim.Adam(G.parameters(), lr=..., betas=..., **layout.optimizer_kwargs())
@@ -30,15 +40,19 @@ every optimisation the one-stage step gets::
         x = layout.batch(x)
         one_stage_step(G, D, opt_g, opt_d, objective, x, z, y, fused=layout.fused, as_float=False)
 
-``python -m osgan bench`` prints what a run would choose.
+``python -m osgan bench`` prints the layout a run will use and where it came from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
 import statistics
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -49,19 +63,44 @@ from osgan import losses, steps, timing, util
 from osgan.models import is_per_sample
 from osgan.util import cache_root, write_json
 
+try:
+    import fcntl  # POSIX: processes that start at once measure once (:func:`_locked`)
+except ImportError:  # elsewhere each measures on its own
+    fcntl = None
+
 STAGES = ("one", "two")
 
-# Per device type and scheme, the fastest layout of the recorded CPU timings
-# (results/bench-cpu/layouts-*.json, scripts/record_layouts.py: DCGAN, batch 64, a quiet core).
-# One stage gains most from two D passes (no input gradient for the real half); two stages were
-# within noise of their best with the same layout, which keeps the comparison like for like.
-# On CUDA nothing is recorded yet: today's layout (NCHW, fused) stays, and autotune=True
-# measures the candidates.
+# The layout recorded per machine: (device type, the CPU's model or the GPU's name as
+# osgan.util.device_name reads it) -> the layout of the one- and two-stage rounds alike. A record
+# holds for that model only: another CPU (an Intel Xeon, another EPYC) has none and measures its
+# own (:func:`choose`).
 DEFAULTS: dict[tuple[str, str], dict[str, bool]] = {
-    ("cpu", "one"): dict(channels_last_g=True, channels_last_d=True, fused=False),
-    ("cpu", "two"): dict(channels_last_g=True, channels_last_d=True, fused=False),
-    ("cuda", "one"): dict(channels_last_g=False, channels_last_d=False, fused=True),
-    ("cuda", "two"): dict(channels_last_g=False, channels_last_d=False, fused=True),
+    # this project's 2-core VM (results/bench-cpu/layouts-S32-w32-B64-t1.json,
+    # scripts/record_layouts.py: DCGAN, batch 64, one quiet core). One stage gains most from two D
+    # passes (no input gradient for the real half); two stages were within noise of their best
+    # with the same layout. The recorded sweeps (results/table1) ran with it.
+    ("cpu", "AMD EPYC"): dict(channels_last_g=True, channels_last_d=True, fused=False),
+    # results/bench-h200-profile/profile.json (scripts/gpu_profile.py, 64x64, width 64, batch 64):
+    # NCHW with one fused pass, within 4% of the fastest candidate in every scheme; the recorded
+    # GPU benches (results/bench-cuda-h200-*) ran with it
+    ("cuda", "NVIDIA H200"): dict(channels_last_g=False, channels_last_d=False, fused=True),
+}
+# what plain PyTorch code does: NCHW, D over real and fake in one pass (two with BatchNorm)
+PLAIN = dict(channels_last_g=False, channels_last_d=False, fused=True)
+# A round under this many FLOPs (osgan.timing.round_flops) is too short for a few seconds of
+# timing to tell the layouts apart: it gets PLAIN, with no measurement, so that tiny runs (tests,
+# smoke builds) never depend on a timing
+MIN_FLOPS = 1e9
+BUDGET_S = 10.0  # about how long a measurement of the candidates may take (at least 2 rounds each)
+# where a layout came from, as `python -m osgan bench` says it
+SOURCES = {
+    "record": "the record for this machine (osgan.layout.DEFAULTS)",
+    "cache": "measured on this machine by an earlier run (cached)",
+    "measured": "measured now",
+    "small": "no record for this machine, round too small to time: the plain layout",
+    "plain": "no record for this machine: the plain layout (not measured)",
+    "given": "given by the caller",
+    "candidate": "a candidate",
 }
 
 
@@ -72,7 +111,7 @@ class Layout:
     fused: bool  # D over [x; x_hat] as one batch of 2B; False: two batches of B
     threads: int  # torch intra-op threads this layout was chosen for
     adam_fused: bool  # torch.optim.Adam(fused=True): one kernel for every parameter
-    source: str = "default"  # "default" (DEFAULTS), "autotune" (measured now), "cache", "given"
+    source: str = "record"  # where it came from: a key of SOURCES
 
     def optimizer_kwargs(self) -> dict[str, bool]:
         """Keyword arguments for ``torch.optim.Adam`` (and other optimizers with ``fused``)."""
@@ -99,6 +138,10 @@ class Layout:
                 f"D pass {d_pass}, threads {self.threads}, "
                 f"Adam {'fused' if self.adam_fused else 'default'} ({self.source})")
 
+    def origin(self) -> str:
+        """Where this layout came from, in words (:data:`SOURCES`)."""
+        return SOURCES.get(self.source, self.source)
+
 
 def adam_fused_supported(device: torch.device) -> bool:
     """Whether this torch has ``Adam(fused=True)`` for ``device``."""
@@ -111,33 +154,50 @@ def adam_fused_supported(device: torch.device) -> bool:
     return device.type in _get_fused_kernels_supported_devices()
 
 
-def default(D: nn.Module, device: torch.device | str, threads: int | None = None,
-            stages: str = "one") -> Layout:
-    """The recorded default for the device type and scheme (``stages``: "one" or "two");
-    ``fused`` is dropped for a D with BatchNorm."""
+def machine(device: torch.device | str) -> tuple[str, str]:
+    """(device type, CPU model or GPU name): what :data:`DEFAULTS` and the cache are keyed by."""
+    device = torch.device(device)
+    return device.type, util.device_name(device)
+
+
+def _layout(d: dict[str, bool], D: nn.Module, device: torch.device, threads: int,
+            source: str) -> Layout:
+    return Layout(channels_last_g=d["channels_last_g"], channels_last_d=d["channels_last_d"],
+                  fused=d["fused"] and is_per_sample(D), threads=threads,
+                  adam_fused=adam_fused_supported(device), source=source)
+
+
+def _check_stages(stages: str) -> None:
     if stages not in STAGES:
         raise ValueError(f"stages must be one of {STAGES}; got {stages!r}")
+
+
+def default(D: nn.Module, device: torch.device | str, threads: int | None = None,
+            stages: str = "one") -> Layout:
+    """The layout recorded for this machine (:data:`DEFAULTS`; ``source="record"``), else
+    :data:`PLAIN` (``"plain"``); never measures. The same for both ``stages`` ("one", "two");
+    ``fused`` is dropped for a D with BatchNorm."""
+    _check_stages(stages)
     device = torch.device(device)
-    d = DEFAULTS.get((device.type, stages), DEFAULTS[("cuda", stages)])
-    return Layout(channels_last_g=d["channels_last_g"], channels_last_d=d["channels_last_d"],
-                  fused=d["fused"] and is_per_sample(D),
-                  threads=threads or torch.get_num_threads(),
-                  adam_fused=adam_fused_supported(device), source="default")
+    threads = threads or torch.get_num_threads()
+    rec = DEFAULTS.get(machine(device))
+    return _layout(rec or PLAIN, D, device, threads, "record" if rec else "plain")
 
 
 def candidates(D: nn.Module, device: torch.device, threads: int) -> list[Layout]:
     """Every layout worth timing: G's and D's memory formats x D pass (two passes only, with
     BatchNorm)."""
     fused = (True, False) if is_per_sample(D) else (False,)
-    return [Layout(g, d, f, threads, adam_fused_supported(device), "autotune")
+    return [Layout(g, d, f, threads, adam_fused_supported(device), "candidate")
             for g in (False, True) for d in (False, True) for f in fused]
 
 
-def _key(G, D, objective, x, device, threads, stages) -> str:
-
+def _key(G: nn.Module, D: nn.Module, x: Tensor, device: torch.device, threads: int) -> str:
+    """The machine and the shape: a cached choice holds for these alone (not for the objective
+    or the scheme: a layout is chosen for both schemes at once)."""
     shapes = [tuple(p.shape) for m in (G, D) for p in m.parameters()]
-    return json.dumps([util.device_name(device), torch.__version__, threads, stages, objective.name,
-                       type(G).__name__, type(D).__name__, str(shapes), list(x.shape),
+    return json.dumps([*machine(device), torch.__version__, threads, type(G).__name__,
+                       type(D).__name__, str(shapes), list(x.shape), str(x.dtype),
                        is_per_sample(D)])
 
 
@@ -148,67 +208,130 @@ def _read_cache(path: Path) -> dict:
         return {}
 
 
-def time_layouts(G: nn.Module, D: nn.Module, objective: losses.Objective, x: Tensor,
-                 layouts: list[Layout], *, stages: str = "one", y: Tensor | None = None,
-                 nz: int | None = None, repeats: int = 3, warmup: int = 1) -> list[list[float]]:
-    """Seconds per round of ``stages`` under each layout, on copies of G and D (the models are
-    untouched), interleaved round-robin so that other load falls on all alike."""
-    if stages not in STAGES:
-        raise ValueError(f"stages must be one of {STAGES}; got {stages!r}")
-    device = x.device
+@contextlib.contextmanager
+def _locked(path: Path | None):
+    """Hold an exclusive lock beside ``path`` (POSIX), so that processes starting at once
+    measure once: the others wait, then read the cache."""
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _round_fns(G, D, objective, x, layouts, stages, y, nz) -> dict[int, Callable[[], object]]:
+    """A round of ``stages`` under each layout, on its own copies of G, D, the objective (whose
+    state, e.g. Fisher GAN's multiplier, the rounds change) and Adams."""
     gen = torch.Generator().manual_seed(0)
-    nz = nz or G.cfg.nz
-    z = torch.randn(x.shape[0], nz, generator=gen).to(device, x.dtype)
+    z = torch.randn(x.shape[0], nz or G.cfg.nz, generator=gen).to(x.device, x.dtype)
     fns = {}
     for i, lay in enumerate(layouts):
-        G_, D_ = copy.deepcopy(G), copy.deepcopy(D)
+        G_, D_, obj = copy.deepcopy(G), copy.deepcopy(D), copy.deepcopy(objective)
         lay.apply(G_, D_)
         x_ = lay.batch(x)
         opt_g = torch.optim.Adam(G_.parameters(), lr=2e-4, betas=(0.5, 0.999), **lay.optimizer_kwargs())
         opt_d = torch.optim.Adam(D_.parameters(), lr=2e-4, betas=(0.5, 0.999), **lay.optimizer_kwargs())
         if stages == "one":
-            fns[i] = (lambda G_=G_, D_=D_, og=opt_g, od=opt_d, x_=x_, f=lay.fused: steps.one_stage_step(
-                G_, D_, og, od, objective, x_, z, y, fused=f, as_float=False))
-        else:
-            fns[i] = (lambda G_=G_, D_=D_, og=opt_g, od=opt_d, x_=x_, f=lay.fused: steps.two_stage_step(
-                G_, D_, og, od, objective, x_, z, y, variant="paper", fused=f, as_float=False))
+            fns[i] = (lambda G_=G_, D_=D_, og=opt_g, od=opt_d, x_=x_, f=lay.fused, o=obj:
+                      steps.one_stage_step(G_, D_, og, od, o, x_, z, y, fused=f, as_float=False))
+        else:  # stage 2's second z: from a generator of its own, never torch's global one
+            fns[i] = (lambda G_=G_, D_=D_, og=opt_g, od=opt_d, x_=x_, f=lay.fused, o=obj:
+                      steps.two_stage_step(G_, D_, og, od, o, x_, z, y, variant="paper", fused=f,
+                                           as_float=False, generator=gen))
+    return fns
+
+
+def _clock(device: torch.device) -> str:
     # one thread on a CPU: CPU time of the process (robust to other load); else wall-clock
-    clock = "cpu" if device.type == "cpu" and torch.get_num_threads() == 1 else "wall"
-    times = timing.round_robin(fns, device, repeats, warmup, clock)
+    return "cpu" if device.type == "cpu" and torch.get_num_threads() == 1 else "wall"
+
+
+def time_layouts(G: nn.Module, D: nn.Module, objective: losses.Objective, x: Tensor,
+                 layouts: list[Layout], *, stages: str = "one", y: Tensor | None = None,
+                 nz: int | None = None, repeats: int = 3, warmup: int = 1) -> list[list[float]]:
+    """Seconds per round of ``stages`` under each layout, on copies of G and D (the models are
+    untouched), interleaved round-robin so that other load falls on all alike."""
+    _check_stages(stages)
+    fns = _round_fns(G, D, objective, x, layouts, stages, y, nz)
+    times = timing.round_robin(fns, x.device, repeats, warmup, _clock(x.device))
     return [times[i] for i in range(len(layouts))]
+
+
+def measure(G: nn.Module, D: nn.Module, objective: losses.Objective, x: Tensor,
+            y: Tensor | None = None, *, budget_s: float = BUDGET_S) -> tuple[Layout, float]:
+    """The fastest of :func:`candidates` for a one-stage round, timed now on copies of the
+    models: one untimed round of each, then as many interleaved rounds as fit in ``budget_s``
+    (at least one, at most five each); the smallest median wins. Returns it
+    (``source="measured"``) and the seconds the measurement took."""
+    t0 = time.perf_counter()
+    layouts = candidates(D, x.device, torch.get_num_threads())
+    fns = _round_fns(G, D, objective, x, layouts, "one", y, None)
+    clock = _clock(x.device)
+    timing.round_robin(fns, x.device, 0, 1, clock)  # warm-up: allocations, oneDNN primitives
+    sweep = time.perf_counter() - t0
+    repeats = max(1, min(5, int(budget_s / max(sweep, 1e-9))))
+    times = timing.round_robin(fns, x.device, repeats, 0, clock)
+    best = min(range(len(layouts)), key=lambda i: statistics.median(times[i]))
+    return replace(layouts[best], source="measured"), time.perf_counter() - t0
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def choose(G: nn.Module, D: nn.Module, x_example: Tensor, device: torch.device | str | None = None,
            *, objective: losses.Objective | None = None, stages: str = "one",
-           autotune: bool = False, y: Tensor | None = None, cache: Path | None | str = "default"
-           ) -> Layout:
-    """The layout a run uses for G, D and batches shaped like ``x_example`` on ``device``.
+           autotune: bool | None = None, y: Tensor | None = None,
+           cache: Path | None | str = "default", budget_s: float = BUDGET_S,
+           report: Callable[[str], None] | None = _stderr) -> Layout:
+    """The layout a run uses for G, D and batches shaped like ``x_example`` on ``device``, in
+    both schemes (``stages`` is checked, and changes nothing).
 
-    ``autotune=False``: the recorded default for the device type (:data:`DEFAULTS`).
-    ``autotune=True``: the fastest of :func:`candidates` for a round of ``stages`` ("one" or
-    "two"), timed now on copies of the models (a few rounds each; for DCGAN 64x64 on one CPU
-    thread about a minute) or read from ``cache`` when this device, torch, thread count, model
-    and batch shape were timed before (``"default"``: ``cache_root()/layout.json``; None: no
-    cache). ``objective`` defaults to ``dcgan``.
+    ``autotune=None`` (what runs use): this machine's record (:data:`DEFAULTS`), else the
+    cached choice of an earlier run for this machine and shape, else :func:`measure` now, cache
+    the choice and ``report`` one line saying so (stderr; None: silent). A round under
+    :data:`MIN_FLOPS` is never timed: it gets :data:`PLAIN` (``"small"``).
+    ``autotune=True``: ignore the record (and the FLOP floor): the cache, else measure now.
+    ``autotune=False``: the record, else :data:`PLAIN`; nothing is timed.
+    ``cache``: ``"default"`` is ``cache_root()/layout.json``; None keeps nothing.
+    ``objective`` (for the timed rounds) defaults to ``dcgan``.
     """
+    _check_stages(stages)
     if cache == "default":
         cache = cache_root() / "layout.json"
+    cache = Path(cache) if cache is not None else None
     device = torch.device(device) if device is not None else x_example.device
     threads = torch.get_num_threads()
-    if not autotune:
-        return default(D, device, threads, stages)
+    if autotune is False or (autotune is None and machine(device) in DEFAULTS):
+        return default(D, device, threads)
     objective = objective or losses.get("dcgan")
     x = x_example.to(device)
-    key = _key(G, D, objective, x, device, threads, stages)
-    if cache is not None and key in (stored := _read_cache(cache)):
-        return Layout(**(stored[key] | {"source": "cache"}))
-    layouts = candidates(D, device, threads)
-    times = time_layouts(G, D, objective, x, layouts, stages=stages, y=y)
-    best = layouts[min(range(len(layouts)), key=lambda i: statistics.median(times[i]))]
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        stored = _read_cache(cache) | {key: asdict(best)}
-        write_json(cache, stored)  # atomic: two runs starting at once never read half a file
+    if objective.conditional and y is None:  # labels for the timed rounds: any classes will do
+        y = torch.arange(x.shape[0], device=device) % G.cfg.num_classes
+    if autotune is None:
+        z = torch.zeros(x.shape[0], G.cfg.nz, dtype=x.dtype, device=device)
+        flops = timing.round_flops(G, D, objective, x, z, y, schemes=("one_stage",))
+        if flops["one_stage"] < MIN_FLOPS:
+            return _layout(PLAIN, D, device, threads, "small")
+    key = _key(G, D, x, device, threads)
+    with _locked(cache):
+        if cache is not None and key in (stored := _read_cache(cache)):
+            return Layout(**(stored[key] | {"source": "cache"}))
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            best, seconds = measure(G, D, objective, x, y, budget_s=budget_s)  # on copies
+        if cache is not None:
+            write_json(cache, _read_cache(cache) | {key: asdict(best)})  # atomic
+    if report is not None:
+        S = "x".join(str(n) for n in x.shape[2:])
+        report(f"osgan.layout: no layout recorded for {machine(device)[1]} ({device.type}); "
+               f"measured {len(candidates(D, device, threads))} candidates on a one-stage round "
+               f"(batch {x.shape[0]}, {S}, {threads} threads) in {seconds:.0f} s: "
+               f"{best.describe()}" + (f"; cached in {cache}" if cache is not None else ""))
     return best
 
 

@@ -172,7 +172,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "BenchConfig": dict(objectives=("dcgan", "dcgan_ns"), image_sizes=(32,), widths=(8,),
                             batch_sizes=(4,), fused=("fused", "separate"),
                             options=("layout", "channels_last", "sync"), channels=1, repeats=2,
-                            warmup=1, threads=1),
+                            warmup=1, threads=1, matmul_n=1024),
     },
 }
 

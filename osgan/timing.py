@@ -39,6 +39,15 @@ each scheme (:data:`COUNTS`, :func:`predict`) from measured parts instead of fro
   paper does. The residual ``measured - predicted`` of each round shows what the model misses
   (losses, gamma, ``zero_grad``, the allocator, caches).
 
+How far a round is from what the machine could do (Sec. 3.2 counts time in passes; we also count
+work): :func:`round_flops` counts the floating-point operations of one round of each scheme with
+``torch.utils.flop_counter`` (the matrix products and convolutions of every forward and backward
+pass, two per multiply-add; normalisation, activations, losses and Adam count nothing), and
+:func:`measure` can time a float32 matrix product of side ``matmul_n`` in the same round-robin
+as the rounds: the achieved FLOP rate of a round over that product's rate
+(:func:`matmul_share`) is its distance from the hardware's limit on this device, at this thread
+count, under the same load.
+
 Timing: warm-up runs are discarded; every measurement is repeated and its median kept. All the
 quantities of one call are interleaved round-robin (one repeat of each, then the next repeat) so
 that load from other processes falls on all of them alike. On CUDA each call is timed with CUDA
@@ -49,13 +58,16 @@ time (``clock="cpu"``) on a CPU shared with other work.
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from osgan import steps
 from osgan.losses import Objective
@@ -331,6 +343,8 @@ class Measurement:
     spread: dict[str, tuple[float, float]]  # scheme -> (25th, 75th percentile) seconds
     predicted: dict[str, float]  # scheme -> predict(costs, scheme)
     times: dict[str, list[float]]  # every raw timing, by quantity
+    matmul_rate: float = math.nan  # FLOP/s of the float32 matrix product timed beside (nan: none)
+    flops: dict[str, int] = field(default_factory=dict)  # scheme -> round_flops (empty: not counted)
 
     def speedups(self, baseline: str) -> dict[str, float]:
         """Measured and predicted speedup of one stage over ``baseline``."""
@@ -339,6 +353,11 @@ class Measurement:
             "predicted": self.predicted[baseline] / self.predicted["one_stage"],
             "eq17": 4 / 3 if baseline == "two_stage_paper" else float("nan"),
         }
+
+
+    def flop_rates(self) -> dict[str, float]:
+        """Achieved FLOP/s of each scheme's round: its FLOPs over its median time."""
+        return {s: flop_rate(n, self.measured[s]) for s, n in self.flops.items()}
 
 
 def quartiles(v: list[float]) -> tuple[float, float]:
@@ -352,7 +371,8 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
             y: Tensor | None = None, *, fused: bool | None = None, as_float: bool = False,
             cfg: TimingConfig | None = None,
             context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-            optimizer_kwargs: dict | None = None) -> Measurement:
+            optimizer_kwargs: dict | None = None, matmul_n: int = 0,
+            flops: dict[str, int] | None = None) -> Measurement:
     """Measure the parts of G and D and the three real training rounds, all interleaved in one
     round-robin, and predict each round from the parts.
 
@@ -360,6 +380,8 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
     to the steps (``None``: fused when D is per-sample) and decides how ``dd_*`` is measured.
     The models' parameters and buffers are restored afterwards (the steps update them).
     ``optimizer_kwargs`` go to both Adams (e.g. ``fused=True``, :meth:`osgan.layout.Layout.optimizer_kwargs`).
+    ``matmul_n > 0`` also times a float32 product of two ``matmul_n`` x ``matmul_n`` matrices in
+    the same round-robin (``matmul_rate``); ``flops`` (:func:`round_flops`) is carried along.
     """
     cfg = cfg or TimingConfig()
     fused_ = steps.resolve_fused(D, fused)
@@ -372,6 +394,8 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
     fns |= optimizer_closures(G, D, opt_g, opt_d)
     fns |= step_closures(G, D, opt_g, opt_d, objective, x, z, y, fused=fused, as_float=as_float,
                          context=context)
+    if matmul_n > 0:
+        fns["matmul"] = matmul_closure(matmul_n, device)
     try:
         times = round_robin(fns, device, cfg.repeats, cfg.warmup, cfg.clock)
     finally:
@@ -385,4 +409,75 @@ def measure(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tens
         spread={s: quartiles(times[s]) for s in SCHEMES},
         predicted={s: predict(costs, s) for s in SCHEMES},
         times=times,
+        matmul_rate=flop_rate(matmul_flops(matmul_n), statistics.median(times["matmul"]))
+        if matmul_n > 0 else math.nan,
+        flops=dict(flops or {}),
     )
+
+
+# --- work: FLOPs and the machine's matrix-product rate ------------------------------------------
+
+MATMUL_N = 2048  # the reference product: large enough to run near a core's peak, 0.1 s on one
+
+
+def matmul_flops(n: int) -> int:
+    """FLOPs of the product of two ``n`` x ``n`` matrices: :math:`n^2` outputs of ``n``
+    multiply-adds each, counted as two operations."""
+    return 2 * n**3
+
+
+def matmul_closure(n: int, device: torch.device | str, dtype=torch.float32) -> Callable[[], object]:
+    """A callable computing ``a @ b`` for two fixed random ``n`` x ``n`` matrices into a fixed
+    output (no allocation timed)."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=gen).to(device, dtype) for _ in range(2))
+    out = torch.empty(n, n, device=device, dtype=dtype)
+    return lambda: torch.mm(a, b, out=out)
+
+
+def flop_rate(flops: float, seconds: float) -> float:
+    """FLOP/s: ``flops`` done in ``seconds`` (nan for a non-positive time)."""
+    return flops / seconds if seconds > 0 else math.nan
+
+
+def matmul_share(rate: float, matmul_rate: float) -> float:
+    """An achieved FLOP rate as a fraction of the matrix product's (1: as fast per FLOP as a
+    large float32 product on the same device and threads)."""
+    return rate / matmul_rate if matmul_rate > 0 else math.nan
+
+
+def _count_flops(G, D, objective, x, z, y, fused, schemes, device) -> dict[str, int]:
+    G_, D_ = copy.deepcopy(G).to(device), copy.deepcopy(D).to(device)
+    objective = copy.deepcopy(objective)  # its state (Fisher GAN's multiplier) stays as it was
+    x_, z_ = x.to(device), z.to(device)
+    y_ = y.to(device) if y is not None else None
+    # a plain for-loop Adam: it exists for every device (its work counts nothing anyway)
+    opt_g = torch.optim.Adam(G_.parameters(), foreach=False)
+    opt_d = torch.optim.Adam(D_.parameters(), foreach=False)
+    fns = step_closures(G_, D_, opt_g, opt_d, objective, x_, z_, y_, fused=fused)
+    out = {}
+    cuda = [device] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # stage 2's second z: the global stream untouched
+        for s in schemes:
+            with FlopCounterMode(display=False) as counter:
+                fns[s]()
+            out[s] = int(counter.get_total_flops())
+    return out
+
+
+def round_flops(G: nn.Module, D: nn.Module, objective: Objective, x: Tensor, z: Tensor,
+                y: Tensor | None = None, *, fused: bool | None = None,
+                schemes: tuple[str, ...] = SCHEMES) -> dict[str, int]:
+    """FLOPs of one training round of each of ``schemes``, as ``FlopCounterMode`` counts them:
+    the matrix products and convolutions of every forward and backward pass, two per
+    multiply-add. Counted on copies of G and D on the meta device (shapes only: nothing is
+    computed, the models are untouched), or, where an op has no meta kernel, on copies on ``x``'s
+    device. The count depends on the shapes and the D pass (``fused``), not on the device, the
+    memory format or the values."""
+    for s in schemes:
+        if s not in COUNTS:
+            raise ValueError(f"unknown scheme {s!r}; choose one of: {', '.join(SCHEMES)}")
+    try:
+        return _count_flops(G, D, objective, x, z, y, fused, schemes, "meta")
+    except (NotImplementedError, RuntimeError):
+        return _count_flops(G, D, objective, x, z, y, fused, schemes, x.device)

@@ -3,7 +3,9 @@ at one point, interleaved, and write the medians with provenance to results/benc
 
     python scripts/record_layouts.py --image-size 32 --width 32 --batch-size 64 --threads 1
 
-This is the evidence behind osgan.layout.DEFAULTS on CPU.
+This is the evidence behind osgan.layout.DEFAULTS on CPU: the record of a CPU model is its
+fastest layout here, entered under ("cpu", the model name in the file's meta.device_name). A
+machine with no record measures its own at a run's first start (osgan.layout.choose).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ import argparse
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,91 @@ def test_measure_restores_models_and_reports_every_scheme(objective):
     assert set(m.speedups("two_stage_paper")) == {"measured", "predicted", "eq17"}
 
 
+def _conv_macs(module, inp):
+    """Multiply-adds of every convolution of ``module`` on ``inp``, in order, from the shapes
+    its forward hooks see: Conv2d, out elements x C_in x k x k; ConvTranspose2d, in elements x
+    C_out x k x k (each input pixel spreads over a k x k patch of every output channel)."""
+    macs = []
+
+    def hook(m, args, out):
+        k = m.kernel_size[0] * m.kernel_size[1]
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            macs.append(args[0].numel() * m.out_channels * k)
+        else:
+            macs.append(out.numel() * m.in_channels * k)
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    with torch.no_grad():
+        module(inp)
+    for h in handles:
+        h.remove()
+    return macs
+
+
+@pytest.mark.parametrize("B", [2, 5])
+def test_round_flops_are_the_pass_counts_of_eq13_16_in_multiply_adds(B):
+    """FLOPs counted by torch.utils.flop_counter against a closed form: 2 x the multiply-adds of
+    each convolution, once per pass the scheme runs. With g = sum of G's, d = D's on B samples,
+    g0 / d0 their first layers' (whose input gradient no step needs, except D's on fakes):
+    one stage = G forward + parameter + input gradients (no z gradient) + D forward, parameter
+    and input gradients over 2B; two stages add stage 2's G forward and backward and D forward
+    and input gradient on B fakes, and stage 1 stops short of D's input."""
+    obj, G, D, x, z = _tiny("dcgan", B=B)
+    mg, md = _conv_macs(G, z), _conv_macs(D, x)
+    g, g0, d, d0 = sum(mg), mg[0], sum(md), md[0]
+    one_fused = 2 * (3 * g - g0) + 2 * (2 * 3 * d)
+    expected = {
+        ("one_stage", True): one_fused,
+        ("one_stage", False): one_fused - 2 * d0,  # no input gradient of the real half
+        # stage 1: G forward; D forward, parameter and input gradients over 2B short of its
+        # input. Stage 2: G forward, parameter and input gradients; D forward and input
+        # gradient (to x_hat) over B
+        ("two_stage_paper", True): 2 * g + 2 * (2 * (3 * d - d0)) + 2 * (3 * g - g0) + 2 * (2 * d),
+        ("two_stage_reuse", True): 2 * (2 * (3 * d - d0)) + 2 * (3 * g - g0) + 2 * (2 * d),
+    }
+    for fused in (True, False):
+        got = timing.round_flops(G, D, obj, x, z, fused=fused)
+        assert got["one_stage"] == expected[("one_stage", fused)]
+        assert got["two_stage_paper"] == expected[("two_stage_paper", True)]
+        assert got["two_stage_reuse"] == expected[("two_stage_reuse", True)]
+    # on the models' own device (no meta copies) the count is the same
+    assert timing._count_flops(G, D, obj, x, z, None, True, timing.SCHEMES, "cpu") == \
+        timing.round_flops(G, D, obj, x, z, fused=True)
+
+
+def test_a_linear_layers_flops_are_twice_its_multiply_adds():
+    # the counter the bench relies on, on the closed form of one product: (B, n) @ (n, m)
+    lin = torch.nn.Linear(7, 3)
+    with timing.FlopCounterMode(display=False) as counter:
+        lin(torch.randn(5, 7, requires_grad=True)).sum().backward()
+    # forward, input gradient and weight gradient: three products of 5 x 7 x 3 multiply-adds
+    assert counter.get_total_flops() == 3 * 2 * 5 * 7 * 3
+
+
+def test_rate_arithmetic():
+    assert timing.matmul_flops(2048) == 2 * 2048**3 == 17_179_869_184
+    assert_close(timing.flop_rate(3e9, 0.02), 150e9, **EXACT)
+    assert math.isnan(timing.flop_rate(1.0, 0.0))
+    assert_close(timing.matmul_share(55e9, 150e9), 55 / 150, **EXACT)
+    assert math.isnan(timing.matmul_share(1.0, math.nan))
+    m = timing.Measurement(costs=timing.Costs.equal(1, 1), measured={"one_stage": 0.5,
+                           "two_stage_paper": 0.8}, spread={}, predicted={}, times={},
+                           matmul_rate=40.0, flops={"one_stage": 10, "two_stage_paper": 16})
+    assert m.flop_rates() == {"one_stage": 20.0, "two_stage_paper": 20.0}
+
+
+def test_measure_times_the_matmul_beside_the_rounds():
+    obj, G, D, x, z = _tiny("dcgan")
+    flops = timing.round_flops(G, D, obj, x, z)
+    m = timing.measure(G, D, obj, x, z, cfg=timing.TimingConfig(repeats=2, warmup=0),
+                       matmul_n=32, flops=flops)
+    assert len(m.times["matmul"]) == 2 and m.flops == flops
+    assert_close(m.matmul_rate, 2 * 32**3 / statistics.median(m.times["matmul"]), **EXACT)
+    assert math.isnan(timing.measure(G, D, obj, x, z, cfg=timing.TimingConfig(
+        repeats=1, warmup=0)).matmul_rate)
+
+
 def _parse(argv):
     p = argparse.ArgumentParser()
     bench.configure_parser(p)
@@ -157,10 +243,11 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
                    "--batch-sizes", "2", "--fused", "fused", "separate", "--options", "sync",
                    "channels_last", "--channels", "1", "--nz", "8", "--repeats", "1",
                    "--warmup", "0", "--threads", "1", "--clock", "cpu", "--device", "cpu",
-                   "--out-dir", str(tmp_path)])
+                   "--matmul-n", "64", "--out-dir", str(tmp_path)])
     assert bench.run(args) == 0
     out = capsys.readouterr().out
     assert "S meas" in out and "device: cpu" in out
+    assert "of matmul" in out and "a run here (one and two stages alike) uses:" in out
     with open(tmp_path / "bench.csv") as f:
         rows = list(csv.DictReader(f))
     # 2 objectives x 2 D passes, then sync and channels_last on the first point (sync is never
@@ -170,8 +257,13 @@ def test_bench_runs_and_writes_its_files(tmp_path, capsys):
     assert {r["scheme"] for r in rows} == set(timing.SCHEMES)
     assert {r["option"] for r in rows} == {"baseline", "sync", "channels_last"}
     doc = json.loads((tmp_path / "bench.json").read_text())
-    for key in ("device_name", "torch", "torchvision", "command", "config"):
+    for key in ("device_name", "cpu", "commit", "torch", "torchvision", "command", "config"):
         assert key in doc["meta"]
+    for r in doc["rows"]:  # the work: FLOPs, the rate achieved and its share of the matmul's
+        assert r["flops"] > 0 and r["matmul_gflop_per_s"] > 0
+        assert_close(r["gflop_per_s"], r["flops"] / r["measured_s"] / 1e9, rtol=1e-12, atol=0)
+        assert_close(r["matmul_share"], r["gflop_per_s"] / r["matmul_gflop_per_s"],
+                     rtol=1e-12, atol=0)
     loaded = bench.load(tmp_path / "bench.json")
     assert loaded.rows == doc["rows"]
     assert "S meas" in bench.ratio_table(loaded.rows)
