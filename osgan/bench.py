@@ -59,7 +59,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,7 +67,7 @@ import torch
 
 from osgan import layout, losses, models, settings, timing, util
 from osgan.settings import resolve_device, setting
-from osgan.util import UsageError, atomic_write, check_count, check_seed
+from osgan.util import UsageError, atomic_write, check_count, check_seed, git
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # recorded runs (GPU) live here
 OPTIONS = ("layout", "channels_last", "bf16", "compile", "cudnn_benchmark", "sync")
@@ -166,14 +165,6 @@ class BenchResult:
 # --- environment --------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=RESULTS_DIR.parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def environment(device: torch.device) -> dict:
     """Device, CPU model, commit and library versions, stored with every result."""
     import torchvision
@@ -183,8 +174,8 @@ def environment(device: torch.device) -> dict:
         "device_type": device.type,
         "device_name": util.device_name(device),
         "cpu": util.device_name(torch.device("cpu")),
-        "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "osgan")),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "osgan")),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -482,18 +473,24 @@ def layout_summary(doc: dict) -> list[dict]:
     return out
 
 
+def _by_point(rows: list[dict]) -> dict[tuple, dict[str, dict]]:
+    """The rows of each point and option (objective, size, width, batch, D pass, option), by
+    scheme."""
+    out: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        key = tuple(r[k] for k in ("objective", "image_size", "width", "batch_size", "fused",
+                                   "option"))
+        out.setdefault(key, {})[r["scheme"]] = r
+    return out
+
+
 def ratio_table(rows: list[dict]) -> str:
     """One line per point and option: times per round, speedups measured / predicted / Eq. 17."""
     head = (f"{'objective':<9} {'S':>3} {'w':>4} {'B':>4} {'D pass':<8} {'option':<15}"
             f"{'one ms':>9} {'two ms':>9} {'reuse ms':>9} {'img/s one':>10}"
             f"{'S meas':>8} {'S model':>8} {'S eq17':>7} {'reuse meas':>11} {'reuse model':>12}")
     lines = [head, "-" * len(head)]
-    by_point: dict[tuple, dict[str, dict]] = {}
-    for r in rows:
-        key = tuple(r[k] for k in ("objective", "image_size", "width", "batch_size", "fused",
-                                   "option"))
-        by_point.setdefault(key, {})[r["scheme"]] = r
-    for (o, s, w, b, f, opt), sch in by_point.items():
+    for (o, s, w, b, f, opt), sch in _by_point(rows).items():
         one, two, reuse = sch["one_stage"], sch["two_stage_paper"], sch["two_stage_reuse"]
         lines.append(
             f"{o:<9} {s:>3} {w:>4} {b:>4} {f:<8} {opt:<15}"
@@ -513,12 +510,7 @@ def limit_table(rows: list[dict]) -> str:
             f"{'GFLOP one':>10} {'two':>7} {'GFLOP/s one':>12} {'two':>7} {'of matmul one':>14}"
             f" {'two':>6} {'matmul GFLOP/s':>15} {'two/one FLOP':>13}")
     lines = [head, "-" * len(head)]
-    by_point: dict[tuple, dict[str, dict]] = {}
-    for r in rows:
-        key = tuple(r[k] for k in ("objective", "image_size", "width", "batch_size", "fused",
-                                   "option"))
-        by_point.setdefault(key, {})[r["scheme"]] = r
-    for (o, s, w, b, f, opt), sch in by_point.items():
+    for (o, s, w, b, f, opt), sch in _by_point(rows).items():
         one, two = sch["one_stage"], sch["two_stage_paper"]
         lines.append(
             f"{o:<9} {s:>3} {w:>4} {b:>4} {f:<8} {opt:<15}"

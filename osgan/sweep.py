@@ -35,7 +35,6 @@ import datetime
 import json
 import platform
 import shutil
-import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ from osgan.analysis import records, table2_record
 from osgan.runkind import RunKind
 from osgan.sweeps import DFADSweep, TrainSweep
 from osgan.training import TrainConfig
-from osgan.util import UsageError, cache_root, device_name, write_json
+from osgan.util import UsageError, cache_root, device_name, git, write_json
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
@@ -356,14 +355,6 @@ def own_results(name: str, results: Path) -> Path:
     return results
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=RESULTS_DIR.parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def environment() -> dict[str, Any]:
     """Where and with what a sweep ran: commit, versions, CPU."""
     import importlib.metadata
@@ -373,8 +364,8 @@ def environment() -> dict[str, Any]:
 
     # dirty: code that differs from the commit; a record the sweep is writing under results/
     # is not (a pinned worktree's own cells and provenance)
-    return {"commit": _git("rev-parse", "HEAD"),
-            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+    return {"commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
                                ":(exclude)results")),
             "python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__,

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,16 @@ def eval_mode(*modules: nn.Module):
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
+
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout this package runs from
+
+
+def git(*args: str) -> str:
+    """``git ARGS`` in this package's checkout (stdout, stripped); "unknown" where git or the
+    checkout is missing (an installed copy)."""
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=REPO).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -1,10 +1,13 @@
-"""Shared fixtures: small float64 models for reference checks, deterministic seeds."""
+"""Shared fixtures: small float64 models for reference checks, deterministic seeds, a tiny
+Fashion-MNIST and a training run of seconds on it."""
 
 import pytest
 import torch
+from fixtures_data import write_fashion_mnist
 
-from osgan import losses
+from osgan import data, losses
 from osgan.models import models_for
+from osgan.training import TrainConfig
 
 NUM_CLASSES = 3
 
@@ -35,3 +38,20 @@ def batch(objective, B=6, *, dtype=torch.float64, image_size=32, nz=8, channels=
 
 
 ALL = losses.names()
+
+
+@pytest.fixture
+def root(tmp_path_factory, monkeypatch):
+    """A Fashion-MNIST of 48 training and 16 test images, offline (data.OFFLINE_ENV)."""
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    d = tmp_path_factory.mktemp("fmnist")
+    write_fashion_mnist(d, n_train=48, n_test=16)
+    return str(d)
+
+
+def tiny(root, out, **kw) -> TrainConfig:
+    """A run of seconds on ``root``: width 4, batch 6, 8 steps, a row every step."""
+    base = dict(data_root=root, out_dir=str(out), width=4, nz=8, batch_size=6, steps=8,
+                log_every=1, sample_every=4, checkpoint_every=4, sample_n=4, progress=False,
+                device="cpu")
+    return TrainConfig.for_profile("smoke", **(base | kw))

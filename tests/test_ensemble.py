@@ -9,9 +9,9 @@ import signal
 import types
 from pathlib import Path
 
+import conftest
 import pytest
 import torch
-from fixtures_data import write_fashion_mnist
 from torch.testing import assert_close
 
 from osgan import cli, data, ensemble, slurm, sweep, sweeps, training
@@ -22,20 +22,9 @@ from osgan.util import UsageError
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture
-def root(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv(data.OFFLINE_ENV, "1")
-    d = tmp_path_factory.mktemp("fmnist")
-    write_fashion_mnist(d, n_train=48, n_test=16)
-    return str(d)
-
-
 def tiny(root, out, **kw) -> TrainConfig:
-    """A run of a second: width 4, batch 6, 6 steps, a row every step."""
-    base = dict(data_root=root, out_dir=str(out), width=4, nz=8, batch_size=6, steps=6,
-                log_every=1, sample_every=3, checkpoint_every=3, sample_n=4, progress=False,
-                device="cpu")
-    return TrainConfig.for_profile("smoke", **(base | kw))
+    """A run of a second: 6 steps, a checkpoint every 3 (conftest's tiny run otherwise)."""
+    return conftest.tiny(root, out, **(dict(steps=6, sample_every=3, checkpoint_every=3) | kw))
 
 
 def numbers(rows):

@@ -6,7 +6,7 @@ import types
 
 import pytest
 import torch
-from fixtures_data import write_fashion_mnist
+from conftest import tiny
 from torch.testing import assert_close
 
 from osgan import checkpoint, data, harness, training, util
@@ -16,20 +16,6 @@ LOSS_KEYS = ("Loss/D", "Loss/G", "Loss/D/real", "Loss/D/fake")
 
 
 
-@pytest.fixture
-def root(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv(data.OFFLINE_ENV, "1")
-    d = tmp_path_factory.mktemp("fmnist")
-    write_fashion_mnist(d, n_train=48, n_test=16)
-    return str(d)
-
-
-def tiny(root, out, **kw) -> TrainConfig:
-    """A run of seconds: width 4, batch 6, 8 steps, a row every step."""
-    base = dict(data_root=root, out_dir=str(out), width=4, nz=8, batch_size=6, steps=8,
-                log_every=1, sample_every=4, checkpoint_every=4, sample_n=4, progress=False,
-                device="cpu")
-    return TrainConfig.for_profile("smoke", **(base | kw))
 
 
 def losses_of(records):
