@@ -11,7 +11,6 @@ from scipy import stats
 
 from osgan.analysis import paired, records, table2_record
 from osgan.analysis import table1_record as t1
-from osgan.render import table1_record as show1
 from osgan.render import table2_record as show2
 
 
@@ -146,10 +145,6 @@ def test_order_cause_names_the_cause_the_intervals_single_out():
                     "two-simultaneous": [0.73, 0.70, 0.705]})
     assert alone["cause"] == t1.ORDER
     assert t1.order_cause([]) == t1.NOT_RUN
-    # rendered: the value and every pair's interval, no sentence of its own
-    line = show1.order_line(order)
-    assert line.startswith(f"finding: *{t1.ORDER}* (n = 3).") and "+0.050 [" in line
-    assert show1.order_line(None) == f"finding: *{t1.NOT_RUN}* (no seed has all three schemes yet)."
 
 
 def test_table1_pairs_seeds_and_states_the_paper_direction():

@@ -5,7 +5,7 @@ update-order test."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -379,19 +379,3 @@ def provenance_text(rec: dict[str, Any]) -> str:
             f"{', '.join(str(w) for w in sorted({s['workers'] for s in sessions}))}), "
             f"commit(s) {', '.join(commits)}, {'; '.join(versions)}; command: "
             f"`{'`, `'.join(commands)}`." + setting)
-
-
-
-
-def order_line(out: Mapping[str, Any] | None) -> str:
-    """:func:`osgan.analysis.table1_record.update_order`'s finding in a line: the cause it ties
-    the difference to (one of :data:`~osgan.analysis.table1_record.CAUSES`), and each pair's
-    paired FID difference with its 95% interval at each reading."""
-    if not out or not out["n"]:
-        return f"finding: *{table1_record.NOT_RUN}* (no seed has all three schemes yet)."
-    parts = []
-    for at in dict.fromkeys(q["at"] for q in out["pairs"]):
-        parts.append(f"{at}: " + "; ".join(
-            f"{q['a']} - {q['b']} {interval(q['a-b'], q['low'], q['high'], '{:+.3f}')}"
-            for q in out["pairs"] if q["at"] == at))
-    return f"finding: *{out['cause']}* (n = {out['n']}). " + ". ".join(parts) + "."
