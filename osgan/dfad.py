@@ -26,7 +26,8 @@ reaches the generator.
 In this implementation we:
 
 * run the paper's setting (CIFAR-10/100, ResNet-34 teacher, ResNet-18 student, batch 256) when the
-  data and, optionally, a teacher checkpoint are given, and default to a setting a CPU can run:
+  data and, optionally, a teacher checkpoint (one that takes osgan's [-1, 1] images: there is no
+  ``Normalize`` wrapper) are given, and default to a setting a CPU can run:
   Fashion-MNIST at 32x32 with a LeNet-5 teacher and a half-width LeNet-5 student (DFAD's MNIST
   pair);
 * hold the last ``val_n`` training images out as a validation split for choosing learning rates
@@ -35,18 +36,38 @@ In this implementation we:
 * train the teacher ourselves on the rest of the training split (cached on disk with its test
   accuracy) when no checkpoint is given;
 * use DFAD's generator (a linear layer to 8x8, two nearest-neighbour upsamplings with 3x3
-  convolutions, tanh, then BatchNorm without affine parameters) with a ``g_width`` argument;
+  convolutions, tanh, then BatchNorm without affine parameters) with a ``g_width`` argument, its
+  standardised output as it is (``g_output="standard"``, the recorded Table 2) or mapped to the
+  training images' per-channel mean and std (``"data"``), times ``g_scale``;
 * default to Adam (1e-3) for both student and generator, the same for both schemes, with
   ``lr_s`` / ``lr_g`` to set the rates of a recipe (a sweep's grid, :mod:`osgan.sweep`);
-  ``hparams`` selects one of DFAD's published recipes instead, which differ by network pair:
-  ``"dfad"`` its CIFAR recipe (student SGD 0.1, momentum 0.9, weight decay 5e-4; generator Adam
-  1e-3; our cosine decay of both over the run), ``"dfad_mnist"`` its LeNet-5 recipe (student SGD
-  0.01, momentum 0.9, weight decay 1e-4; generator Adam 1e-3; constant rates; DFAD's batch is
-  512, a config's ``batch_size`` is ours);
+  ``hparams`` selects one of DFAD's published recipes instead (``"dfad"``: CIFAR, with our
+  cosine decay in place of its steps; ``"dfad_mnist"``: LeNet-5, SGD 0.01), and
+  :meth:`DFADConfig.for_recipe` also its network pair's generator, batch and output statistics;
+* offer DAFL's class-balance term (``balance``, :math:`\lambda`; :mod:`osgan.dfad_rounds`) in
+  both schemes: a run with it is "DFAD + DAFL balance term", not DFAD;
 * add the baseline "KD" (Hinton et al. 2015) of Table 2: the student trained on real training
   images with the teacher's soft targets at temperature ``kd_temperature``, no labels;
 * measure the student's accuracy on the real test split every ``eval_every`` rounds, against
   rounds and against a training clock that excludes the evaluations.
+
+DFAD as published for the LeNet-5 pair (``DFADConfig.for_recipe("dfad_mnist")``, after Fang et
+al.'s ``DFAD_mnist.py``: nz 100, ngf 64, batch 512, student SGD 0.01 / generator Adam 1e-3,
+5 student steps per round, the teacher shown images in its input statistics) still differs here:
+
+* Fashion-MNIST, not MNIST; 28x28 padded with background to 32x32 (DFAD resizes);
+* our teacher: trained with Adam and a cosine decay for ``teacher_epochs`` on [-1, 1] images less
+  the validation split (DFAD: SGD 0.01 for 10 epochs on all of MNIST, ``Normalize``-d), shown
+  :math:`\mu + \sigma\,\mathrm{BN}(\cdot)`, which equals DFAD's standardised images to a teacher
+  whose first layer absorbs the affine map; :math:`\mu, \sigma` measured on the training split
+  (DFAD: MNIST's constants 0.1307, 0.3081);
+* the result read at the end of the run and on the validation split (DFAD keeps the student of
+  its best test epoch: a choice on the test split);
+* its length (DFAD: 40 epochs of 50 rounds, 2000 two-stage rounds) and, in a sweep, its
+  generator and batch, both set by what a CPU can run (a two-stage round at DFAD's batch and
+  width costs about 26 CPU-seconds on one thread, 14 hours for 2000 rounds; a one-stage round 9:
+  the sweep's comment in :mod:`osgan.sweeps` gives the settings it runs and their cost);
+* its seeds and noise streams (DFAD: seed 1, torch's global generator).
 
 The networks, recipes and rounds live in :mod:`osgan.dfad_rounds` (and are read here as this
 module's own). :func:`distill` is a run of kind :class:`DFADKind` (:mod:`osgan.runkind`):
@@ -67,15 +88,17 @@ from osgan import checkpoint as ckpt
 from osgan import classifiers, data, harness, runkind, settings
 from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's own
     DEFAULT_PAIRS,
+    G_OUTPUTS,
     HPARAMS,
     NETWORKS,
-    Generator,
-    freeze,
+    generator,
     kd_round,
     network,
     one_stage_round,
     optimizers,
     round_seconds,
+    split_val,
+    teacher_for,
     two_stage_round,
 )
 from osgan.dfad_rounds import kd_loss as kd_loss  # read as osgan.dfad.kd_loss
@@ -104,6 +127,15 @@ class DFADConfig:
                            "above 1 an ablation of ours)")
     nz: int = setting(256, "latent dimension of the generator (DFAD: 256)")
     g_width: int = setting(64, "generator width ngf (DFAD: 64)")
+    g_output: str = setting("standard", "the generator's output: standard (DFAD's BatchNorm "
+                            "output as it is, mean 0 and std 1: what DFAD's Normalize-d teachers "
+                            "take; the recorded Table 2) or data (mapped to the training images' "
+                            "per-channel mean and std: what a teacher trained on them takes)")
+    g_scale: float = setting(1.0, "the generator's output std, in units of g_output's (1: "
+                             "those statistics); schemes one and two")
+    balance: float = setting(0.0, "weight lambda of DAFL's class-balance term added to the "
+                             "generator's loss (0: DFAD's loss; above 0: DFAD + DAFL balance "
+                             "term); schemes one and two")
     hparams: str = setting("adam", "optimiser recipe: adam (Adam 1e-3 both), dfad (DFAD's "
                            "CIFAR recipe: student SGD 0.1, cosine) or dfad_mnist (DFAD's LeNet-5 "
                            "recipe: student SGD 0.01)")
@@ -144,6 +176,8 @@ class DFADConfig:
     cache_dir: str | None = setting(None, "cache of trained teachers (None: $OSGAN_CACHE or "
                                     "~/.cache)")
     progress: bool = setting(True, "show a progress bar")
+    plan: str = setting("", "SHA-256 of the analysis plan (osgan.plans) a sweep records this run "
+                        "under; recorded in config.json, changes nothing in the run")
 
     def validate(self) -> DFADConfig:
         if self.dataset not in DEFAULT_PAIRS:
@@ -159,6 +193,16 @@ class DFADConfig:
         if self.g_every != 1 and self.scheme != "one":
             raise ValueError(f"g_every applies to scheme one only; give g_every 1 with scheme "
                              f"{self.scheme!r}")
+        if self.g_output not in G_OUTPUTS:
+            raise ValueError(f"g_output must be one of {', '.join(G_OUTPUTS)}; "
+                             f"got {self.g_output!r}")
+        check_rate("g_scale", self.g_scale)
+        if isinstance(self.balance, bool) or not isinstance(self.balance, (int, float)) \
+                or not math.isfinite(self.balance) or self.balance < 0:
+            raise ValueError(f"balance must be finite and >= 0; got {self.balance!r}")
+        if self.balance and self.scheme == "kd":
+            raise ValueError("balance weighs a term of the generator's loss; kd has no "
+                             "generator: give balance 0 with scheme 'kd'")
         for name in ("rounds", "batch_size", "student_steps", "eval_every", "nz", "g_width",
                      "resnet_width", "g_every"):
             check_count(name, getattr(self, name))
@@ -189,13 +233,24 @@ class DFADConfig:
         """The settings of a profile (:data:`osgan.settings.PROFILES`), then ``overrides``."""
         return settings.for_profile(cls, profile, **overrides)
 
+    @classmethod
+    def for_recipe(cls, hparams: str, profile: str = "auto", **overrides) -> DFADConfig:
+        """A published recipe as published: the profile's settings, then the recipe's optimisers
+        and its network pair's settings (generator, batch, output statistics:
+        ``HPARAMS[hparams].settings``), then ``overrides``."""
+        if hparams not in HPARAMS:
+            raise ValueError(f"hparams must be one of {', '.join(HPARAMS)}; got {hparams!r}")
+        return cls.for_profile(profile, **(dict(hparams=hparams) | HPARAMS[hparams].settings
+                                           | overrides))
+
 
 # Settings that change the trajectory: a resumed run must agree with its checkpoint on these.
 TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
               "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
-              "teacher_epochs", "seed", "lr_s", "lr_g", "val_n", "g_every")
+              "teacher_epochs", "seed", "lr_s", "lr_g", "val_n", "g_every", "g_output", "g_scale",
+              "balance")
 # what a setting was in checkpoints written before it existed
-TRAJECTORY_DEFAULTS = {"g_every": 1}
+TRAJECTORY_DEFAULTS = {"g_every": 1, "g_output": "standard", "g_scale": 1.0, "balance": 0.0}
 
 
 # --------------------------------------------------------------------------- the run
@@ -212,48 +267,6 @@ class DistillResult:
     generator: nn.Module | None  # None for kd
     teacher: nn.Module
     out_dir: Path | None
-
-
-def split_val(train, val_n: int):
-    """``(train, val)``: the training images without their last ``val_n``, and those last
-    ``val_n`` as the validation split (None when ``val_n`` is 0)."""
-    if val_n == 0:
-        return train, None
-    N = len(train)
-    if val_n >= N:
-        raise ValueError(f"val_n ({val_n}) must be smaller than the {N} training images")
-    keep = train.head(N - val_n)
-    val = type(train)(train.images[N - val_n:], train.labels[N - val_n:], train.num_classes,
-                      train.name, "val")
-    return keep, val
-
-
-def teacher_for(cfg: DFADConfig, train, test, device) -> tuple[nn.Module, float]:
-    """The frozen teacher and its test accuracy: from ``cfg.teacher`` or trained and cached on
-    ``train`` (the caller's training images, the validation split already held out)."""
-    arch = cfg.archs[0]
-    T = network(arch, test.num_classes, test.channels, cfg.resnet_width)
-    if cfg.teacher is not None:
-        try:
-            blob = torch.load(cfg.teacher, map_location="cpu", weights_only=True)
-        except Exception as e:  # a text file, a truncated file, pickled code
-            raise ValueError(f"teacher checkpoint {cfg.teacher} is not a readable torch file "
-                             f"({type(e).__name__}: {str(e).splitlines()[0][:100]}); give a "
-                             "state_dict saved with torch.save") from None
-        state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
-        try:
-            T.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as e:
-            raise ValueError(f"teacher checkpoint {cfg.teacher} does not fit {arch} "
-                             f"(width {cfg.resnet_width}): {str(e).splitlines()[0]}") from e
-        T.to(device)
-        acc = classifiers.accuracy(T, test, device=device)
-    else:
-        fit_cfg = classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0)
-        res = classifiers.fit(T, train, test, fit_cfg, device=device, cache_dir=cfg.cache_dir,
-                              name=f"teacher-{cfg.dataset}-{arch}")
-        T, acc = res.model, res.accuracy
-    return freeze(T), acc
 
 
 @dataclass
@@ -287,7 +300,7 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
     data_gen = torch.Generator(device=device).manual_seed(cfg.seed)
     with seeded(cfg.seed, device):  # the initial weights, and where the noise stream starts
         S = network(cfg.archs[1], test.num_classes, test.channels, cfg.resnet_width)
-        G = Generator(cfg.nz, cfg.g_width, test.channels, 32)
+        G = generator(cfg, test.channels, train.images)
         noise_gen = ckpt.noise_generator(device)
     S, G = S.to(device), G.to(device)
     opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
@@ -326,11 +339,12 @@ def _round(run: _Run, r: int) -> dict:
         z = torch.randn(cfg.batch_size, cfg.nz, device=run.device, generator=run.noise_gen)
         if cfg.scheme == "one":
             stats = one_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
-                                    update_g=r % cfg.g_every == 0, as_float=False)
+                                    update_g=r % cfg.g_every == 0, balance=cfg.balance,
+                                    as_float=False)
         else:
             stats = two_stage_round(run.G, run.S, run.T, run.opt_g, run.opt_s, z,
-                                    student_steps=cfg.student_steps, as_float=False,
-                                    generator=run.noise_gen)
+                                    student_steps=cfg.student_steps, balance=cfg.balance,
+                                    as_float=False, generator=run.noise_gen)
     for sched in run.scheds[:1] if cfg.scheme == "kd" else run.scheds:  # kd has no generator
         sched.step()
     return stats
@@ -463,7 +477,7 @@ def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
                          for k in range(test.num_classes)]}
     if cfg.scheme == "kd":  # no generator: the student learns from real images
         return out
-    G = Generator(cfg.nz, cfg.g_width, test.channels, 32)
+    G = generator(cfg, test.channels, train.images)  # the checkpoint holds its output map
     G.load_state_dict(state["generator"])
     G.train()  # batch statistics, as in the rounds
     gen = torch.Generator().manual_seed(seed)

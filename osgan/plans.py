@@ -75,16 +75,128 @@ TABLE1 = Plan(
     verdicts=("one stage better", "two stages better", "equivalent within 10%", "inconclusive"),
 )
 
-PLANS = {p.name: p for p in (TABLE1,)}
 
 
-def plan_hash(plan: Plan) -> str:
+# ----------------------------------------------------------------------------------------------
+# Table 2 (Sec. 4.4): data-free distillation with a generator that covers the classes.
+# Written before any of its runs; both are run by the sweep "table2_tune" (osgan.sweeps), whose
+# cells carry TABLE2's hash.
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """How the settings of an experiment are chosen, decided before its tuning runs."""
+
+    name: str
+    sweep: str  # the sweep (osgan.sweeps.SWEEPS) that runs the grid
+    seeds: tuple[int, ...]  # the grid runs on these seeds only
+    split: str  # what the choice reads; the test split is reported, never chosen on
+    stages: tuple[str, ...]  # the grid, in the order it runs, each stage in words
+    grid: dict  # the grid's values (the sweep's spec holds the same)
+    fixed: dict  # the settings every cell shares
+    lengths: dict  # rounds per scheme of a grid cell, and why
+    reading: str  # the number a grid point is ranked by
+    rule: str  # the choice, per scheme
+    level: str  # the level the tuning must reach, and how it is read
+    if_short: str  # what happens when no scheme reaches the level
+    report: str  # what the chapter says about the grid
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DistillPlan:
+    """A data-free distillation verdict, one stage against two, decided before its
+    confirmation seeds run."""
+
+    name: str
+    tuning: str  # the TuningPlan whose choice it runs
+    schemes: tuple[str, ...]  # the compared schemes (a, b), then the ceiling
+    seeds: tuple[int, ...]  # paired seeds; none added or dropped after a result
+    length: str  # how long each run goes
+    primary: str  # the reading a verdict is made on
+    secondary: tuple[str, ...]  # shown, never change a verdict
+    difference: str  # per seed
+    test: str
+    alpha: float  # two-sided level of the test, of the interval (1 - alpha) and of each TOST side
+    equivalence_margin: float  # TOST margin, in accuracy (absolute): |one - two| < margin
+    verdicts: tuple[str, ...]
+    level: str  # the claim beside the verdict: the better scheme's level
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+TABLE2_TUNING = TuningPlan(
+    name="table2_tuning",
+    sweep="table2_tune",
+    seeds=(0,),
+    split="the validation split: the last 5000 training images, held out from the teacher and "
+          "KD (Accuracy/val at every evaluation)",
+    stages=(
+        "DFAD's own objective at its own scale: balance 0, g_scale 1 (the generator's images in "
+        "the teacher's input statistics), each Adam rate pair, and DFAD's LeNet-5 recipe "
+        "(dfad_mnist: student SGD 0.01, generator Adam 1e-3) as one reference cell per scheme",
+        "then DFAD + DAFL balance term: every balance weight above 0 at every output scale, each "
+        "Adam rate pair, and DFAD's objective at the smaller scale",
+    ),
+    grid=dict(lr_s=(1e-3, 3e-3), lr_g=(3e-4, 1e-3, 3e-3), balance=(0.0, 1.0, 5.0),
+              g_scale=(1.0, 0.5), recipes=("dfad_mnist",), kd_lr_s=(1e-3, 3e-3)),
+    fixed=dict(schemes_same_grid=("one", "two"), g_output="data", nz=100, g_width=16,
+               batch_size=128, student_steps=5, teacher="LeNet-5, 32 epochs, cached, seed 0",
+               student="LeNet-5-half", profile="reference", threads=1),
+    lengths=dict(two=1000, one=5000, kd=5000,
+                 why="equal student updates (a two-stage round updates the student 5 times); "
+                     "a first probe (seed 0, balance 5) still rose at 400 two-stage and 800 "
+                     "one-stage rounds"),
+    reading="the final validation accuracy of the grid cell on seed 0, read at the grid's length",
+    rule="per scheme, the Adam grid point (rates x balance x g_scale) with the highest reading "
+         "(osgan.analysis.table2_record.choose, as the sweep chooses them: ties go to the first "
+         "in the record's order); the recipe cells are shown, not chosen; one and two may "
+         "choose different points",
+    level="a scheme reaches the level when the test accuracy at the end of its chosen point's "
+          "seed-0 run is 0.80 or more (88% of the teacher's 0.905); the test split is read only "
+          "for the chosen points and for the chapter's list of which settings reached it",
+    if_short="if neither scheme's chosen point reaches 0.80, the confirmation seeds are not run: "
+             "the sweep is stopped after its seed-0 grid and a new plan is added beside this one",
+    report="which grid points reached 0.80 test accuracy and which did not, per scheme, with "
+           "their validation readings and the classes their final generators show",
+)
+
+TABLE2 = DistillPlan(
+    name="table2",
+    tuning="table2_tuning",
+    schemes=("one", "two", "kd"),
+    seeds=(0, 1, 2, 3, 4),
+    length="each scheme's chosen point, on every seed, runs on past the grid's length by the "
+           "grid's length at a time until its validation accuracy passes the plateau rule "
+           "(osgan.analysis.table2_record.dfad_plateau), at most 3x the grid's length; KD at "
+           "its chosen rate on the same seeds is the ceiling",
+    primary="acc_test_last4: the mean test accuracy over the run's last 4 evaluations",
+    secondary=("final test accuracy", "test accuracy at equal student updates",
+               "test accuracy at equal training time", "test accuracy at the best validation "
+               "evaluation (early stopping)", "classes each final generator shows"),
+    difference="one - two of the primary reading, paired by seed",
+    test="paired t-test: mean difference over the 5 seeds with its 95% t-interval "
+         "(osgan.stats.paired); equivalence by two one-sided paired t-tests (osgan.stats.tost)",
+    alpha=0.05,
+    equivalence_margin=0.02,
+    verdicts=("one stage better", "two stages better", "equivalent within 2 points",
+              "inconclusive"),
+    level="the better scheme's mean final test accuracy over the 5 seeds, against 0.80",
+)
+
+PLANS = {p.name: p for p in (TABLE1, TABLE2_TUNING, TABLE2)}
+
+
+def plan_hash(plan: Plan | TuningPlan | DistillPlan) -> str:
     """SHA-256 of the plan's canonical JSON."""
     text = json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def get(name: str) -> Plan:
+def get(name: str) -> Plan | TuningPlan | DistillPlan:
     if name not in PLANS:
         raise UsageError(f"unknown analysis plan {name!r}; choose one of: {', '.join(PLANS)}")
     return PLANS[name]

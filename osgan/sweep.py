@@ -86,6 +86,8 @@ class DFADCell:
     lr_g: float | None  # the generator's rate (None: the recipe's; always None for kd)
     seed: int
     g_every: int = 1  # one stage: the generator moves every g_every rounds (an ablation above 1)
+    balance: float = 0.0  # weight of DAFL's class-balance term in the generator's loss (0: none)
+    g_scale: float = 1.0  # the generator's output std in units of its g_output's
     # the length to run to when not the sweep's for the scheme (a chosen point run on to its
     # plateau, verdict_rounds); not part of the cell's name: a longer run resumes the same folder
     rounds: int | None = field(default=None, compare=False)
@@ -93,10 +95,12 @@ class DFADCell:
     @property
     def point(self) -> str:
         """The grid point, the same name for every seed: ``adam-s0.001-g0.0003``, ``dfad``,
-        ``adam-s0.001-g0.001-every5``."""
+        ``adam-s0.001-g0.001-every5``, ``adam-s0.001-g0.001-b5-x0.5`` (balance 5, scale 0.5)."""
         rates = [f"{k}{v:g}" for k, v in (("s", self.lr_s), ("g", self.lr_g)) if v is not None]
         every = [f"every{self.g_every}"] if self.g_every != 1 else []
-        return "-".join([self.hparams, *rates, *every])
+        extra = [f"b{self.balance:g}"] * (self.balance != 0) + [f"x{self.g_scale:g}"] * \
+            (self.g_scale != 1)
+        return "-".join([self.hparams, *rates, *every, *extra])
 
     @property
     def name(self) -> str:
@@ -123,11 +127,15 @@ def kind_of(cfg) -> RunKind:
 
 
 def _grid(spec: DFADSweep, scheme: str, seed: int) -> list[DFADCell]:
-    """A scheme's grid on one seed: the rates, and for one stage each of ``spec.g_every``."""
+    """A scheme's grid on one seed: for one and two each balance weight and output scale (the
+    first of each first), then the rates, and for one stage each of ``spec.g_every``."""
     rates = [(s, None) for s in spec.lr_s] if scheme == "kd" else \
         [(s, g) for s in spec.lr_s for g in spec.lr_g]
     every = spec.g_every if scheme == "one" else (1,)
-    return [DFADCell(scheme, "adam", s, g, seed, k) for s, g in rates for k in every]
+    games = [(0.0, 1.0)] if scheme == "kd" else [(b, x) for b in spec.balance
+                                                  for x in spec.g_scale]
+    return [DFADCell(scheme, "adam", s, g, seed, k, b, x) for b, x in games for s, g in rates
+            for k in every]
 
 
 def grid_progress(spec: DFADSweep | dict[str, Any], runs: list[dict[str, Any]]
@@ -292,7 +300,8 @@ def cell_config(name: str, cell, results: Path, **overrides):
     if spec.kind == "dfad":
         given = dict(scheme=cell.scheme, hparams=cell.hparams, lr_s=cell.lr_s, lr_g=cell.lr_g,
                      seed=cell.seed, rounds=cell.rounds or spec.rounds[cell.scheme],
-                     progress=False, g_every=cell.g_every)
+                     progress=False, g_every=cell.g_every, balance=cell.balance,
+                     g_scale=cell.g_scale)
         cfg = dfad.DFADConfig.for_profile(spec.profile, **(given | spec.dfad | overrides))
     else:
         variant = spec.variants.get(cell.variant, {})

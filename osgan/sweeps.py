@@ -239,7 +239,8 @@ class TrainSweep(_Spec):
 @dataclass(frozen=True, kw_only=True)
 class DFADSweep(_Spec):
     """A grid of distillation runs: schemes x Adam rates of student x generator (kd: the
-    student's alone), plus published recipes, x paired seeds, each scheme for its own rounds."""
+    student's alone; one and two also x balance weights x output scales), plus published
+    recipes, x paired seeds, each scheme for its own rounds."""
 
     kind: ClassVar[str] = "dfad"
 
@@ -247,6 +248,9 @@ class DFADSweep(_Spec):
     lr_s: tuple[float, ...]  # the student's Adam rates of the grid
     lr_g: tuple[float, ...] = ()  # the generator's Adam rates (needed by one and two)
     g_every: tuple[int, ...] = (1,)  # one stage: the generator moves every k-th round, per k
+    balance: tuple[float, ...] = (0.0,)  # one and two: weights of DAFL's class-balance term
+    g_scale: tuple[float, ...] = (1.0,)  # one and two: the generator's output scales (its std in
+    # units of its g_output's)
     recipes: tuple[str, ...] = ()  # published recipes (osgan.dfad.HPARAMS), one cell each
     seeds: tuple[int, ...]  # paired seeds
     tune_seeds: tuple[int, ...] | None = None  # the grid on these seeds only; the other seeds
@@ -259,7 +263,8 @@ class DFADSweep(_Spec):
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
-        for key in ("schemes", "lr_s", "lr_g", "g_every", "recipes", "seeds"):
+        for key in ("schemes", "lr_s", "lr_g", "g_every", "balance", "g_scale", "recipes",
+                    "seeds"):
             set_(key, _tuple(key, getattr(self, key)))
         if self.tune_seeds is not None:
             set_("tune_seeds", _tuple("tune_seeds", self.tune_seeds))
@@ -285,6 +290,19 @@ class DFADSweep(_Spec):
             raise UsageError(f"g_every must hold integers >= 1; got {self.g_every}")
         if self.g_every != (1,) and "one" not in self.schemes:
             raise UsageError("g_every applies to the scheme one, which schemes does not name")
+        for key, low in (("balance", 0.0), ("g_scale", None)):
+            values = getattr(self, key)
+            if not values or len(set(values)) < len(values) or any(
+                    isinstance(v, bool) or not isinstance(v, (int, float))
+                    or not math.isfinite(v) or (v < low if low is not None else v <= 0)
+                    for v in values):
+                what = "weights >= 0" if low is not None else "scales > 0"
+                raise UsageError(f"{key} must hold finite {what}, each once; got {values}")
+            if key in self.dfad:
+                raise UsageError(f"dfad must not set {key}: give it as the grid's {key}")
+        if (self.balance, self.g_scale) != ((0.0,), (1.0,)) and not set(self.schemes) - {"kd"}:
+            raise UsageError("balance and g_scale apply to the schemes one and two, which "
+                             "schemes does not name")
         if len(set(self.recipes)) < len(self.recipes):
             raise UsageError(f"recipes names a recipe twice: {', '.join(self.recipes)}")
         _seeds("seeds", self.seeds)
@@ -388,6 +406,32 @@ SWEEPS: dict[str, TrainSweep | DFADSweep] = {
     "table2_why": DFADSweep(schemes=("one", "two"), lr_s=(1e-3,), lr_g=(1e-3,), g_every=(1, 5),
                             seeds=(0, 1, 2), profile="reference",
                             rounds=dict(two=1000, one=5000)),
+    # Table 2 again with a generator that covers the classes, under the plans
+    # osgan.plans.TABLE2_TUNING (the grid and the choice, on seed 0's validation split) and
+    # TABLE2 (the verdict on seeds 0-4), both fixed before any of its runs. Every cell shows the
+    # teacher images in its input statistics (g_output "data": the affine map that stands in for
+    # DFAD's Normalize) with DFAD's nz (100); the grid, the same for one and two: DFAD's own
+    # objective at its own scale first (balance 0, g_scale 1), then DFAD + DAFL balance term
+    # (balance 1 and 5) and the smaller output scale 0.5, each at every Adam rate pair; plus DFAD's
+    # LeNet-5 recipe (dfad_mnist) as one cell per scheme. DFAD's generator width (64) and batch
+    # (512) are out of a CPU's reach: a round there took 26 CPU-seconds in two stages (2000
+    # rounds: 14 hours) and 8.7 in one; the grid keeps the reference profile's width 16 and batch
+    # 128, where a round took 0.65-0.83 CPU-seconds in two stages, 0.19-0.26 in one and 0.03 in
+    # kd (osgan.dfad_rounds.round_fn, one thread, the process's CPU time; the wall clock was
+    # 1.1-6x that with the two cores oversubscribed by other work). Lengths as
+    # table2's (equal student updates): a one/two pair of grid cells costs about 0.5 CPU-hours,
+    # the seed-0 grid (36 points x 2 schemes, 2 kd cells, 3 recipe cells) about 17-20
+    # CPU-hours, 9-10 hours on 2 idle cores with --workers 2. The other seeds then run each
+    # scheme's chosen point and the recipes, on to the plateau rule (extend 3): at most about
+    # 10 CPU-hours more. Stop the sweep after the seed-0 grid when no chosen point reaches 0.80
+    # test accuracy (TABLE2_TUNING.if_short).
+    "table2_tune": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3, 3e-3),
+                             lr_g=(3e-4, 1e-3, 3e-3), balance=(0.0, 1.0, 5.0),
+                             g_scale=(1.0, 0.5), recipes=("dfad_mnist",),
+                             seeds=(0, 1, 2, 3, 4), tune_seeds=(0,), profile="reference",
+                             rounds=dict(two=1000, one=5000, kd=5000), extend=3,
+                             dfad=dict(g_output="data", nz=100,
+                                       plan=plans.plan_hash(plans.TABLE2))),
     # seconds: the same on tiny runs, for tests
     "dfad_smoke": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3,), lr_g=(1e-3, 3e-3),
                             recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,), profile="smoke",

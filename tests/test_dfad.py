@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from osgan import dfad
+from osgan import dfad, dfad_rounds
 from osgan.resnet import ResNet, resnet18, resnet34
 from osgan.util import UsageError
 
@@ -19,9 +19,9 @@ TOL = dict(rtol=1e-10, atol=1e-12)  # float64: the same sums in a different orde
 
 def tiny_nets(dtype=torch.float64):
     """A DFAD generator and a LeNet-5 teacher / half-width student, small enough for float64."""
-    G = dfad.Generator(nz=8, width=4, channels=1, image_size=32).to(dtype)
+    G = dfad_rounds.Generator(nz=8, width=4, channels=1, image_size=32).to(dtype)
     S = dfad.network("lenet5_half", 10, 1).to(dtype)
-    T = dfad.freeze(dfad.network("lenet5", 10, 1).to(dtype))
+    T = dfad_rounds.freeze(dfad.network("lenet5", 10, 1).to(dtype))
     return G, S, T
 
 
@@ -165,7 +165,7 @@ def test_kd_loss_closed_form():
 
 
 def test_generator_output_is_standardised():
-    G = dfad.Generator(nz=8, width=4, channels=3, image_size=32)
+    G = dfad_rounds.Generator(nz=8, width=4, channels=3, image_size=32)
     x_hat = G(torch.randn(16, 8))
     assert x_hat.shape == (16, 3, 32, 32)
     # the final affine-free BatchNorm: per-channel batch mean 0 and variance 1 (biased estimate)
