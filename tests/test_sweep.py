@@ -10,7 +10,7 @@ import pytest
 import torch
 from fixtures_data import write_fashion_mnist
 
-from osgan import cli, data, plans, sweep, sweep_command, sweeps
+from osgan import cli, data, plans, sweep, sweep_command, sweeps, util
 from osgan.util import UsageError
 
 
@@ -562,7 +562,7 @@ def test_provenance_calls_a_tree_dirty_for_its_code_not_for_the_record_it_writes
     git("init", "-q")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
-    monkeypatch.setattr(sweep, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(util, "REPO", tmp_path)  # the checkout util.git asks
     assert sweep.environment()["dirty"] is False
     (tmp_path / "results" / "provenance.json").write_text('{"sessions": []}')  # the sweep's own
     assert sweep.environment()["dirty"] is False
