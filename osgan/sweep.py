@@ -32,6 +32,7 @@ grid's length.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import platform
 import shutil
@@ -201,9 +202,10 @@ def verdict_rounds(spec: DFADSweep, scheme: str, folder: Path) -> int:
 def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
                 results: Path | None = None) -> list[DFADCell]:
     """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
-    to read) and then the grids; then the other seeds' chosen points, once known (the verdict's
-    pairs); and their recipes last. With ``spec.extend`` and the record at ``results``, each
-    chosen point's cell (on every seed) carries its :func:`verdict_rounds`."""
+    to read) and then the grids, the schemes' points interleaved; then the other seeds' chosen
+    points, once known (the verdict's pairs); and their recipes last. With ``spec.extend`` and
+    the record at ``results``, each chosen point's cell (on every seed) carries its
+    :func:`verdict_rounds`."""
     tune = spec.seeds if spec.tune_seeds is None else spec.tune_seeds
 
     def verdict(c: DFADCell) -> DFADCell:
@@ -220,9 +222,9 @@ def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
         return [DFADCell(sc, r, None, None, seed) for sc in spec.schemes for r in spec.recipes]
 
     out = []
-    for seed in tune:
-        out += recipes(seed) + [verdict(c) for sc in spec.schemes
-                                for c in _grid(spec, sc, seed)]
+    for seed in tune:  # the schemes' grids interleaved point by point: pairs finish together
+        grids = itertools.zip_longest(*(_grid(spec, sc, seed) for sc in spec.schemes))
+        out += recipes(seed) + [verdict(c) for point in grids for c in point if c is not None]
     others = [seed for seed in spec.seeds if seed not in tune]
     for seed in others:
         out += [verdict(c) for sc in spec.schemes for c in _grid(spec, sc, seed)
