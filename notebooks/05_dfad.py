@@ -261,15 +261,23 @@ plt.show()
 
 # %%
 by = {r["method"]: r for r in rows}
-one, two = by["one"], by["two"]
-speed = (two["seconds"] / rounds["two"]) / (one["seconds"] / rounds["one"])
-display(Markdown(
-    f"On this run ({resolved} profile, {len(seeds)} seed(s)): " + dfad.verdict(rows)
-    + f" A one-stage round took {1 / speed:.2f}x the time of a two-stage round here."
-    + f" At the end of their runs: one-stage {one['acc']:.3f}, two-stage {two['acc']:.3f},"
-    f" teacher {teacher_acc:.3f}, KD with real data {by['kd']['acc']:.3f}."
-    + ("" if len(seeds) > 1 else
-       " One seed only: no spread is measured, so read the difference as indicative.")))
+speed = (by["two"]["seconds"] / rounds["two"]) / (by["one"]["seconds"] / rounds["one"])
+for way, h in dfad.higher(rows).items():
+    glue(f"live_{way}", f"{h['ahead']} ({h['one']:.3f} one, {h['two']:.3f} two, difference "
+                        f"{h['difference']:+.3f})", display=False)
+for key, value in {"live_profile": f"{resolved} profile, {len(seeds)} seed(s)",
+                   "live_round_ratio": f"{1 / speed:.2f}x", "live_one": f"{by['one']['acc']:.3f}",
+                   "live_two": f"{by['two']['acc']:.3f}", "live_teacher": f"{teacher_acc:.3f}",
+                   "live_kd": f"{by['kd']['acc']:.3f}"}.items():
+    glue(key, value, display=False)
+
+# %% [markdown]
+# On this run ({glue:text}`live_profile`), the scheme ahead at equal rounds:
+# {glue:text}`live_acc_at_rounds`; at equal wall-clock: {glue:text}`live_acc_at_time`. A one-stage
+# round took {glue:text}`live_round_ratio` the time of a two-stage round here. At the end of their
+# runs: one stage {glue:text}`live_one`, two stages {glue:text}`live_two`, teacher
+# {glue:text}`live_teacher`, KD with real data {glue:text}`live_kd`. With one seed no spread is
+# measured: read a difference as indicative only.
 
 # %% [markdown]
 # The paper reports one-stage DFAD on par with two-stage DFAD on CIFAR-10 (0.934 vs 0.933) and

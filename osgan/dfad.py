@@ -557,17 +557,17 @@ def plus_minus(mean: float, std: float) -> str:
     return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
 
 
-def verdict(rows: list[dict], a: str = "one", b: str = "two") -> str:
-    """A plain sentence: which of schemes ``a`` and ``b`` has the higher mean accuracy at equal
-    rounds and at equal training clock, by how much."""
+def higher(rows: list[dict], a: str = "one", b: str = "two") -> dict[str, dict]:
+    """Which of schemes ``a`` and ``b`` has the higher mean accuracy at equal rounds
+    (``acc_at_rounds``) and at equal training clock (``acc_at_time``): per way, both means,
+    the difference a - b and the scheme ahead ("neither" on a tie)."""
     ra, rb = ({r["method"]: r for r in rows}[k] for k in (a, b))
-    parts = []
-    for key, what in (("acc_at_rounds", "at equal rounds"), ("acc_at_time", "at equal wall-clock")):
+    out = {}
+    for key in ("acc_at_rounds", "acc_at_time"):
         d = ra[key] - rb[key]
-        win = a if d > 0 else b if d < 0 else None
-        parts.append(f"{what}, {'neither wins' if win is None else win + '-stage wins'} "
-                     f"({ra[key]:.3f} vs {rb[key]:.3f}, difference {d:+.3f})")
-    return "; ".join(parts) + "."
+        out[key] = {a: ra[key], b: rb[key], "difference": d,
+                    "ahead": a if d > 0 else b if d < 0 else "neither"}
+    return out
 
 
 # labels of the schemes in Table 2's rows
