@@ -535,3 +535,31 @@ def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):
     # the compile run times one point only: not a grid
     assert not bench.is_grid(bench.load(bench.RESULTS_DIR / "bench-cuda-h200-compile"
                                         / "bench.json").rows)
+
+
+def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_level(tmp_path, shown):
+    from fixtures_data import write_dfad_cell
+
+    assert show2.show_tuning(tmp_path / "nothing") == []
+    assert "not recorded" in shown[0].data
+    _dfad_record(tmp_path, "table2_tune", {"kind": "dfad"})
+    session = {"start": "2026-12-03T17:45:00+00:00", "end": None, "command": "python -m osgan "
+               "sweep table2_tune --workers 1", "workers": 1, "threads": 1, "commit": "0123456789",
+               "dirty": False, "torch": "2.15.0", "clean-fid": "0.1.35", "cpu": "AMD EPYC",
+               "cpu_count": 2, "cells_finished": []}
+    (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "table2_tune",
+                                                          "sessions": [session]}))
+    # (test, validation) at the end: one's best on validation is not its best on test
+    for scheme, lr_g, test, val in (("one", 1e-3, 0.82, 0.70), ("one", 3e-3, 0.85, 0.60),
+                                    ("two", 1e-3, 0.75, 0.72), ("one", 1e-3, 0.9, 0.9)):
+        seed = 1 if test == 0.9 else 0  # a seed outside the grid's: not read
+        write_dfad_cell(tmp_path, scheme, "adam", 1e-3, lr_g, seed, [(0, 0, 0.1)], test, val, 4)
+    rows = {(r["scheme"], r["point"]): r for r in show2.show_tuning(tmp_path)}
+    assert len(rows) == 3
+    one, one_fast, two = (rows[k] for k in (("one", "adam-s0.001-g0.001"),
+                                            ("one", "adam-s0.001-g0.003"),
+                                            ("two", "adam-s0.001-g0.001")))
+    assert one["chosen"] and not one_fast["chosen"] and two["chosen"]  # on validation
+    assert (one["reached"], one_fast["reached"], two["reached"]) == (True, True, False)
+    assert (one["balance"], one["scale"]) == (0.0, 1.0)
+    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | yes |" in shown[-1].data

@@ -281,3 +281,19 @@ def answer(runs: list[dict[str, Any]], t2: dict[str, Any], level: float = LEVEL
             "reached": [r["scheme"] for r in t2["rows"]
                         if r["scheme"] != "kd" and r["test"] >= level],
             "end": next((p for p in t2["paired"] if p["at"] == "end"), None)}
+
+
+def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, ...] = (0,)
+           ) -> list[dict[str, Any]]:
+    """A tuning grid's finished cells on ``seeds`` (osgan.plans.TABLE2_TUNING), one row each:
+    scheme, point, its balance weight and output scale, the final validation and test accuracy,
+    whether the test accuracy reaches ``level`` and whether the point is its scheme's choice so
+    far (:func:`choose`, on validation: the test split chooses nothing)."""
+    done = [r for r in runs if r["done"] and r["seed"] in seeds]
+    chosen = {sc: (choose([r for r in done if r["config"]["hparams"] == "adam"], sc)
+                   or [{"point": None}])[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in done)}
+    return [{"scheme": r["scheme"], "point": r["point"],
+             "balance": r["config"].get("balance", 0.0), "scale": r["config"].get("g_scale", 1.0),
+             "val": r["val_accuracy"], "test": r["accuracy"],
+             "reached": r["accuracy"] is not None and r["accuracy"] >= level,
+             "chosen": r["point"] == chosen.get(r["scheme"])} for r in done]

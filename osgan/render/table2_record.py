@@ -454,3 +454,41 @@ def answer_values(a: dict[str, object] | None) -> dict[str, str]:
             "t2_diff": interval(end["one-two"], end["low"], end["high"], "{:+.3f}")
             + f", n = {end['n']}" if end else missing,
             "t2_verdict": end["verdict"] if end else missing}
+
+
+def show_tuning(results: str | Path) -> list[dict[str, object]]:
+    """The tuning grid of Table 2 with a generator that covers the classes (``results``, sweep
+    ``table2_tune``): each finished cell's validation and test accuracy against the level a
+    working student reaches (figure) and as a table, the choice so far marked. Says so where
+    nothing is recorded yet. Returns :func:`osgan.analysis.table2_record.tuning`'s rows."""
+    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"*The tuning grid is not recorded in this checkout yet* (`python -m "
+                         f"osgan sweep {results.name}`)."))
+        return []
+    rec = records.load_dfad(results)
+    display(Markdown(provenance_text(rec)))
+    rows = table2_record.tuning(rec["runs"])
+    if not rows:
+        display(Markdown("No cell of the grid has finished yet."))
+        return rows
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for i, sc in enumerate(dict.fromkeys(r["scheme"] for r in rows)):
+        mine = [r for r in rows if r["scheme"] == sc]
+        ax.scatter([r["val"] for r in mine], [r["test"] for r in mine], color=f"C{i}",
+                   label=sc, s=[60 if r["chosen"] else 20 for r in mine])
+    ax.axhline(table2_record.LEVEL, color="k", ls="--", lw=0.8, label="level")
+    ax.set(xlabel="validation accuracy at the end (chooses)",
+           ylabel="test accuracy at the end (reported)", title="Table 2's tuning grid, seed 0")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    plt.show()
+    display(Markdown(markdown_table(
+        [r | {"reached": "yes" if r["reached"] else "no", "chosen": "yes" if r["chosen"] else ""}
+         for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
+        ["scheme", "point", "balance", "scale", "val", "test", "reached", "chosen"],
+        formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}"})))
+    return rows
