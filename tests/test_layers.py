@@ -18,7 +18,7 @@ LAYERS = {
     # choice of grid point on validation, the plateau rule): below the sweeps that use them
     "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record"],
     "experiments": ["sweeps", "slurm", "sweep", "sweep_command", "bench"],
-    "analysis": ["analysis.table1_record", "analysis.efficiency", "table1"],
+    "analysis": ["analysis.table1_record", "analysis.efficiency", "table1", "table2"],
     "rendering": ["render", "render.tables", "render.table1_record", "render.table2_record",
                   "render.summary", "render.efficiency", "forest"],
     "commands": ["cli", "__main__", ""],  # "": the package's __init__

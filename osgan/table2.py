@@ -1,0 +1,104 @@
+r"""Table 2's verdict under its analysis plan (:data:`osgan.plans.TABLE2`), decided before its
+verdict seeds ran: data-free distillation in one stage against two, each scheme at the point its
+tuning chose on seed 0's validation split (:data:`osgan.plans.TABLE2_TUNING`).
+
+**Reading.** Per run, the mean student test accuracy over its last 4 evaluations,
+
+.. math:: a = \tfrac14 \textstyle\sum_{k=K-3}^{K} \mathrm{acc}_k ,
+
+less noisy than the last evaluation alone (an adversarial student's accuracy moves by points
+between evaluations).
+
+**Comparison.** Per seed the difference :math:`d_s = a^{one}_s - a^{two}_s`; its mean with the
+95% t-interval and the paired t-test's p-value (:func:`osgan.stats.paired`), equivalence by two
+one-sided paired t-tests within the plan's margin (:func:`osgan.stats.tost`), and the smallest
+difference the seeds detect with 80% power (:func:`osgan.stats.detectable`). One comparison: no
+correction for several.
+
+**Verdict.** A scheme better when p < 0.05; else equivalent when TOST's p < 0.05; else
+inconclusive. Beside it, the level the better of the two reaches (mean final test accuracy over
+the seeds) against 0.80: a verdict between students that do not learn says little.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from osgan import plans, stats
+from osgan.analysis.table2_record import LEVEL
+from osgan.util import UsageError
+
+ONE, TWO, KD = "one", "two", "kd"
+LAST = 4  # evaluations in the reading
+
+
+def reading(records: list[dict[str, Any]], last: int = LAST) -> float:
+    """The mean student test accuracy over a run's last ``last`` evaluations; NaN without."""
+    acc = [row["Accuracy/student"] for row in records if "Accuracy/student" in row]
+    return float(np.mean(acc[-last:])) if acc else math.nan
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The plan's findings: the chosen points, the seeds both schemes finished (and those
+    missing), each scheme's mean reading, one - two with its interval, the tests, the verdict
+    and the level."""
+
+    plan: str
+    chosen: dict[str, str]
+    seeds: tuple[int, ...]
+    missing: tuple[int, ...]
+    one: float
+    two: float
+    kd: float
+    difference: stats.Paired
+    tost_p: float
+    detectable: float
+    verdict: str
+    level: float  # the better scheme's mean final test accuracy over the paired seeds
+    level_reached: bool
+
+
+def verdict(p: float, mean: float, tost_p: float, plan: plans.DistillPlan) -> str:
+    """One stage or two better when p < alpha, else equivalent when TOST's p < alpha, else
+    inconclusive (higher accuracy is better)."""
+    better_one, better_two, equivalent, inconclusive = plan.verdicts
+    if math.isfinite(p) and p < plan.alpha:
+        return better_one if mean > 0 else better_two
+    if math.isfinite(tost_p) and tost_p < plan.alpha:
+        return equivalent
+    return inconclusive
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else math.nan
+
+
+def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
+            plan: plans.DistillPlan = plans.TABLE2, level: float = LEVEL) -> Findings:
+    """The plan's findings from a record's runs (:func:`osgan.analysis.records.load_dfad`'s),
+    each scheme read at its ``chosen`` point (scheme -> point, :func:`osgan.sweep.tuned_points`)
+    over the plan's seeds."""
+    if not {ONE, TWO} <= set(chosen):
+        raise UsageError(f"no chosen point for {' and '.join(sorted({ONE, TWO} - set(chosen)))}: "
+                         "the tuning grid on seed 0 is not done yet (python -m osgan sweep "
+                         "table2_tune)")
+    at = {(r["scheme"], r["seed"]): r for r in runs
+          if r["done"] and r["seed"] in plan.seeds and r["point"] == chosen.get(r["scheme"])}
+    seeds = tuple(s for s in plan.seeds if (ONE, s) in at and (TWO, s) in at)
+    one = [reading(at[(ONE, s)]["records"]) for s in seeds]
+    two = [reading(at[(TWO, s)]["records"]) for s in seeds]
+    kd = [reading(at[(KD, s)]["records"]) for s in seeds if (KD, s) in at]
+    t = stats.paired(np.subtract(one, two), plan.alpha)
+    tost_p = stats.tost(one, two, plan.equivalence_margin)
+    final = {sc: [at[(sc, s)]["accuracy"] for s in seeds] for sc in (ONE, TWO)}
+    best = max((_mean(v) for v in final.values() if v), default=math.nan)
+    return Findings(plan.name, dict(chosen), seeds,
+                    tuple(s for s in plan.seeds if s not in seeds), _mean(one), _mean(two), _mean(kd),
+                    t, tost_p, stats.detectable(t.sd, t.n, plan.alpha),
+                    verdict(t.p, t.mean, tost_p, plan), best,
+                    math.isfinite(best) and best >= level)
