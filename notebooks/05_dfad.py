@@ -130,8 +130,8 @@ plt.show()
 #   DFAD's latent size (100). DFAD's generator width (64) and batch (512) for this pair cost about
 #   26 CPU-seconds a two-stage round on one thread, 14 hours a run, so the grid keeps width 16 and
 #   batch 128; `DFADConfig.for_recipe("dfad_mnist")` is the published setting in full.
-# * **DFAD plus DAFL's class-balance term** {cite:p}`chen2019dafl`: $\lambda \sum_k ar p_k
-#   \log ar p_k$ over the teacher's batch-mean softmax $ar p$, added to the generator's loss in
+# * **DFAD plus DAFL's class-balance term** {cite:p}`chen2019dafl`: $\lambda \sum_k \bar p_k
+#   \log \bar p_k$ over the teacher's batch-mean softmax $\bar p$, added to the generator's loss in
 #   both schemes (one stage keeps its single backward pass: the term does not reach the student).
 #   A run with it is named DFAD + DAFL's term, never DFAD.
 # * **Tuning on seed 0, validation split only**: for both schemes the same grid (student rate
