@@ -68,3 +68,13 @@ def test_runs_in_smoke_profile(name, tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert [o for o in outputs if o.output_type == "error"] == []
     assert any("image/png" in o.get("data", {}) for o in outputs), "every chapter draws a figure"
+
+
+def test_sources_hold_no_control_characters():
+    """A backslash escape gone wrong (``\\b`` in a Python string is a backspace) leaves a control
+    character that MathJax and Markdown render as garbage; tabs, newlines and returns are fine."""
+    bad = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+    files = [*SOURCES, *(ROOT / "book").glob("*.md"), *(ROOT / "osgan").rglob("*.py"),
+             ROOT / "README.md"]
+    found = [f.relative_to(ROOT).as_posix() for f in files if bad & set(f.read_text())]
+    assert found == []
