@@ -116,21 +116,6 @@ forest.show(findings, names, fig4)
 
 # %% [markdown]
 # ## The recorded sweep
-#
-# What the verdicts rest on: runs over paired seeds (a seed fixes initialisation and data order
-# for both schemes), recorded by `python -m osgan sweep table1` on the machine, commit and dates
-# stated below, and committed under `results/table1`. Every run gets the same budget of steps,
-# with the paper's constant learning rates, and the verdicts compare the two schemes *at that
-# budget*. They are not verdicts at convergence. Most runs are still improving at their last
-# evaluation (the plateau rule below names them), and all of them end far above the FID that
-# real images score at the same sample sizes (the floor below). Their curves fall roughly as a
-# power of the step count, and a rule that compares a run's last third with what came before
-# calls such a curve flat only near its floor: several times the steps, which this 2-core CPU
-# cannot give the whole grid. We spent the budget on paired seeds at one length instead. We did
-# not add a learning-rate decay to flatten the curves sooner, because the paper's method has
-# none. The sweep extends finished runs from their checkpoints when its length is raised, so
-# longer runs can be added to the same record later. The live runs further down are this
-# build's own, shorter, as a check that the pipeline still gives the same direction.
 
 # %% tags=["hide-input"]
 from osgan.render import table1_record as show1

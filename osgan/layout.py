@@ -322,7 +322,7 @@ def choose(G: nn.Module, D: nn.Module, x_example: Tensor, device: torch.device |
     with _locked(cache):
         if cache is not None and key in (stored := _read_cache(cache)):
             return Layout(**(stored[key] | {"source": "cache"}))
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with util.rng_kept(device):
             best, seconds = measure(G, D, objective, x, y, budget_s=budget_s)  # on copies
         if cache is not None:
             write_json(cache, _read_cache(cache) | {key: asdict(best)})  # atomic

@@ -69,7 +69,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from osgan import steps
+from osgan import steps, util
 from osgan.losses import Objective
 from osgan.models import call
 
@@ -456,8 +456,7 @@ def _count_flops(G, D, objective, x, z, y, fused, schemes, device) -> dict[str, 
     opt_d = torch.optim.Adam(D_.parameters(), foreach=False)
     fns = step_closures(G_, D_, opt_g, opt_d, objective, x_, z_, y_, fused=fused)
     out = {}
-    cuda = [device] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):  # stage 2's second z: the global stream untouched
+    with util.rng_kept(device):  # stage 2's second z: the global stream untouched
         for s in schemes:
             with FlopCounterMode(display=False) as counter:
                 fns[s]()

@@ -99,11 +99,20 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def seeded(seed: int, device: torch.device):
-    """Torch's global generators (the CPU's, and ``device``'s on CUDA) seeded with ``seed`` inside
-    the block and restored after it: initial weights that depend on the seed alone, drawn without
-    moving the stream anything else reads."""
+def rng_kept(device: torch.device | str):
+    """Torch's global generators (the CPU's, and ``device``'s on CUDA) restored after the block:
+    what is drawn inside moves no stream that anything else reads."""
+    device = torch.device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        yield
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """Torch's global generators seeded with ``seed`` inside the block and restored after it
+    (:func:`rng_kept`): initial weights that depend on the seed alone, drawn without moving the
+    stream anything else reads."""
+    with rng_kept(device):
         torch.manual_seed(seed)
         yield
 

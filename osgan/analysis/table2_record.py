@@ -290,8 +290,9 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
     whether the test accuracy reaches ``level`` and whether the point is its scheme's choice so
     far (:func:`choose`, on validation: the test split chooses nothing)."""
     done = [r for r in runs if r["done"] and r["seed"] in seeds]
-    chosen = {sc: (choose([r for r in done if r["config"]["hparams"] == "adam"], sc)
-                   or [{"point": None}])[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in done)}
+    grid = [r for r in done if r["config"]["hparams"] == "adam"]  # the recipes are not chosen
+    chosen = {sc: best[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in grid)
+              if (best := choose(grid, sc))}
     return [{"scheme": r["scheme"], "point": r["point"],
              "balance": r["config"].get("balance", 0.0), "scale": r["config"].get("g_scale", 1.0),
              "val": r["val_accuracy"], "test": r["accuracy"],

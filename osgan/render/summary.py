@@ -26,14 +26,14 @@ def _table1_values(results: Path) -> dict[str, str]:
     if not (t1 / "sweep.json").exists():
         return out
     rec = records.load(t1)
-    rows = table1_record.table1(rec["runs"])
+    finals = [r["evals"][-1] for r in rec["runs"] if r["done"] and r["evals"]]
     flat = table1_record.plateaus(rec["runs"])
     out |= {"t1rec_done": str(sum(r["done"] for r in rec["runs"])),
             "t1rec_total": str(sweep.total_cells(rec["sweep"]["sweep"], rec["path"])),
             "t1rec_steps": " or ".join(f"{n:,}" for n in sorted({r["steps"] for r in rec["runs"]})),
             "t1rec_plateau_pass": str(sum(p["plateaued"] for p in flat)),
             "t1rec_plateau_n": str(len(flat)),
-            "t1rec_space": f"`{rows[0]['feature space']}`" if rows else MISSING}
+            "t1rec_space": f"`{finals[0]['feature_space']}`" if finals else MISSING}
     why = results / "table1_why"
     if (why / "sweep.json").exists():
         order = table1_record.update_order(rec["runs"], records.load(why)["runs"], "fishergan")
