@@ -1,11 +1,12 @@
 """Checkpoints a killed run can resume from, bit for bit.
 
 A checkpoint holds everything the next step reads: G and D (with BatchNorm buffers and spectral-norm
-vectors), both Adam states, the objective's state (Fisher GAN's multiplier), the step, the clocks
-and the run's own random number generators (the noise z is drawn from, and the data sampler's). It is a dict
-of tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it and no
-pickled code ever runs. Files are written atomically: to a temporary file in the same folder, then
-``os.replace``, so a run killed while saving keeps its previous checkpoint.
+vectors), both Adam states, the objective's state (Fisher GAN's multiplier), the step, the clocks,
+the run's own random number generators (the noise z is drawn from, and the data sampler's) and its
+layout (:mod:`osgan.layout`), which a resumed run keeps: another layout rounds differently. It is
+a dict of tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it and
+no pickled code ever runs. Files are written atomically: to a temporary file in the same folder,
+then ``os.replace``, so a run killed while saving keeps its previous checkpoint.
 """
 
 from __future__ import annotations

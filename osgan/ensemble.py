@@ -424,14 +424,25 @@ class Ensemble:
 
 
 def setup(cfgs: list[TrainConfig], device: torch.device,
-          images: data.ImageData | None = None) -> Ensemble:
+          images: data.ImageData | None = None,
+          states: list[dict[str, Any] | None] | None = None) -> Ensemble:
     """Every seed set up as its separate run is (:func:`osgan.training._setup`: its own seeded
-    weights and generators), sharing one copy of the data, then stacked."""
+    weights and generators), sharing one copy of the data, restored from its checkpoint in
+    ``states`` (None: afresh), then stacked: under the layout the seeds were started with, which
+    must be one."""
     if images is None:
         c = cfgs[0]
         images = data.load(c.dataset, "train", data_root=c.data_root, image_size=c.image_size,
                            limit=c.data_limit).to(device)
     runs = [KIND.setup(c, device, images) for c in cfgs]
+    for run, state in zip(runs, states or [None] * len(runs)):
+        if state is not None:
+            KIND.restore(run, state)
+    other = next((r for r in runs if r.layout.arithmetic() != runs[0].layout.arithmetic()), None)
+    if other is not None:
+        raise UsageError(f"seeds of different layouts cannot stack: {other.cfg.run_dir()} was "
+                         f"started with {other.layout.describe()}, {runs[0].cfg.run_dir()} with "
+                         f"{runs[0].layout.describe()}; resume them alone (seeds per process 1)")
     ens = Ensemble(runs)
     ens.G.train()
     ens.D.train()
@@ -475,13 +486,12 @@ def train(cfgs: list[TrainConfig]) -> list[TrainResult]:
 
 
 def _run(cfgs, device, folders, states, start) -> list[TrainResult]:
-    ens = setup(cfgs, device)  # data before anything is written: no half-made run folder
+    ens = setup(cfgs, device, states=states)  # before anything is written: no half-made folder
     K, count, total = len(cfgs), KIND.count, cfgs[0].steps
     evals = [Clock(device) for _ in range(K)]  # each seed's evaluation clock
     base = [0.0] * K  # each seed's training time before this process
     for k, state in enumerate(states):
         if state is not None:
-            KIND.restore(ens.runs[k], state)
             base[k], evals[k].eval = state["time_train"], state["time_eval"]
     ens.stack_in()
     clock = Clock(device)  # the ensemble's training clock, every seed's

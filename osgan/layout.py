@@ -40,6 +40,10 @@ the models. A training loop calls it once at set-up::
         x = layout.batch(x)
         one_stage_step(G, D, opt_g, opt_d, objective, x, z, y, fused=layout.fused, as_float=False)
 
+A run keeps its layout in its checkpoints, and a resumed run continues under that one
+(:func:`osgan.training._restore`), whatever this machine would choose now: the layouts compute
+the same step to rounding only, and a run's numbers depend on its config and seed alone.
+
 ``python -m osgan bench`` prints the layout a run will use and where it came from.
 """
 
@@ -112,6 +116,11 @@ class Layout:
     threads: int  # torch intra-op threads this layout was chosen for
     adam_fused: bool  # torch.optim.Adam(fused=True): one kernel for every parameter
     source: str = "record"  # where it came from: a key of SOURCES
+
+    def arithmetic(self) -> tuple[bool, bool, bool, bool]:
+        """The fields that change how a step rounds (not ``threads``, the count it was chosen
+        for, nor ``source``): a resumed run keeps its checkpoint's to continue to the same bits."""
+        return self.channels_last_g, self.channels_last_d, self.fused, self.adam_fused
 
     def optimizer_kwargs(self) -> dict[str, bool]:
         """Keyword arguments for ``torch.optim.Adam`` (and other optimizers with ``fused``)."""

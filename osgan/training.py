@@ -40,6 +40,7 @@ Evaluation: every ``eval.every`` steps the loop calls ``osgan.metrics.fid_kid`` 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -291,21 +292,29 @@ def _setup(cfg: TrainConfig, device: torch.device, images: data.ImageData | None
     # the step's layout for this device, the same optimisations for one and two stages
     lay = layout.prepare(G, D, images.images[:cfg.batch_size], device, objective=objective,
                          stages=cfg.stages)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g),
-                             **lay.optimizer_kwargs())
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d),
-                             **lay.optimizer_kwargs())
+    opt_g, opt_d, ema = _optimizers(cfg, G, D, lay)
     data_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
     # the fixed z (and labels) of every sample grid, drawn apart from the training generators
     grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
     z_grid = torch.randn(cfg.sample_n, cfg.nz, generator=grid_gen).to(device)
     k = images.num_classes if objective.conditional else 0
     y_grid = (torch.arange(cfg.sample_n) % k).to(device) if k else None
+    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, noise_gen, data_gen, lay, z_grid,
+                y_grid, ema)
+
+
+def _optimizers(cfg: TrainConfig, G: nn.Module, D: nn.Module, lay: layout.Layout
+                ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer, AveragedModel | None]:
+    """G's and D's Adams (fused as ``lay`` says) and G's moving average (a copy of G in its
+    memory format): what is built over G and D once their layout is set."""
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g),
+                             **lay.optimizer_kwargs())
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d),
+                             **lay.optimizer_kwargs())
     # torch's own EMA (weights and BatchNorm buffers alike); it reads G and draws no random number
     ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
         if cfg.ema else None
-    return _Run(cfg, device, images, objective, G, D, opt_g, opt_d, noise_gen, data_gen, lay, z_grid,
-                y_grid, ema)
+    return opt_g, opt_d, ema
 
 
 def _state(run: _Run) -> dict[str, Any]:
@@ -313,12 +322,16 @@ def _state(run: _Run) -> dict[str, Any]:
     return {"G": run.G.state_dict(), "D": run.D.state_dict(),
             "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
             "objective": run.objective.state_dict(),
-            "rng": checkpoint.rng_state(run.noise_gen, run.data_gen)} \
+            "rng": checkpoint.rng_state(run.noise_gen, run.data_gen),
+            "layout": asdict(run.layout)} \
         | ({"ema": run.ema.state_dict()} if run.ema is not None else {})
 
 
 def _restore(run: _Run, state: dict[str, Any]) -> None:
-    """Load a checkpoint into the run."""
+    """Load a checkpoint into the run, under the layout it was started with (one written before
+    runs kept theirs: under the one chosen now)."""
+    if "layout" in state:
+        _adopt(run, layout.Layout(**state["layout"]))
     run.G.load_state_dict(state["G"])
     run.D.load_state_dict(state["D"])
     run.opt_g.load_state_dict(state["opt_g"])
@@ -330,6 +343,18 @@ def _restore(run: _Run, state: dict[str, Any]) -> None:
             raise UsageError("cannot resume with ema: the checkpoint was trained without a moving "
                              "average of G; resume with ema=0 or start afresh (--overwrite)")
         run.ema.load_state_dict(state["ema"])
+
+
+def _adopt(run: _Run, lay: layout.Layout) -> None:
+    """Continue under ``lay``, not the layout chosen at set-up: layouts round differently, and a
+    resumed run must continue to the same bits on any machine, whatever its record or cache."""
+    if lay.arithmetic() == run.layout.arithmetic():
+        return
+    lay.apply(run.G, run.D)
+    run.opt_g, run.opt_d, run.ema = _optimizers(run.cfg, run.G, run.D, lay)
+    print(f"osgan: {run.cfg.run_dir()} resumes with the layout it was started with, "
+          f"{lay.describe()}; not this machine's {run.layout.describe()}", file=sys.stderr)
+    run.layout = lay
 
 
 def _step(run: _Run) -> dict[str, torch.Tensor]:
@@ -411,7 +436,7 @@ class TrainKind(RunKind):
         _check_eval(cfg)
 
     def meta(self, run: _Run) -> dict[str, Any]:
-        return {"model": asdict(run.G.cfg)}
+        return {"model": asdict(run.G.cfg), "layout": asdict(run.layout)}
 
     def describe(self, cfg: TrainConfig) -> str:
         return f"{cfg.gan} {cfg.stages}-stage"

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from osgan import cli, data, ensemble, slurm, sweep, sweeps, training
+from osgan import cli, data, ensemble, layout, slurm, sweep, sweeps, training
 from osgan.steps import to_floats
 from osgan.training import TrainConfig
 from osgan.util import UsageError
@@ -148,6 +148,31 @@ def test_a_killed_ensemble_resumes_and_a_separate_run_takes_over_a_seed(root, tm
     separate = training.train(tiny(root, tmp_path / "separate2", seed=2, **kw))
     assert_close(numbers(alone.records)[0], numbers(separate.records)[0], rtol=1e-4, atol=1e-5)
     assert_close(numbers(alone.records)[0], numbers(whole[2].records)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_a_resumed_ensemble_keeps_its_seeds_layout_and_refuses_mixed_ones(root, tmp_path,
+                                                                         monkeypatch):
+    fused_adam = layout.adam_fused_supported(torch.device("cpu"))
+    nhwc = layout.Layout(True, True, False, 1, fused_adam, "measured")
+    plain = layout.Layout(False, False, True, 1, False, "small")
+
+    def choose(lay):  # the layout runs set up from now on get
+        monkeypatch.setattr(layout, "choose", lambda *args, **kwargs: lay)
+
+    choose(nhwc)
+    whole = ensemble.train([tiny(root, tmp_path / f"whole{s}", seed=s) for s in SEEDS[:2]])
+    ensemble.train([tiny(root, tmp_path / f"half{s}", seed=s, steps=3) for s in SEEDS[:2]])
+    training.train(tiny(root, tmp_path / "other", steps=3))  # seed 0 alone, under nhwc
+    choose(plain)  # resumed where this machine gives another layout: the stack keeps nhwc
+    resumed = ensemble.train([tiny(root, tmp_path / f"half{s}", seed=s, resume=True)
+                              for s in SEEDS[:2]])
+    for a, b in zip(whole, resumed):
+        assert torch.equal(numbers(b.records)[0], numbers(a.records)[0])
+    training.train(tiny(root, tmp_path / "fresh", seed=1, steps=3))  # seed 1 alone, under plain
+    with pytest.raises(UsageError, match=r"^seeds of different layouts cannot stack: .*fresh was "
+                       r"started with G contiguous.*; resume them alone \(seeds per process 1\)$"):
+        ensemble.train([tiny(root, tmp_path / f, seed=s, resume=True)
+                        for f, s in (("other", 0), ("fresh", 1))])
 
 
 def test_bad_input_is_one_line_and_writes_nothing(root, tmp_path, capsys):

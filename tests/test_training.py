@@ -3,13 +3,14 @@
 import json
 import sys
 import types
+from dataclasses import asdict
 
 import pytest
 import torch
 from conftest import tiny
 from torch.testing import assert_close
 
-from osgan import checkpoint, data, harness, training, util
+from osgan import checkpoint, data, harness, layout, training, util
 from osgan.training import TrainConfig, load_generator, sampler, train
 
 LOSS_KEYS = ("Loss/D", "Loss/G", "Loss/D/real", "Loss/D/fake")
@@ -85,6 +86,50 @@ def test_killed_and_resumed_equals_uninterrupted(root, tmp_path, monkeypatch, ga
     assert (out / "done.json").exists()
     for p, q in zip(resumed.G.state_dict().values(), whole.G.state_dict().values()):
         assert_close(p, q, atol=0, rtol=0)
+
+
+# two layouts that round a tiny run differently (channels_last, two D passes, fused Adam where
+# this torch has it, against plain NCHW, one pass, for-loop Adam)
+NHWC = layout.Layout(True, True, False, 1, layout.adam_fused_supported(torch.device("cpu")),
+                     "measured")
+PLAIN = layout.Layout(False, False, True, 1, False, "small")
+
+
+def choosing(monkeypatch, lay):
+    """Runs set up from now on get ``lay``, as on a machine whose record or cache says so."""
+    monkeypatch.setattr(layout, "choose", lambda *args, **kwargs: lay)
+
+
+def test_a_resumed_run_keeps_the_layout_it_was_started_with(root, tmp_path, monkeypatch, capsys):
+    choosing(monkeypatch, NHWC)
+    whole = train(tiny(root, tmp_path / "whole"))
+    out = tmp_path / "split"
+    train(tiny(root, out, steps=4))
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["layout"] == asdict(NHWC)
+    # resumed where this machine's record, or another cache, gives another layout
+    choosing(monkeypatch, PLAIN)
+    capsys.readouterr()
+    resumed = train(tiny(root, out, resume=True))
+    assert_close(losses_of(resumed.records), losses_of(whole.records), atol=0, rtol=0)
+    said = [line for line in capsys.readouterr().err.splitlines() if "resumes with" in line]
+    assert len(said) == 1 and NHWC.describe() in said[0]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["layout"] == asdict(NHWC)
+    assert json.loads((out / "config.json").read_text())["layout"] == asdict(NHWC)
+
+
+def test_a_checkpoint_without_a_layout_resumes_under_the_chosen_one(root, tmp_path, monkeypatch,
+                                                                    capsys):
+    choosing(monkeypatch, NHWC)
+    out = tmp_path / "run"
+    train(tiny(root, out, steps=4))
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    del state["layout"]  # as written before runs kept their layout
+    torch.save(state, out / "checkpoint.pt")
+    choosing(monkeypatch, PLAIN)
+    capsys.readouterr()
+    assert len(train(tiny(root, out, steps=6, resume=True)).records) == 6
+    assert "resumes with" not in capsys.readouterr().err
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["layout"] == asdict(PLAIN)
 
 
 def test_existing_run_needs_resume_and_same_settings(root, tmp_path):
