@@ -36,6 +36,7 @@ import itertools
 import json
 import platform
 import shutil
+import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,41 @@ def tuned_points(name: str, results: Path | None) -> dict[str, str]:
     return out
 
 
+def level_reached(spec: DFADSweep, chosen: dict[str, str], results: Path | None
+                  ) -> bool | None:
+    """Whether the chosen point of one or two ends its runs on the tune seeds at ``spec.level``
+    test accuracy or more (their mean; True without a level): the other seeds run only then
+    (osgan.plans.TABLE2_TUNING.if_short). None while it cannot tell yet: a scheme still tuning, or
+    a chosen cell still running or going on to its plateau (:func:`verdict_rounds`)."""
+    if spec.level is None:
+        return True
+    schemes = [sc for sc in spec.schemes if sc != "kd"]
+    if results is None or any(sc not in chosen for sc in schemes):
+        return None
+    ends = {}
+    for sc in schemes:
+        folders = [results / c.name for seed in spec.tune_seeds for c in _grid(spec, sc, seed)
+                   if c.point == chosen[sc]]
+        done = [_finished_length(f, "rounds") for f in folders]
+        if any(n is None or n != verdict_rounds(spec, sc, f) for n, f in zip(done, folders)):
+            return None
+        ends[sc] = statistics.mean(json.loads((f / "done.json").read_text())["accuracy"]
+                                   for f in folders)
+    return max(ends.values()) >= spec.level
+
+
+def missed_level(name: str, results: Path | None) -> str | None:
+    """One line saying that tuned dfad sweep ``name`` ends after its tune seeds because no
+    chosen point reached its level (:func:`level_reached` False); None otherwise."""
+    spec = sweep_spec(name)
+    if spec.kind != "dfad" or spec.tune_seeds is None or \
+            level_reached(spec, tuned_points(name, results), results) is not False:
+        return None
+    return (f"sweep {name} ends after its tune seeds: no scheme's chosen point ended its run at "
+            f"{spec.level:.2f} test accuracy or more, so the other seeds do not run (the plan's "
+            "if_short)")
+
+
 def _started_length(folder: Path) -> int | None:
     """The rounds a dfad cell under way (or killed) was started for: its ``config.json``'s, while
     it has no ``done.json``; None for a cell not started or finished."""
@@ -200,10 +236,11 @@ def verdict_rounds(spec: DFADSweep, scheme: str, folder: Path) -> int:
 
 
 def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
-                results: Path | None = None) -> list[DFADCell]:
+                results: Path | None = None, confirm: bool = True) -> list[DFADCell]:
     """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
-    to read) and then the grids, the schemes' points interleaved; then the other seeds' chosen
-    points, once known (the verdict's pairs); and their recipes last. With ``spec.extend`` and
+    to read) and then the grids, the schemes' points interleaved; then, with ``confirm``, the
+    other seeds' chosen points, once known (the verdict's pairs); and their recipes last. With
+    ``spec.extend`` and
     the record at ``results``, each chosen point's cell (on every seed) carries its
     :func:`verdict_rounds`."""
     tune = spec.seeds if spec.tune_seeds is None else spec.tune_seeds
@@ -225,7 +262,7 @@ def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
     for seed in tune:  # the schemes' grids interleaved point by point: pairs finish together
         grids = itertools.zip_longest(*(_grid(spec, sc, seed) for sc in spec.schemes))
         out += recipes(seed) + [verdict(c) for point in grids for c in point if c is not None]
-    others = [seed for seed in spec.seeds if seed not in tune]
+    others = [seed for seed in spec.seeds if seed not in tune] if confirm else []
     for seed in others:
         out += [verdict(c) for sc in spec.schemes for c in _grid(spec, sc, seed)
                 if c.point == chosen.get(sc)]
@@ -244,9 +281,13 @@ def plan(name: str, results: Path | None = None) -> tuple[list, int]:
     if spec.tune_seeds is None:
         return _dfad_cells(spec, {}), 0
     chosen = tuned_points(name, results)
-    later = sum(sc not in chosen for sc in spec.schemes) * \
-        sum(seed not in spec.tune_seeds for seed in spec.seeds)
-    return _dfad_cells(spec, chosen, results), later
+    reached = level_reached(spec, chosen, results)
+    others = sum(seed not in spec.tune_seeds for seed in spec.seeds)
+    if reached is None:  # every scheme's chosen point and recipes, on every other seed
+        later = len(spec.schemes) * (1 + len(spec.recipes)) * others
+    else:  # none when the level was missed (listed already when reached)
+        later = reached * sum(sc not in chosen for sc in spec.schemes) * others
+    return _dfad_cells(spec, chosen, results, confirm=bool(reached)), later
 
 
 def pending(name: str, results: Path | None = None) -> int:

@@ -32,6 +32,7 @@ from osgan.sweep import (
     cells,
     environment,
     kind,
+    missed_level,
     own_results,
     plan,
     read_provenance,
@@ -335,7 +336,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{status(cfg):8s} {c.name}")
         if later:
             print(f"and {later} cell(s) to come: each scheme's best grid point on the seeds "
-                  "off the tune seeds, listed once its grid there is done")
+                  "off the tune seeds, listed once its grid there is done (and with a level, "
+                  "once a chosen point reached it)")
+        if (missed := missed_level(args.name, probe if probe.exists() else None)) is not None:
+            print(missed)
         est = estimate(args.name, cfgs, args.workers)
         s = est["step_seconds"]
         costs = (", ".join(f"scheme {k} {v:.4f} s a round" for k, v in s.items())
@@ -351,6 +355,8 @@ def run(args: argparse.Namespace) -> int:
     dirs = run_sweep(args.name, results=results, workers=args.workers, command=command,
                      only=args.only, executor=args.executor, slurm_options=options,
                      seeds_per_process=args.seeds_per_process)
+    if (missed := missed_level(args.name, results)) is not None:
+        print(missed)
     if not dirs and not _todo(args.name, results, None, args.workers):
         print(f"sweep {args.name} is complete: every cell is done; record in {results}")
         return 0

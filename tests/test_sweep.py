@@ -583,3 +583,51 @@ def test_the_record_marker_holds_the_spec_the_sweep_runs_by_now(tmp_path, monkey
     assert json.loads((results / "sweep.json").read_text())["spec"]["extend"] == 2
     with pytest.raises(UsageError, match="holds sweep 'dfad_smoke'"):
         sweep.own_results("table2", results)
+
+
+def test_a_tuned_sweep_with_a_level_runs_the_other_seeds_only_once_a_chosen_point_reaches_it(
+        tmp_path, monkeypatch, capsys):
+    from fixtures_data import write_dfad_cell
+
+    monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke",
+                        replace(sweeps.SWEEPS["dfad_smoke"], level=0.8))
+    results = sweep.own_results("dfad_smoke", tmp_path / "t2")
+    (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+
+    def seed1():
+        return [c for c in sweep.cells("dfad_smoke", results) if c.seed == 1]
+
+    # seed 0: one and kd tuned, two still tuning: nothing can be told, nothing on seed 1 yet
+    for lr_g, val, test in ((1e-3, 0.6, 0.7), (3e-3, 0.5, 0.9)):
+        write_dfad_cell(results, "one", "adam", 1e-3, lr_g, 0, [(4, 0, test, val)], test, val, 4)
+    write_dfad_cell(results, "kd", "adam", 1e-3, None, 0, [(4, 0, 0.88, 0.88)], 0.88, 0.88, 4)
+    write_dfad_cell(results, "two", "adam", 1e-3, 1e-3, 0, [(2, 0, 0.6, 0.7)], 0.6, 0.7, 2)
+    assert set(sweep.tuned_points("dfad_smoke", results)) == {"one", "kd"}
+    assert seed1() == [] and sweep.pending("dfad_smoke", results) == 6  # 3 schemes x (1 + recipe)
+    # two's grid done: the chosen points end at 0.70 and 0.75 (one's 0.9 is not chosen, on
+    # validation, and kd's 0.88 is the ceiling): the level is missed, the sweep ends at seed 0
+    write_dfad_cell(results, "two", "adam", 1e-3, 3e-3, 0, [(2, 0, 0.75, 0.8)], 0.75, 0.8, 2)
+    assert sweep.tuned_points("dfad_smoke", results) == {
+        "one": "adam-s0.001-g0.001", "two": "adam-s0.001-g0.003", "kd": "adam-s0.001"}
+    assert seed1() == [] and sweep.pending("dfad_smoke", results) == 0
+    assert "no scheme's chosen point ended its run at 0.80" in sweep.missed_level("dfad_smoke",
+                                                                                 results)
+    assert {c.seed for c in sweep._todo("dfad_smoke", results, None)} == {0}  # its recipes
+    # two's chosen point at 0.82: the other seeds run each scheme's chosen point, then recipes
+    rmtree(results / "two-adam-s0.001-g0.003-seed0")
+    write_dfad_cell(results, "two", "adam", 1e-3, 3e-3, 0, [(2, 0, 0.82, 0.8)], 0.82, 0.8, 2)
+    assert [(c.scheme, c.point) for c in seed1()] == [
+        ("one", "adam-s0.001-g0.001"), ("two", "adam-s0.001-g0.003"), ("kd", "adam-s0.001"),
+        ("one", "dfad"), ("two", "dfad"), ("kd", "dfad")]
+    assert sweep.pending("dfad_smoke", results) == 0
+    assert sweep.missed_level("dfad_smoke", results) is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(level=1.5), "level must be a test accuracy in (0, 1]"),
+    (dict(level=True), "level must be a test accuracy in (0, 1]"),
+    (dict(level=0.8, tune_seeds=None), "level gates the seeds after the tune seeds"),
+])
+def test_a_bad_level_is_refused_in_one_line(change, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("]", r"\]")):
+        replace(sweeps.SWEEPS["dfad_smoke"], **change)
