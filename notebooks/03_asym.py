@@ -204,7 +204,7 @@ else:
 # ### Fisher GAN: the order of the updates
 #
 # On the first three seeds of the grid Fisher GAN was the one objective with a verdict other
-# than "no difference detected": two stages better, against the paper, by a difference small
+# than "inconclusive": two stages better, against the paper, by a difference small
 # beside its FID (the lines below give it, then and now). So it got the paper's five seeds, and
 # the test in this section. The one-stage gradient is exact for Fisher GAN (chapter 01 checks it
 # against two separate autograd passes), so the schemes differ in two things only:

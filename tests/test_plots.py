@@ -485,12 +485,12 @@ def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path
     assert "each at its chosen rates" not in table  # not until both grids are done
     # t(1): [-0.376, +0.006]
     assert "cosine decay | end | 2 | 0.510 | 0.695 | -0.185 [-0.376, +0.006] | " \
-           f"{paired.NO_DIFFERENCE} |" in table
+           f"{paired.INCONCLUSIVE} |" in table
     from osgan.analysis import records
 
     at_recipe = a2.dfad_table2(records.load_dfad(t2)["runs"])["recipes"]["dfad"]["paired"]
     end = next(p for p in at_recipe if p["at"] == "end")
-    assert end["one-two"] == approx(-0.185) and end["verdict"] == paired.NO_DIFFERENCE
+    assert end["one-two"] == approx(-0.185) and end["verdict"] == paired.INCONCLUSIVE
     assert (end["low"], end["high"]) == (approx(-0.376, abs=5e-4), approx(0.006, abs=5e-4))
     # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
     assert "| best on validation | 2 | 0.710 | 0.695 | +0.015 [" in table

@@ -56,13 +56,13 @@ def test_paired_interval_matches_scipy(a, b):
 def test_verdict_values():
     assert paired.verdict(-0.5, -0.1) == "one better"
     assert paired.verdict(0.1, 0.5) == "two better"
-    assert paired.verdict(-0.1, 0.5) == paired.NO_DIFFERENCE == "no difference detected"
-    assert paired.verdict(float("nan"), float("nan")) == paired.NO_DIFFERENCE
+    assert paired.verdict(-0.1, 0.5) == paired.INCONCLUSIVE == "inconclusive"
+    assert paired.verdict(float("nan"), float("nan")) == paired.INCONCLUSIVE
     assert paired.verdict(0.1, 0.5, "two-simultaneous", "two") == "two better"
     # accuracy: higher is better
     assert paired.verdict_higher(0.1, 0.5) == "one better"
     assert paired.verdict_higher(-0.5, -0.1) == "two better"
-    assert paired.verdict_higher(-0.1, 0.5) == paired.NO_DIFFERENCE
+    assert paired.verdict_higher(-0.1, 0.5) == paired.INCONCLUSIVE
 
 
 def _run(gan, stages, seed, fids, exact=False):
@@ -91,7 +91,7 @@ def test_update_order_pairs_the_variant_with_table1_by_seed():
     assert order["verdict"] == "two better"
     shared = pairs[("one", "two-simultaneous", "end")]
     assert shared["a-b"] == pytest.approx((0.01 - 0.01 + 0.01) / 3)
-    assert shared["verdict"] == paired.NO_DIFFERENCE
+    assert shared["verdict"] == paired.INCONCLUSIVE
     late = pairs[("one", "two", "mean of the last 2 evaluations")]
     assert late["a-b"] == pytest.approx(sum((0.8 + a) / 2 - (0.8 + b) / 2 for a, b in
                                             zip(ends["one"], ends["two"])) / 3)
@@ -109,7 +109,7 @@ def test_table1_of_reads_one_objective_over_the_seeds_given():
     assert (first["FID low"], first["FID high"]) == (approx(ci.low), approx(ci.high))
     assert first["verdict"] == "two better" and first["n"] == 3
     every = t1.table1_of(runs, "fishergan")
-    assert every["verdict"] == paired.NO_DIFFERENCE and every["n"] == 4
+    assert every["verdict"] == paired.INCONCLUSIVE and every["n"] == 4
     assert t1.table1_of(runs, "lsgan") is None
 
 

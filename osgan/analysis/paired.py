@@ -2,7 +2,10 @@
 
 The interval is :func:`osgan.stats.paired`'s (Student's t, n - 1 degrees of freedom). A verdict
 is one of three values: ``"<a> better"``, ``"<b> better"`` (``a`` and ``b`` are the schemes'
-names, e.g. ``"one better"``) or :data:`NO_DIFFERENCE`; n is a finding of its own, beside it.
+names, e.g. ``"one better"``) or :data:`INCONCLUSIVE`: an interval that holds 0 decides
+nothing, and these comparisons have no equivalence margin to decide "equivalent" by (the
+plans' analyses, :mod:`osgan.table1` and :mod:`osgan.table2`, have one). n is a finding of its
+own, beside it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import math
 
 from osgan import stats
 
-NO_DIFFERENCE = "no difference detected"
+INCONCLUSIVE = "inconclusive"
 
 
 def mean_std(xs: list[float]) -> tuple[float, float]:
@@ -39,7 +42,7 @@ def better(a: str, b: str) -> tuple[str, str]:
 def verdict(low: float, high: float, a: str = "one", b: str = "two") -> str:
     """The verdict on an interval of ``a`` minus ``b`` where lower is better (FID)."""
     a_better, b_better = better(a, b)
-    return a_better if high < 0 else b_better if low > 0 else NO_DIFFERENCE
+    return a_better if high < 0 else b_better if low > 0 else INCONCLUSIVE
 
 
 def verdict_higher(low: float, high: float, a: str = "one", b: str = "two") -> str:

@@ -19,7 +19,8 @@ with n - 1 degrees of freedom,
 .. math:: \bar d \pm t_{0.975,\,n-1}\, s_d / \sqrt n,
 
 and the verdict: "one better" when the interval lies below 0, "two better" when it lies above 0,
-else "no difference detected".
+else "inconclusive" (no equivalence margin here: the plan's analysis in :mod:`osgan.table1`
+has one).
 
 **Figure 4 on time to plateau.** The training time of the first evaluation whose FID is within
 10% of the run's best, :math:`t^\star = \min\{t : \mathrm{FID}(t) \le 1.1 \min_s
