@@ -542,7 +542,9 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
 
     assert show2.show_tuning(tmp_path / "nothing") == []
     assert "not recorded" in shown[0].data
-    _dfad_record(tmp_path, "table2_tune", {"kind": "dfad"})
+    spec = {"kind": "dfad", "schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3],
+            "seeds": [0, 1], "tune_seeds": [0], "profile": "smoke", "rounds": {"one": 4, "two": 4}}
+    _dfad_record(tmp_path, "table2_tune", spec)
     session = {"start": "2026-12-03T17:45:00+00:00", "end": None, "command": "python -m osgan "
                "sweep table2_tune --workers 1", "workers": 1, "threads": 1, "commit": "0123456789",
                "dirty": False, "torch": "2.15.0", "clean-fid": "0.1.35", "cpu": "AMD EPYC",
@@ -554,6 +556,9 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
                                     ("two", 1e-3, 0.75, 0.72), ("one", 1e-3, 0.9, 0.9)):
         seed = 1 if test == 0.9 else 0  # a seed outside the grid's: not read
         write_dfad_cell(tmp_path, scheme, "adam", 1e-3, lr_g, seed, [(0, 0, 0.1)], test, val, 4)
+    # the final generators scored (sweep --rescore): one of them
+    (tmp_path / "rescore.json").write_text(json.dumps({"cells": {
+        "one-adam-s0.001-g0.001-seed0": {"round": 4, "classes_eff": 9.71}}}))
     rows = {(r["scheme"], r["point"]): r for r in show2.show_tuning(tmp_path)}
     assert len(rows) == 3
     one, one_fast, two = (rows[k] for k in (("one", "adam-s0.001-g0.001"),
@@ -562,4 +567,10 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert one["chosen"] and not one_fast["chosen"] and two["chosen"]  # on validation
     assert (one["reached"], one_fast["reached"], two["reached"]) == (True, True, False)
     assert (one["balance"], one["scale"]) == (0.0, 1.0)
-    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | yes |" in shown[-1].data
+    assert (one["classes"], one_fast["classes"]) == (9.71, None)
+    table = shown[-2].data  # then the caption of its classes column
+    # one's grid is done: its choice; two's is not (g0.003 still to run): its best so far
+    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | yes |" in table
+    assert "| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - |  |" in table
+    assert "| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | best so far |" in table
+    assert "effective number of classes" in shown[-1].data

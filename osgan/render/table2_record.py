@@ -459,8 +459,9 @@ def answer_values(a: dict[str, object] | None) -> dict[str, str]:
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
     """The tuning grid of Table 2 with a generator that covers the classes (``results``, sweep
     ``table2_tune``): each finished cell's validation and test accuracy against the level a
-    working student reaches (figure) and as a table, the choice so far marked. Says so where
-    nothing is recorded yet. Returns :func:`osgan.analysis.table2_record.tuning`'s rows."""
+    working student reaches (figure) and as a table with the classes each final generator
+    shows (``rescore.json``), each scheme's choice marked ("best so far" while its grid runs).
+    Says so where nothing is recorded yet. Returns :func:`osgan.analysis.table2_record.tuning`'s rows."""
     import matplotlib.pyplot as plt  # optional: only where a figure is drawn
     from IPython.display import Markdown, display  # optional: only where a notebook displays
 
@@ -471,7 +472,7 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
         return []
     rec = records.load_dfad(results)
     display(Markdown(provenance_text(rec)))
-    rows = table2_record.tuning(rec["runs"])
+    rows = table2_record.tuning(rec["runs"], rescore=rec["rescore"])
     if not rows:
         display(Markdown("No cell of the grid has finished yet."))
         return rows
@@ -486,9 +487,17 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     plt.show()
+    tuned = {sc for sc, (grid, done) in sweep.grid_progress(
+        rec["sweep"]["spec"], [r for r in rec["runs"] if r["seed"] == 0]).items() if grid <= done}
+    mark = lambda r: "" if not r["chosen"] else "yes" if r["scheme"] in tuned \
+        else "best so far"  # noqa: E731
     display(Markdown(markdown_table(
-        [r | {"reached": "yes" if r["reached"] else "no", "chosen": "yes" if r["chosen"] else ""}
+        [r | {"reached": "yes" if r["reached"] else "no", "chosen": mark(r),
+              "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}"}
          for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
-        ["scheme", "point", "balance", "scale", "val", "test", "reached", "chosen"],
+        ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "chosen"],
         formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}"})))
+    display(Markdown(f"*classes*: the effective number of classes (of 10) the final generator "
+                     f"shows the teacher (exp of the entropy of its predicted classes); \"-\": "
+                     f"KD, or not scored yet (`python -m osgan sweep {results.name} --rescore`)."))
     return rows
