@@ -240,9 +240,8 @@ def _dfad_cells(spec: DFADSweep, chosen: dict[str, str],
     """The tune seeds first, each with every scheme's recipes (one cell each, the first curves
     to read) and then the grids, the schemes' points interleaved; then, with ``confirm``, the
     other seeds' chosen points, once known (the verdict's pairs); and their recipes last. With
-    ``spec.extend`` and
-    the record at ``results``, each chosen point's cell (on every seed) carries its
-    :func:`verdict_rounds`."""
+    ``spec.extend`` and the record at ``results``, each chosen point's cell (on every seed)
+    carries its :func:`verdict_rounds`."""
     tune = spec.seeds if spec.tune_seeds is None else spec.tune_seeds
 
     def verdict(c: DFADCell) -> DFADCell:
@@ -283,10 +282,12 @@ def plan(name: str, results: Path | None = None) -> tuple[list, int]:
     chosen = tuned_points(name, results)
     reached = level_reached(spec, chosen, results)
     others = sum(seed not in spec.tune_seeds for seed in spec.seeds)
-    if reached is None:  # every scheme's chosen point and recipes, on every other seed
+    if reached is None:  # not told yet: every scheme's chosen point and recipes to come
         later = len(spec.schemes) * (1 + len(spec.recipes)) * others
-    else:  # none when the level was missed (listed already when reached)
-        later = reached * sum(sc not in chosen for sc in spec.schemes) * others
+    elif reached:  # listed, but for the chosen points of schemes still tuning
+        later = sum(sc not in chosen for sc in spec.schemes) * others
+    else:  # the level was missed: the other seeds never run
+        later = 0
     return _dfad_cells(spec, chosen, results, confirm=bool(reached)), later
 
 

@@ -574,3 +574,23 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert "| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - |  |" in table
     assert "| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | best so far |" in table
     assert "effective number of classes" in shown[-1].data
+
+
+def test_tuning_chooses_at_the_grid_length_as_the_sweep_does(tmp_path):
+    from fixtures_data import write_dfad_cell
+
+    from osgan.analysis import records
+    from osgan.analysis import table2_record as a2
+
+    _dfad_record(tmp_path, "table2_tune", {"kind": "dfad"})
+    # g0.001 led at the grid's 4 rounds (0.66 against 0.6) and ran on to 8, ending at 0.45
+    vals = (0.1, 0.2, 0.65, 0.66, 0.66, 0.4, 0.3, 0.45, 0.45)
+    write_dfad_cell(tmp_path, "one", "adam", 1e-3, 1e-3, 0,
+                    [(r, r, v - 0.1, v) for r, v in enumerate(vals)], 0.35, 0.45, 8)
+    write_dfad_cell(tmp_path, "one", "adam", 1e-3, 3e-3, 0,
+                    [(r, r, 0.5, 0.6) for r in range(5)], 0.5, 0.6, 4)
+    runs = records.load_dfad(tmp_path)["runs"]
+    chosen = {r["point"]: r["chosen"] for r in a2.tuning(runs, grid_rounds={"one": 4})}
+    assert chosen == {"adam-s0.001-g0.001": True, "adam-s0.001-g0.003": False}
+    # read at the runs' ends instead, the other point would look chosen
+    assert {r["point"]: r["chosen"] for r in a2.tuning(runs)}["adam-s0.001-g0.003"]

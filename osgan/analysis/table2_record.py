@@ -284,18 +284,21 @@ def answer(runs: list[dict[str, Any]], t2: dict[str, Any], level: float = LEVEL
 
 
 def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, ...] = (0,),
-           rescore: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+           rescore: dict[str, Any] | None = None, grid_rounds: dict[str, int] | None = None
+           ) -> list[dict[str, Any]]:
     """A tuning grid's finished cells on ``seeds`` (osgan.plans.TABLE2_TUNING), one row each:
     scheme, point, its balance weight and output scale, the final validation and test accuracy,
     whether the test accuracy reaches ``level``, whether the point is its scheme's choice so
-    far (:func:`choose`, on validation: the test split chooses nothing) and ``classes``, the
+    far (:func:`choose`, on validation: the test split chooses nothing; read at the grid's
+    length ``grid_rounds`` as the sweep chooses, a chosen point that ran on to its plateau
+    included) and ``classes``, the
     effective number of classes its final generator shows the teacher (the record's
     ``rescore.json``, :func:`osgan.dfad.diagnose`; None for kd and for a cell not scored)."""
     scored = (rescore or {}).get("cells", {})
     done = [r for r in runs if r["done"] and r["seed"] in seeds]
     grid = [r for r in done if r["config"]["hparams"] == "adam"]  # the recipes are not chosen
     chosen = {sc: best[0]["point"] for sc in dict.fromkeys(r["scheme"] for r in grid)
-              if (best := choose(grid, sc))}
+              if (best := choose(at_grid(grid, grid_rounds), sc))}
     return [{"scheme": r["scheme"], "point": r["point"],
              "balance": r["config"].get("balance", 0.0), "scale": r["config"].get("g_scale", 1.0),
              "val": r["val_accuracy"], "test": r["accuracy"],

@@ -472,7 +472,10 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
         return []
     rec = records.load_dfad(results)
     display(Markdown(provenance_text(rec)))
-    rows = table2_record.tuning(rec["runs"], rescore=rec["rescore"])
+    spec = rec["sweep"]["spec"]
+    tune = tuple(spec.get("tune_seeds") or spec["seeds"])
+    rows = table2_record.tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
+                                grid_rounds=spec["rounds"])
     if not rows:
         display(Markdown("No cell of the grid has finished yet."))
         return rows
@@ -487,8 +490,8 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     plt.show()
-    tuned = {sc for sc, (grid, done) in sweep.grid_progress(
-        rec["sweep"]["spec"], [r for r in rec["runs"] if r["seed"] == 0]).items() if grid <= done}
+    tuned = {sc for sc, (grid, done) in sweep.grid_progress(spec, records.at_grid(
+        [r for r in rec["runs"] if r["seed"] in tune], spec["rounds"])).items() if grid <= done}
     mark = lambda r: "" if not r["chosen"] else "yes" if r["scheme"] in tuned \
         else "best so far"  # noqa: E731
     display(Markdown(markdown_table(
