@@ -73,37 +73,8 @@ print(compare.describe(cfg, chapter, profile))
 # %% [markdown]
 # ## The answer: Table 1 under its analysis plan
 #
-# The analysis was fixed in code before seeds 3-7 ran (`osgan.plans.TABLE1`, hash
-# {glue:text}`t1_plan`, written into every cell run under it): each run is read as the mean of
-# log domain-FID over its last 4 evaluations (the last fifth of its 10,000 steps); per objective,
-# the paired difference one stage minus two stages over seeds 0-7 gives the ratio one / two with
-# its 95% t-interval; the p-values are adjusted by Holm's method over the ten objectives; a
-# verdict says one scheme is better (adjusted p < 0.05), or that they are equivalent within 10%
-# (two one-sided tests, p < 0.05), or that the record is inconclusive. The pooled estimate is a
-# random-effects meta-analysis over the ten objectives with a Hartung-Knapp interval, which stays
-# honest when each objective's variance is itself estimated from a few seeds.
-#
-# Seeds per objective recorded so far: {glue:text}`t1_n` of the plan's 8 (the sweep goes on,
-# and this page reads whatever is recorded). Pooled over {glue:text}`t1_k` objectives, one
-# stage's FID over two stages' is **{glue:text}`t1_pooled`** (p {glue:text}`t1_pooled_p`;
-# between-objective variance {glue:text}`t1_tau2`, I² {glue:text}`t1_i2`); a plain t-test over
-# the objectives' mean differences, which ignores how well each is measured, gives
-# {glue:text}`t1_over` (p {glue:text}`t1_over_p`). Verdicts over the ten objectives:
-# {glue:text}`t1_counts`. The paper's CelebA ratios (its Table 1, Inception FID) are drawn
-# hollow beside ours; they measure another data set in another feature space, so only the side of
-# 1 they fall on compares.
-#
-# Seeds 0-2 (and Fisher GAN's 3 and 4) ran at earlier commits, before the plan existed
-# ({glue:text}`t1_before` cells carry no plan hash) and before a run's random numbers were its
-# own; today's code trains those cells the same way (their recorded losses reproduce over the
-# first steps), and their feature extractor is the same (0.9072 test accuracy).
-#
-# Below the tables, **Figure 4 on the same reading**: for each seed pair, the time each scheme
-# takes to first reach the FID both reach (on a running mean of 3 evaluations of log FID), two
-# stages over one, with its 95% interval over seeds. It is the product of two things drawn beside
-# it: the steps two stages need over one's (progress per step, with its interval) and the cost of
-# a step, two over one, timed side by side on this CPU (`results/table1/bench`). The paper's
-# speed-ups (its Figure 4, time to plateau on a GPU) are the red squares.
+# ```{include} ../book/_table1_answer.md
+# ```
 
 # %% tags=["hide-input"]
 from osgan import forest, table1
