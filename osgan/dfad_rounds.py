@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from osgan import classifiers
+from osgan import classifiers, timing
 from osgan.resnet import resnet18, resnet34
 from osgan.scale import scale_grad
 from osgan.steps import to_floats
@@ -430,11 +429,13 @@ def rounds_fn(cfg):
 
 
 def round_seconds(cfg, rounds: int = 5) -> float:
-    """Measured seconds per distillation round at ``cfg``'s settings, after a warm-up round, on
-    this process's threads."""
+    """Measured CPU seconds per distillation round at ``cfg``'s settings, after a warm-up round,
+    on this process's threads (its CPU time, as :func:`osgan.training.step_seconds`)."""
     round_ = round_fn(cfg)
     round_()
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        round_()
-    return (time.perf_counter() - t0) / rounds
+
+    def rounds_():
+        for _ in range(rounds):
+            round_()
+
+    return timing.Timer(torch.device("cpu"), "cpu")(rounds_) / rounds

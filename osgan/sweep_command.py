@@ -90,9 +90,10 @@ def write_round_bench(name: str, results: Path, *, repeats: int = 30, warmup: in
 
 
 def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
-    """Seconds left: steps (rounds) left per cell times the measured cost of a step of its
+    """Seconds left: steps (rounds) left per cell times the measured CPU cost of a step of its
     scheme, measured once per scheme (training: on dcgan_ns; dfad: at the first cell's rates)
-    at the sweep's settings."""
+    at the sweep's settings; the wall clock is that over the cores the workers' threads take
+    (a loaded machine inflates neither: it takes longer by its load)."""
     settings.set_threads(cfgs[0].threads)
     run = run_kind(name)
     cost = {key: run.step_seconds(c) for key, c in run.cost_configs(cfgs).items()}
@@ -105,8 +106,8 @@ def estimate(name: str, cfgs: list, workers: int) -> dict[str, Any]:
         done = torch.load(ckpt, map_location="cpu", weights_only=True)[run.count] \
             if ckpt.exists() else 0
         left += (total - done) * cost[run.cost_key(cfg)]
-    return {"step_seconds": cost, "cpu_seconds_left": left,
-            "wall_seconds_left": left / max(1, workers)}
+    cores = max(1, workers) * torch.get_num_threads()
+    return {"step_seconds": cost, "cpu_seconds_left": left, "wall_seconds_left": left / cores}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,10 +346,10 @@ def run(args: argparse.Namespace) -> int:
         costs = (", ".join(f"scheme {k} {v:.4f} s a round" for k, v in s.items())
                  if kind(args.name) == "dfad" else
                  f"one stage {s['one']:.4f} s, two stages {s['two']:.4f} s")
-        print(f"{len(cfgs)} cells; step cost measured here: {costs}; "
+        print(f"{len(cfgs)} cells; CPU cost of a step measured here: {costs}; "
               f"left: {est['cpu_seconds_left'] / 3600:.1f} CPU-hours, "
               f"about {est['wall_seconds_left'] / 3600:.1f} h with {args.workers} worker(s) "
-              "(evaluations not counted)")
+              "on cores of their own (evaluations not counted)")
         return 0
     command = "python -m osgan sweep " + " ".join(sys.argv[2:])
     options = slurm.SlurmOptions(**settings.given(args, slurm.SlurmOptions, prefix="slurm_"))

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from osgan import checkpoint, data, harness, layout, losses, runkind, settings
+from osgan import checkpoint, data, harness, layout, losses, runkind, settings, timing
 from osgan.models import Generator, ModelConfig, models_for
 from osgan.runkind import RunKind
 from osgan.settings import EvalConfig, setting
@@ -500,8 +499,9 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
-    """Measured seconds per training step at ``cfg``'s settings (random data, same models),
-    after a few warm-up steps, on this process's threads."""
+    """Measured CPU seconds per training step at ``cfg``'s settings (random data, same models),
+    after a few warm-up steps, on this process's threads: the process's CPU time, which the
+    other work of a loaded machine does not inflate (:class:`osgan.timing.Timer`, ``"cpu"``)."""
     torch.manual_seed(0)
     obj = losses.get(cfg.gan)
     G, D = models_for(obj, image_size=cfg.image_size, channels=1, nz=cfg.nz, width=cfg.width,
@@ -521,10 +521,12 @@ def step_seconds(cfg: TrainConfig, steps: int = 20) -> float:
 
     for _ in range(3):
         step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - t0) / steps
+
+    def steps_():
+        for _ in range(steps):
+            step()
+
+    return timing.Timer(torch.device("cpu"), "cpu")(steps_) / steps
 
 
 # ---------------------------------------------------------------------------------------------

@@ -631,3 +631,37 @@ def test_a_tuned_sweep_with_a_level_runs_the_other_seeds_only_once_a_chosen_poin
 def test_a_bad_level_is_refused_in_one_line(change, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("]", r"\]")):
         replace(sweeps.SWEEPS["dfad_smoke"], **change)
+
+
+def test_the_dry_run_estimate_is_cpu_seconds_left_over_the_cores_the_workers_take(env,
+                                                                                 monkeypatch):
+    from osgan import training
+
+    cost = {"one": 0.5, "two": 1.25}
+    monkeypatch.setattr(training, "step_seconds", lambda cfg: cost[cfg.stages])
+    results = env / "results"
+    cfgs = [sweep.cell_config("smoke", c, results) for c in sweep.cells("smoke")]
+    half = cfgs[0]  # a cell half done: its checkpoint in the cache says so
+    Path(half.checkpoint_dir).mkdir(parents=True)
+    torch.save({"step": half.steps // 2}, Path(half.checkpoint_dir) / "checkpoint.pt")
+    est = sweep_command.estimate("smoke", cfgs, workers=3)
+    left = sum(c.steps * cost[c.stages] for c in cfgs) - half.steps // 2 * cost[half.stages]
+    assert est["step_seconds"] == cost
+    assert est["cpu_seconds_left"] == pytest.approx(left)
+    assert est["wall_seconds_left"] == pytest.approx(left / (3 * torch.get_num_threads()))
+
+
+@pytest.mark.parametrize("measure", ["training", "dfad"])
+def test_a_step_is_costed_in_process_cpu_time_not_wall_time(monkeypatch, measure):
+    # a fake process clock that ticks one second a reading; the wall clock stands still
+    from osgan import dfad, dfad_rounds, timing, training
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(timing.time, "process_time", lambda: float(next(ticks)))
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: 0.0)
+    if measure == "training":
+        cfg = training.TrainConfig.for_profile("smoke", gan="dcgan", stages="one")
+        assert training.step_seconds(cfg, steps=4) == 1 / 4
+    else:
+        cfg = dfad.DFADConfig.for_profile("smoke", scheme="one")
+        assert dfad_rounds.round_seconds(cfg, rounds=4) == 1 / 4
