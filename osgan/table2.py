@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from osgan import plans, stats
+from osgan import plans, stats, sweep
+from osgan.analysis import records
 from osgan.analysis.table2_record import LEVEL
+from osgan.table1 import check_plan
 from osgan.util import UsageError
 
 ONE, TWO, KD = "one", "two", "kd"
@@ -102,3 +105,44 @@ def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
                     t, tost_p, stats.detectable(t.sd, t.n, plan.alpha),
                     verdict(t.p, t.mean, tost_p, plan), best,
                     math.isfinite(best) and best >= level)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Where a recorded tuned sweep (``table2_tune``) stands under the plan: per scheme its grid
+    points and those finished on the tune seeds (``progress``), the points chosen so far
+    (``chosen``: the schemes whose grid is done), whether a chosen point reached the level at
+    the end of its tune-seed run (``reached``: None while that cannot be told yet), the
+    findings once it did (``findings``: None before), and the record's ``runs``."""
+
+    sweep: str
+    progress: dict[str, tuple[int, int]]
+    chosen: dict[str, str]
+    reached: bool | None
+    findings: Findings | None
+    runs: list[dict[str, Any]]
+
+
+def recorded(record_dir, plan: plans.DistillPlan = plans.TABLE2) -> Record:
+    """The plan's reading of the tuned sweep recorded at ``record_dir``: the choice and the level
+    as the sweep decides them (:func:`osgan.sweep.tuned_points`, :func:`osgan.sweep.level_reached`),
+    and the verdict's findings (:func:`analyse`) once a chosen point reached the level. Refuses,
+    in one line, a record with cells run under another plan."""
+    record_dir = Path(record_dir)
+    if not (record_dir / "sweep.json").exists():
+        raise UsageError(f"{record_dir} holds no recorded sweep: run python -m osgan sweep "
+                         "table2_tune first")
+    rec = records.load_dfad(record_dir)
+    name = rec["sweep"]["sweep"]
+    spec = sweep.sweep_spec(name)
+    if spec.kind != "dfad" or spec.tune_seeds is None:
+        raise UsageError(f"{record_dir} holds sweep {name!r}, not a tuned distillation sweep; "
+                         "give the folder of table2_tune")
+    check_plan(rec["runs"], plan)
+    tune = [r for r in rec["runs"] if r["seed"] in spec.tune_seeds]
+    progress = {sc: (len(grid), len(done)) for sc, (grid, done)
+                in sweep.grid_progress(spec, records.at_grid(tune, spec.rounds)).items()}
+    chosen = sweep.tuned_points(name, record_dir)
+    reached = sweep.level_reached(spec, chosen, record_dir)
+    findings = analyse(rec["runs"], chosen, plan) if reached else None
+    return Record(name, progress, chosen, reached, findings, rec["runs"])

@@ -78,3 +78,119 @@ def test_only_the_chosen_points_and_the_plans_seeds_are_read():
     assert plans.TABLE2.seeds == (0, 1, 2, 3, 4)
     with pytest.raises(UsageError, match="no chosen point for two"):
         table2.analyse(runs, {"one": ONE_PT})  # two's grid not done: nothing pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# the record under the plan: where the tuned sweep stands, and the chapter's rendering of it
+
+
+@pytest.fixture
+def tuned(tmp_path, monkeypatch):
+    """An empty record of the tiny tuned sweep ``dfad_smoke`` with the level 0.80 of
+    ``table2_tune``, its display captured."""
+    import json
+    from dataclasses import replace
+
+    import matplotlib
+
+    from osgan import sweep, sweeps
+
+    matplotlib.use("Agg")
+    monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke",
+                        replace(sweeps.SWEEPS["dfad_smoke"], level=0.8))
+    results = sweep.own_results("dfad_smoke", tmp_path / "t2")
+    (results / "provenance.json").write_text(json.dumps({"sweep": "dfad_smoke", "sessions": []}))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    return results, shown
+
+
+def _cell(results, scheme, lr_g, seed, accs, val=0.7):
+    from fixtures_data import write_dfad_cell
+
+    rounds = 2 if scheme == "two" else 4
+    curve = [(k * rounds // (len(accs) - 1), k, a, val) for k, a in enumerate(accs)]
+    write_dfad_cell(results, scheme, "adam", 1e-3, lr_g, seed, curve, accs[-1], val, rounds)
+
+
+def test_the_record_under_the_plan_stands_where_the_sweep_does(tuned):
+    from osgan.render import table2_plan
+
+    results, shown = tuned
+    plan = replace_seeds(plans.TABLE2, (0, 1))
+    assert table2_plan.show(results.parent / "nothing", plan) is None
+    assert "not recorded" in shown[-1].data
+    assert set(table2_plan.values(None).values()) == {"not recorded"}
+    # seed 0: one's and kd's grids done, two's running
+    _cell(results, "one", 1e-3, 0, [0.1, 0.5, 0.6, 0.7, 0.85], val=0.8)
+    _cell(results, "one", 3e-3, 0, [0.1, 0.2, 0.3, 0.3, 0.3], val=0.3)
+    _cell(results, "kd", None, 0, [0.5, 0.8, 0.85, 0.88, 0.88], val=0.88)
+    _cell(results, "two", 1e-3, 0, [0.1, 0.3, 0.5, 0.6, 0.7], val=0.6)
+    r = table2_plan.show(results, plan)
+    assert r.progress == {"one": (2, 2), "two": (2, 1), "kd": (1, 1)}
+    assert r.chosen == {"one": "adam-s0.001-g0.001", "kd": "adam-s0.001"}
+    assert (r.reached, r.findings) == (None, None)
+    assert "| two | 1 of 2 | (grid running) |" in shown[-1].data
+    v = table2_plan.values(r)
+    assert (v["t2p_progress"], v["t2p_reached"], v["t2p_verdict"]) == (
+        "one 2 of 2, two 1 of 2, kd 1 of 1", "not yet", "not yet")
+    # two's grid done: its choice on validation ends at 0.75, one's at 0.85: the better of the
+    # two reached the level, so the verdict seeds run
+    _cell(results, "two", 3e-3, 0, [0.1, 0.3, 0.5, 0.6, 0.75], val=0.65)
+    r = table2.recorded(results, plan)
+    assert r.chosen["two"] == "adam-s0.001-g0.003" and r.reached is True
+    assert r.findings.seeds == (0,) and r.findings.missing == (1,)
+    assert table2_plan.values(r)["t2p_n"] == "1 of 2"
+    # seed 1 of each chosen point: the verdict's findings, against the readings by hand
+    _cell(results, "one", 1e-3, 1, [0.1, 0.5, 0.7, 0.8, 0.82])
+    _cell(results, "two", 3e-3, 1, [0.1, 0.4, 0.6, 0.7, 0.72])
+    _cell(results, "kd", None, 1, [0.5, 0.8, 0.86, 0.87, 0.87])
+    r = table2_plan.show(results, plan)
+    f = r.findings
+    one = [np.mean([0.5, 0.6, 0.7, 0.85]), np.mean([0.5, 0.7, 0.8, 0.82])]
+    two = [np.mean([0.3, 0.5, 0.6, 0.75]), np.mean([0.4, 0.6, 0.7, 0.72])]
+    t = sps.ttest_rel(one, two)
+    ci = t.confidence_interval(0.95)
+    assert f.seeds == (0, 1) and f.missing == ()
+    assert (f.one, f.two) == (approx(np.mean(one)), approx(np.mean(two)))
+    assert (f.difference.low, f.difference.high, f.difference.p) == (
+        approx(ci.low), approx(ci.high), approx(t.pvalue))
+    v = table2_plan.values(r)
+    assert v["t2p_n"] == "2 of 2" and v["t2p_verdict"] == f.verdict
+    assert v["t2p_diff"].startswith(f"{np.mean(one) - np.mean(two):+.3f} [{ci.low:+.3f}")
+    table = next(s.data for s in shown if "under plan" in getattr(s, "data", ""))
+    assert f"| 2 | {np.mean(one):.3f} | {np.mean(two):.3f} |" in table and f.verdict in table
+
+
+def test_a_missed_level_shows_the_plans_rule_and_no_verdict(tuned):
+    from osgan.render import table2_plan
+
+    results, shown = tuned
+    for scheme, lr_g, end in (("one", 1e-3, 0.7), ("one", 3e-3, 0.6), ("two", 1e-3, 0.75),
+                              ("two", 3e-3, 0.5), ("kd", None, 0.88)):
+        _cell(results, scheme, lr_g, 0, [0.1, 0.2, 0.3, 0.4, end], val=end)
+    r = table2_plan.show(results, replace_seeds(plans.TABLE2, (0, 1)))
+    assert r.reached is False and r.findings is None
+    assert plans.TABLE2_TUNING.if_short in shown[-1].data
+    assert table2_plan.values(r)["t2p_reached"] == "no"
+
+
+def test_a_record_under_another_plan_is_refused_in_one_line(tuned):
+    import json
+
+    results, _ = tuned
+    _cell(results, "one", 1e-3, 0, [0.1, 0.2, 0.3, 0.4, 0.5])
+    cfg = next(results.glob("one-*")) / "config.json"
+    meta = json.loads(cfg.read_text())
+    meta["config"]["plan"] = "0" * 64
+    cfg.write_text(json.dumps(meta))
+    with pytest.raises(UsageError, match="another analysis plan"):
+        table2.recorded(results)
+    with pytest.raises(UsageError, match="holds no recorded sweep"):
+        table2.recorded(results.parent / "nothing")
+
+
+def replace_seeds(plan, seeds):
+    from dataclasses import replace
+
+    return replace(plan, seeds=seeds)

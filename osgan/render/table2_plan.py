@@ -1,0 +1,125 @@
+"""Rendering Table 2 under its plan (:func:`osgan.table2.recorded`) in chapter 05: where the tuned
+sweep stands (the grid on the tune seed, the choice, the level), then, once a chosen point has
+reached the level and the verdict seeds run, the verdict with its interval, the chosen points'
+accuracy curves with their bands over seeds, and the classes each final generator shows. The
+chapter's prose places the values (:func:`values`); nothing here says what they mean."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from osgan import plans, table2
+from osgan.analysis import table2_record
+from osgan.render.table2_record import show_dfad_classes
+from osgan.render.tables import interval, markdown_table
+
+NOT_YET = "not yet"
+
+
+def values(r: table2.Record | None) -> dict[str, str]:
+    """The chapter's glue values (``t2p_*``) of a record's state under the plan; ``not yet``
+    (or ``not recorded``) for what it cannot give yet."""
+    if r is None:
+        return dict.fromkeys(("t2p_progress", "t2p_chosen", "t2p_reached", "t2p_n", "t2p_one",
+                              "t2p_two", "t2p_kd", "t2p_diff", "t2p_verdict", "t2p_detectable",
+                              "t2p_level"), "not recorded")
+    f = r.findings
+    out = {
+        "t2p_progress": ", ".join(f"{sc} {done} of {grid}" for sc, (grid, done)
+                                  in r.progress.items()),
+        "t2p_chosen": ", ".join(f"{sc} {pt}" for sc, pt in r.chosen.items()) or NOT_YET,
+        "t2p_reached": {None: NOT_YET, True: "yes", False: "no"}[r.reached],
+    }
+    if f is None:
+        return out | dict.fromkeys(("t2p_n", "t2p_one", "t2p_two", "t2p_kd", "t2p_diff",
+                                    "t2p_verdict", "t2p_detectable", "t2p_level"), NOT_YET)
+    d = f.difference
+    return out | {
+        "t2p_n": f"{len(f.seeds)} of {len(f.seeds) + len(f.missing)}",
+        "t2p_one": _acc(f.one), "t2p_two": _acc(f.two), "t2p_kd": _acc(f.kd),
+        "t2p_diff": (f"{d.mean:+.3f}" if d.n < 2 else
+                     interval(d.mean, d.low, d.high, "{:+.3f}") + f" (p {d.p:.2g})"),
+        "t2p_verdict": f.verdict,
+        "t2p_detectable": _acc(f.detectable),
+        "t2p_level": f"{f.level:.3f} ({'reached' if f.level_reached else 'below'} "
+                     f"{table2_record.LEVEL:.2f})",
+    }
+
+
+def _acc(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "–"
+
+
+def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.Record | None:
+    """Display where the tuned sweep at ``results`` stands under ``plan`` and, once its verdict
+    seeds run, the verdict table, the curves with bands and the classes shown. Says so where
+    nothing is recorded. Returns :func:`osgan.table2.recorded`'s record (None without one)."""
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    results = Path(results)
+    if not (results / "sweep.json").exists():
+        display(Markdown(f"*Table 2's tuned sweep is not recorded in this checkout yet* "
+                         f"(`python -m osgan sweep {results.name}`)."))
+        return None
+    r = table2.recorded(results, plan)
+    display(Markdown(markdown_table([{
+        "scheme": sc, "grid points finished on the tune seed": f"{done} of {grid}",
+        "chosen on validation": f"`{r.chosen[sc]}`" if sc in r.chosen else "(grid running)"}
+        for sc, (grid, done) in r.progress.items()])))
+    if r.reached is False:
+        display(Markdown(f"**The plan's rule for a missed level** (`{plans.TABLE2_TUNING.name}`): "
+                         f"{plans.TABLE2_TUNING.if_short}."))
+    if r.findings is None:
+        return r
+    f, d = r.findings, r.findings.difference
+    display(Markdown(
+        f"**Table 2 under plan `{f.plan}`** ({plan.primary}; seeds with both schemes finished: "
+        f"{', '.join(map(str, f.seeds)) or 'none'}"
+        + (f"; still to run: {', '.join(map(str, f.missing))}" if f.missing else "") + "):\n\n"
+        + markdown_table([{
+            "n": d.n, "one": _acc(f.one), "two": _acc(f.two), "kd (ceiling)": _acc(f.kd),
+            "one - two [95%]": "–" if d.n < 2 else interval(d.mean, d.low, d.high, "{:+.3f}"),
+            "p": "–" if d.n < 2 else f"{d.p:.3g}",
+            f"TOST ±{plan.equivalence_margin:g} p": "–" if d.n < 2 else f"{f.tost_p:.3g}",
+            "detectable (80%)": _acc(f.detectable), "verdict": f.verdict,
+            "best scheme's final test": _acc(f.level)}])))
+    plot_bands(r.runs, r.chosen, f.seeds or plan.seeds)
+    show_dfad_classes(results, r.chosen)
+    return r
+
+
+def plot_bands(runs: list[dict[str, object]], chosen: dict[str, str], seeds) -> None:
+    """Each scheme's chosen point, test accuracy against student updates: the mean over
+    ``seeds`` with the band from the lowest to the highest seed at each evaluation, the level
+    (0.80) and the teacher."""
+    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    teacher = next((r["teacher_accuracy"] for r in runs if r["teacher_accuracy"]), None)
+    for i, (sc, pt) in enumerate(chosen.items()):
+        mine = [r for r in runs if r["scheme"] == sc and r["point"] == pt and r["done"]
+                and r["seed"] in seeds]
+        at: dict[int, list[float]] = {}
+        for r in mine:
+            for row in r["records"]:
+                if "Accuracy/student" in row:
+                    at.setdefault(row["round"] * table2_record.UPDATES[sc](r["config"]),
+                                  []).append(row["Accuracy/student"])
+        if not at:
+            continue
+        x = sorted(at)
+        ax.plot(x, [np.mean(at[k]) for k in x], color=f"C{i}",
+                label=f"{sc} {pt} (n = {len(mine)})")
+        ax.fill_between(x, [min(at[k]) for k in x], [max(at[k]) for k in x], color=f"C{i}",
+                        alpha=0.2, lw=0)
+    ax.axhline(table2_record.LEVEL, color="k", ls="--", lw=0.8, label="level")
+    if teacher:
+        ax.axhline(teacher, color="grey", ls=":", lw=1, label="teacher")
+    ax.set(xlabel="student updates", ylabel="student test accuracy", ylim=(0, 1),
+           title="chosen points: mean over seeds, band from lowest to highest seed")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    plt.show()
