@@ -3,11 +3,13 @@ alone or after other cells, in one process or in a pool of workers, with the fea
 cache cold (filled during the run) or warm, or killed and resumed."""
 
 import json
+import math
 
 import pytest
 from fixtures_data import write_fashion_mnist
 
-from osgan import data, sweep, sweeps, training
+from osgan import data, sweep, sweeps, table1, training
+from osgan.analysis import records
 from osgan.util import cache_root
 
 # the two-stage paper round draws a second z each step: the cell most sensitive to the stream.
@@ -95,11 +97,17 @@ def test_a_cell_killed_with_a_cold_cache_and_resumed_gives_the_same_numbers(env,
 def test_the_ema_generator_changes_nothing_in_training(env, monkeypatch, tmp_path):
     _cache(env, monkeypatch, "cache")
     plain = _rows(_alone(env, env / "plain"))
-    with_ema = _rows(_alone(env, env / "ema", ema=0.999))
+    ema_run = _alone(env, env / "ema", ema=0.999)
+    with_ema = _rows(ema_run)
     strip = [{k: v for k, v in r.items() if not k.startswith("Eval/EMA/")} for r in with_ema]
     assert strip == plain  # G and D train bit for bit the same, and G's evaluations too
     evals = [r for r in with_ema if "Eval/FID" in r]
     assert evals and all("Eval/EMA/FID" in r for r in evals)
+    # ... and the record reads them: the plan's secondary EMA reading of this run is finite
+    raw = [json.loads(x) for x in (ema_run / "metrics.jsonl").read_text().splitlines()]
+    read = records.evals(raw)
+    assert [e["EMA/FID"] for e in read] == [r["Eval/EMA/FID"] for r in evals]
+    assert math.isfinite(table1.reading(read, "log_fid_ema_last4"))
     # the average moved away from G (decay 0.5 here: visible after a few steps)
     fast = [r for r in _rows(_alone(env, env / "fast", ema=0.5)) if "Eval/FID" in r]
     assert any(r["Eval/EMA/FID"] != r["Eval/FID"] for r in fast)

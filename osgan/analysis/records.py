@@ -45,12 +45,14 @@ def _point(folder: str, cfg: dict[str, Any]) -> str:
 
 
 def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID`` and
+    """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID``,
     ``classes`` (effective number of classes, :func:`osgan.metrics.fid.class_spread`; None where
-    the run did not record it)."""
+    the run did not record it) and, for a run that keeps an EMA generator, its ``EMA/FID`` and
+    ``EMA/KID``."""
     return [{"step": r["step"], "time": r["Time/train"], "FID": r["Eval/FID"],
              "KID": r["Eval/KID"], "classes": r.get("Eval/classes_eff"),
              "feature_space": r.get("Eval/feature_space")}
+            | {k: r[f"Eval/{k}"] for k in ("EMA/FID", "EMA/KID") if f"Eval/{k}" in r}
             for r in records if "Eval/FID" in r]
 
 
