@@ -48,7 +48,7 @@ from typing import Any
 import torch
 
 from osgan import checkpoint
-from osgan.util import RunFailed, UsageError, atomic_write, write_json
+from osgan.util import RunFailed, UsageError, atomic_write, sigterm_exits, write_json
 
 
 class Clock:
@@ -411,7 +411,10 @@ def parallel_map(fn: Callable[[Any], Any], items: list, workers: int = 0, *, des
                 finished(i, fn(item))
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(workers, maxtasksperchild=1) as pool:
+            # SIGTERM (kill, a scheduler) leaves through the pool's `with`, which terminates
+            # the workers: killed outright, this process would leave them running as orphans
+            # that hold their cells' locks against the sweep restarted after it
+            with sigterm_exits(), ctx.Pool(workers, maxtasksperchild=1) as pool:
                 pending = [pool.apply_async(_pickled_call, ((fn, item),),
                                             callback=lambda b, i=i: finished(i, pickle.loads(b)))
                            for i, item in enumerate(items)]

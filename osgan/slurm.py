@@ -29,7 +29,7 @@ import submitit
 import torch
 
 from osgan.settings import setting
-from osgan.util import UsageError, cache_root, check_count
+from osgan.util import UsageError, cache_root, check_count, exit_on_signal
 
 
 @dataclass
@@ -92,7 +92,7 @@ class CellJob(submitit.helpers.Checkpointable):
         # Slurm's SIGTERM (a preemption, a requeue, scancel, the time limit) stops the cell at
         # once, its last checkpoint kept: submitit would let it run on until SIGKILL, and a cell
         # that finishes in that grace would be requeued and run again for nothing
-        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGTERM, exit_on_signal)
         return self.run_cell(cfgs if isinstance(cfg, list) else cfgs[0])
 
     def _record_start(self, cfg, env) -> bool:
@@ -111,10 +111,6 @@ class CellJob(submitit.helpers.Checkpointable):
         print(f"osgan: cell {out.name} {'resumes at ' + str(start) if resume else 'starts'} "
               f"on {env.hostname}, job {env.job_id}", flush=True)
         return resume
-
-
-def _stop(signum, frame):
-    raise SystemExit(128 + signum)
 
 
 def submit(sweep: str, cfgs: list, run_cell: Callable[[Any], Any],

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -115,6 +116,29 @@ def seeded(seed: int, device: torch.device):
     with rng_kept(device):
         torch.manual_seed(seed)
         yield
+
+
+def exit_on_signal(signum, frame) -> None:
+    """A signal handler that ends the process as an exception (``SystemExit``, 128 + the signal's
+    number): ``finally`` blocks and context managers run, where the default action of SIGTERM
+    kills the process on the spot."""
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def sigterm_exits():
+    """SIGTERM raises :func:`exit_on_signal`'s ``SystemExit`` inside the block (in the main
+    thread; elsewhere the block runs as is), the previous handler restored after it."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

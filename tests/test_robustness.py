@@ -453,3 +453,48 @@ def test_bench_profiles_come_from_the_profile_table():
         for k, v in settings.PROFILES[p]["BenchConfig"].items():
             assert getattr(cfg, k) == v
     assert bench.BenchConfig.for_profile("smoke", widths=(16,)).widths == (16,)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped, counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _pool_workers(pid: int) -> list[int]:
+    kids = [int(k) for t in Path(f"/proc/{pid}/task").iterdir()
+            for k in (t / "children").read_text().split()]
+    return [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task/").exists()
+                    or not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+                    reason="reads a process's children from Linux's /proc")
+def test_a_sweep_killed_with_sigterm_ends_its_workers():
+    # killed outright, the parent left its pool's workers training on as orphans, and the
+    # sweep restarted after it refused their cells ("in use by process ...")
+    import signal
+    import time
+
+    script = ("import time\nfrom osgan import harness\n"
+              "harness.parallel_map(time.sleep, [600, 600], 2, progress=False)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _pool_workers(parent.pid)) < 2:
+            assert time.monotonic() < deadline and parent.poll() is None, "no workers started"
+            time.sleep(0.2)
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "workers outlived their sweep"
+    finally:
+        parent.kill()
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
