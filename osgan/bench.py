@@ -177,6 +177,7 @@ def environment(device: torch.device) -> dict:
         "commit": git("rev-parse", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "osgan")),
         "cpu_count": os.cpu_count(),
+        "mkl_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS"),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

@@ -424,7 +424,8 @@ def environment() -> dict[str, Any]:
             "torchvision": torchvision.__version__,
             "clean-fid": importlib.metadata.version("clean-fid"),
             "numpy": numpy.__version__, "cpu": device_name(torch.device("cpu")),
-            "cpu_count": __import__("os").cpu_count(), "platform": platform.platform()}
+            "cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
+            "mkl_instructions": __import__("os").environ.get("MKL_ENABLE_INSTRUCTIONS")}
 
 
 def read_provenance(results: Path) -> dict[str, Any]:

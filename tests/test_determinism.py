@@ -4,6 +4,7 @@ cache cold (filled during the run) or warm, or killed and resumed."""
 
 import json
 import math
+import os
 
 import pytest
 from fixtures_data import write_fashion_mnist
@@ -117,3 +118,30 @@ def test_an_ema_decay_outside_0_1_is_refused():
     for bad in (-0.1, 1.0, True, "0.9"):
         with pytest.raises(ValueError, match="ema must be a decay"):
             training.TrainConfig.for_profile("smoke", ema=bad)
+
+
+_PRODUCT = ("import hashlib, torch\n"
+            "g = torch.Generator().manual_seed(0)\n"
+            "a, b = torch.randn(64, 300, generator=g), torch.randn(300, 64, generator=g)\n"
+            "print(hashlib.sha256((a @ b).numpy().tobytes()).hexdigest())\n")
+
+
+def _product_digest(prelude: str, **env: str) -> str:
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k != "MKL_ENABLE_INSTRUCTIONS"}
+    out = subprocess.run([sys.executable, "-c", prelude + _PRODUCT], env={**base, **env},
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def test_importing_osgan_caps_mkl_at_avx2_as_on_an_amd_cpu():
+    # Intel's MKL runs AVX-512 kernels on Intel CPUs and AVX2 ones on AMD's: an Intel Xeon
+    # trained the AMD record's cells differently until osgan capped it (before MKL's first call)
+    capped = _product_digest("", MKL_ENABLE_INSTRUCTIONS="AVX2")
+    assert _product_digest("import osgan\n") == capped
+    # a value the user sets wins
+    assert _product_digest("import osgan, os\nassert os.environ['MKL_ENABLE_INSTRUCTIONS'] == "
+                           "'AVX512'\n", MKL_ENABLE_INSTRUCTIONS="AVX512") == \
+        _product_digest("", MKL_ENABLE_INSTRUCTIONS="AVX512")
