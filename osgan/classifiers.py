@@ -15,7 +15,10 @@ returns it.
 ``fit(model, train, test, cfg)`` trains with Adam and cross-entropy and caches the weights on disk
 together with the test accuracy and every setting that decides them (the model's ``repr``, the data
 set, its split, size and image shape, and ``FitConfig``). A second call with the same settings loads
-the file instead of training; any change of a setting trains afresh under a new file name.
+the file instead of training; any change of a setting trains afresh under a new file name. A
+classifier frozen into the package (``osgan/instruments``, by ``python -m osgan instruments
+--freeze``) is loaded before the cache is looked at: the same weights on every machine, where one
+trained on another CPU rounds differently and is another instrument.
 
 In this implementation we:
 
@@ -40,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from osgan.util import cache_root, seeded
+from osgan.util import RunFailed, UsageError, cache_root, device_name, seeded, write_json
 
 # ----------------------------------------------------------------------------------------------
 # Architectures
@@ -194,6 +197,82 @@ def _train(model: nn.Module, train, cfg: FitConfig, device) -> None:
     model.eval()
 
 
+# ----------------------------------------------------------------------------------------------
+# Frozen classifiers: the instruments of the record, the same on every machine
+
+# A classifier trained here is not the same on every CPU: float32 sums round differently with
+# the CPU's math kernels (Intel's MKL and oneDNN choose theirs by processor), and the domain
+# classifier of the Table 1 record scored 0.9072 on AMD EPYC, 0.9049-0.9061 on an Intel Xeon
+# under every MKL setting tried. The models a record is measured with (the domain feature space,
+# the teachers) are therefore frozen once into the package, with the SHA-256 of each file, and
+# every machine loads them instead of training its own.
+FROZEN = Path(__file__).resolve().parent / "instruments"  # with MANIFEST.json
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest() -> dict[str, dict]:
+    """File name -> its entry (sha256, accuracy, settings key, where it was trained)."""
+    path = FROZEN / "MANIFEST.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def frozen(name: str, settings: dict) -> dict | None:
+    """The frozen classifier ``name`` trained with ``settings`` (its blob with ``file``), or None.
+    A file that does not match its manifest is an error, never a reason to train another."""
+    file = f"{name}-{settings_key(settings)}.pt"
+    entry = manifest().get(file)
+    if entry is None:
+        return None
+    path = FROZEN / file
+    if not path.exists() or _sha256(path) != entry["sha256"]:
+        raise RunFailed(f"the frozen classifier {path} is missing or not the file its manifest "
+                        f"names (sha256 {entry['sha256'][:12]}...); restore it with "
+                        "from the repository (git checkout -- osgan/instruments)")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if blob.get("settings") != json.loads(json.dumps(settings)):
+        raise RunFailed(f"the frozen classifier {path} was trained with other settings than "
+                        "its name says")
+    return {**blob, "file": file}
+
+
+def freeze(cached: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Copy a cached classifier (a file name under the cache's ``classifiers/``, or a path) into
+    :data:`FROZEN` and list it in the manifest with its SHA-256, accuracy and the machine that
+    trained it. Refuses a name already frozen with other contents."""
+    import platform
+    import shutil
+
+    src = Path(cached)
+    if not src.is_absolute() and not src.exists():
+        src = cache_root(cache_dir) / "classifiers" / src
+    if not src.exists():
+        raise UsageError(f"no cached classifier {src}; train it first (it is cached by the run "
+                         "that needs it), or give its path")
+    blob = torch.load(src, map_location="cpu", weights_only=True)
+    if not {"state_dict", "accuracy", "settings"} <= set(blob):
+        raise UsageError(f"{src} is not a cached classifier (no state_dict/accuracy/settings)")
+    key = settings_key(blob["settings"])
+    if not src.stem.endswith(f"-{key}"):
+        raise UsageError(f"{src.name} does not end in its settings' key -{key}")
+    entries, dest = manifest(), FROZEN / src.name
+    if src.name in entries:
+        if entries[src.name]["sha256"] != _sha256(src):
+            raise UsageError(f"{src.name} is frozen already with other weights (sha256 "
+                             f"{entries[src.name]['sha256'][:12]}...); a record measured with "
+                             "it would change: freeze nothing over it")
+        return dest
+    FROZEN.mkdir(exist_ok=True)
+    shutil.copyfile(src, dest)
+    entries[src.name] = {"sha256": _sha256(dest), "accuracy": float(blob["accuracy"]),
+                         "key": key, "cpu": device_name(torch.device("cpu")),
+                         "torch": torch.__version__, "python": platform.python_version()}
+    write_json(FROZEN / "MANIFEST.json", dict(sorted(entries.items())))
+    return dest
+
+
 def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="cpu",
         cache_dir: str | os.PathLike | None = None, name: str = "classifier",
         use_cache: bool = True) -> FitResult:
@@ -207,6 +286,11 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
     device = torch.device(device)
     settings = settings_of(model, train, test, cfg)
     path = cache_root(cache_dir) / "classifiers" / f"{name}-{settings_key(settings)}.pt"
+    if use_cache and (fixed := frozen(name, settings)) is not None:
+        model.load_state_dict(fixed["state_dict"])
+        model.to(device).eval()
+        return FitResult(model, float(fixed["accuracy"]), settings, FROZEN / fixed["file"],
+                         from_cache=True)
     if use_cache and path.exists():
         try:  # verified: a corrupt file is trained again and replaced, with a one-line notice
             blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -249,3 +333,39 @@ def fit(model: nn.Module, train, test, cfg: FitConfig | None = None, *, device="
                 "accuracy": acc, "settings": settings, "train_seconds": seconds}, tmp)
     os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
     return FitResult(model, acc, settings, path, from_cache=False, train_seconds=seconds)
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: python -m osgan instruments
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--freeze", metavar="FILE", default=None,
+                        help="copy this cached classifier (a file name under the cache's "
+                             "classifiers/, or a path) into osgan/instruments and its manifest, "
+                             "for every machine to load instead of training its own")
+    parser.add_argument("--cache-dir", default=None,
+                        help="the cache (default: $OSGAN_CACHE, else ~/.cache/osgan)")
+
+
+def run(args) -> int:
+    """List the cached and frozen classifiers, or freeze one."""
+    if args.freeze:
+        dest = freeze(args.freeze, cache_dir=args.cache_dir)
+        entry = manifest()[dest.name]
+        print(f"frozen: {dest} (accuracy {entry['accuracy']:.4f}, sha256 "
+              f"{entry['sha256'][:12]}..., trained on {entry['cpu']}); commit osgan/instruments")
+        return 0
+    entries = manifest()
+    cached = sorted((cache_root(args.cache_dir) / "classifiers").glob("*.pt"))
+    for name in sorted(set(entries) | {p.name for p in cached}):
+        if name in entries:
+            e = entries[name]
+            print(f"frozen  {name}  accuracy {e['accuracy']:.4f}  trained on {e['cpu']}")
+        else:
+            acc = torch.load(next(p for p in cached if p.name == name), map_location="cpu",
+                             weights_only=True).get("accuracy", float("nan"))
+            print(f"cached  {name}  accuracy {acc:.4f}  (this machine's; not frozen)")
+    if not entries and not cached:
+        print("no classifier cached or frozen")
+    return 0

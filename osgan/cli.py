@@ -25,6 +25,8 @@ COMMANDS = {
     "fid": ("osgan.evaluate", "FID/KID of a run or of the test split, labelled by feature space"),
     "bench": ("osgan.bench", "time one- vs two-stage steps against Eq. 13-17"),
     "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
+    "instruments": ("osgan.classifiers", "the classifiers records are measured with (domain "
+                    "features, teachers): cached here or frozen in the package; --freeze one"),
     "sweep": ("osgan.sweep_command", "a named grid of runs (objectives x schemes x seeds), recorded with "
               "provenance"),
 }

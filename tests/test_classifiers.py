@@ -83,3 +83,59 @@ def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("OSGAN_CACHE", str(tmp_path))
     assert util.cache_root() == tmp_path
     assert util.cache_root(tmp_path / "x") == tmp_path / "x"
+
+
+def _same_weights(a, b):
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=k)
+
+
+def test_a_frozen_classifier_is_loaded_before_the_cache_and_never_replaced(data, tmp_path,
+                                                                           monkeypatch, capsys):
+    # the record's instruments are frozen once: another machine must load them, not train its
+    # own (which rounds differently: 0.9072 on AMD, 0.9049 on an Intel Xeon)
+    from osgan import cli
+
+    train, test = data
+    monkeypatch.setattr(classifiers, "FROZEN", tmp_path / "instruments")
+    cache = tmp_path / "cache"
+    first = classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                            cache_dir=cache, name="q")
+    assert cli.main(["instruments", "--freeze", first.path.name, "--cache-dir", str(cache)]) == 0
+    entry = classifiers.manifest()[first.path.name]
+    assert cli.main(["instruments", "--cache-dir", str(tmp_path / "empty")]) == 0
+    assert f"frozen  {first.path.name}  accuracy {first.accuracy:.4f}" in capsys.readouterr().out
+    assert entry["accuracy"] == first.accuracy and len(entry["sha256"]) == 64
+    # another machine: nothing cached, a different cached file under the same name ignored
+    for cache_dir in (tmp_path / "empty", cache):
+        if cache_dir == cache:
+            other = classifiers.build("cnn_smoke", 1, 4, 32)
+            torch.save({"state_dict": other.state_dict(), "accuracy": 0.5,
+                        "settings": first.settings}, first.path)
+        again = classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                                cache_dir=cache_dir, name="q")
+        assert again.from_cache and again.path == tmp_path / "instruments" / first.path.name
+        assert again.accuracy == first.accuracy
+        _same_weights(again.model, first.model)
+    assert not (tmp_path / "empty" / "classifiers").exists()  # nothing trained
+    # freezing other weights over it is refused, and the frozen file is kept
+    with pytest.raises(util.UsageError, match="frozen already with other weights"):
+        classifiers.freeze(first.path)
+    assert classifiers.manifest()[first.path.name] == entry
+    # a frozen file that is not its manifest's is an error, not a reason to train another
+    (tmp_path / "instruments" / first.path.name).write_bytes(b"not a model")
+    with pytest.raises(util.RunFailed, match="not the file its manifest names"):
+        classifiers.fit(classifiers.build("cnn_smoke", 1, 4, 32), train, test, FAST,
+                        cache_dir=cache, name="q")
+
+
+def test_freezing_what_is_not_a_cached_classifier_is_one_line(tmp_path, monkeypatch, capsys):
+    from osgan import cli
+
+    monkeypatch.setattr(classifiers, "FROZEN", tmp_path / "instruments")
+    assert cli.main(["instruments", "--freeze", "nope.pt", "--cache-dir", str(tmp_path)]) == 2
+    assert "no cached classifier" in capsys.readouterr().err
+    torch.save({"x": torch.zeros(1)}, tmp_path / "bad.pt")
+    assert cli.main(["instruments", "--freeze", str(tmp_path / "bad.pt")]) == 2
+    assert "not a cached classifier" in capsys.readouterr().err
+    assert not (tmp_path / "instruments").exists()
