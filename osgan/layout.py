@@ -40,6 +40,9 @@ the models. A training loop calls it once at set-up::
         x = layout.batch(x)
         one_stage_step(G, D, opt_g, opt_d, objective, x, z, y, fused=layout.fused, as_float=False)
 
+A run may instead name its layout (``TrainConfig.layout``, :data:`NAMED`): then it rounds
+alike on every machine, where the machine's choice rounds as that machine's layout does.
+
 A run keeps its layout in its checkpoints, and a resumed run continues under that one
 (:func:`osgan.training._restore`), whatever this machine would choose now: the layouts compute
 the same step to rounding only, and a run's numbers depend on its config and seed alone.
@@ -91,6 +94,14 @@ DEFAULTS: dict[tuple[str, str], dict[str, bool]] = {
 }
 # what plain PyTorch code does: NCHW, D over real and fake in one pass (two with BatchNorm)
 PLAIN = dict(channels_last_g=False, channels_last_d=False, fused=True)
+# Layouts a run can name (TrainConfig.layout) instead of taking this machine's choice: the same
+# arithmetic on every machine. "nhwc" is the layout of the CPU record (results/table1) and with
+# it, and Intel's MKL capped at AVX2 (osgan/__init__.py), an Intel Xeon trains the record's cells
+# bit for bit; chosen by the machine, it measured another layout and rounded differently.
+NAMED: dict[str, dict[str, bool]] = {
+    "nhwc": DEFAULTS[("cpu", "AMD EPYC")],
+    "plain": PLAIN,
+}
 # A round under this many FLOPs (osgan.timing.round_flops) is too short for a few seconds of
 # timing to tell the layouts apart: it gets PLAIN, with no measurement, so that tiny runs (tests,
 # smoke builds) never depend on a timing
@@ -191,6 +202,16 @@ def default(D: nn.Module, device: torch.device | str, threads: int | None = None
     threads = threads or torch.get_num_threads()
     rec = DEFAULTS.get(machine(device))
     return _layout(rec or PLAIN, D, device, threads, "record" if rec else "plain")
+
+
+def named(name: str, D: nn.Module, device: torch.device | str,
+          threads: int | None = None) -> Layout:
+    """The layout :data:`NAMED` ``name`` (``source="given"``), the same on every machine;
+    ``fused`` is dropped for a D with BatchNorm."""
+    if name not in NAMED:
+        raise ValueError(f"unknown layout {name!r}; choose auto or one of: {', '.join(NAMED)}")
+    device = torch.device(device)
+    return _layout(NAMED[name], D, device, threads or torch.get_num_threads(), "given")
 
 
 def candidates(D: nn.Module, device: torch.device, threads: int) -> list[Layout]:

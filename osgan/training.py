@@ -92,6 +92,10 @@ class TrainConfig:
     threads: int = setting(0, "CPU threads torch may use (0: the process's count, torch's "
                            "default; 1 helps on a shared CPU). Part of what a run's numbers "
                            "depend on: sums split over threads round differently")
+    layout: str = setting("auto", "the step's memory formats and D passes (osgan.layout): auto "
+                          "(the fastest for this machine: its record, else measured once and "
+                          "cached), or a named one, the same arithmetic on every machine: "
+                          "nhwc (the CPU record's), plain")
     precision: str = setting("float32", "float32 (the paper's), or bfloat16: torch.autocast "
                              "around G's and D's passes, losses and gamma in float32; faster "
                              "where the device has bfloat16 kernels, rounded differently")
@@ -127,6 +131,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; "
                              f"got {self.precision!r}")
+        if self.layout != "auto" and self.layout not in layout.NAMED:
+            raise ValueError(f"layout must be auto or one of {', '.join(layout.NAMED)}; "
+                             f"got {self.layout!r}")
         if self.variant not in TWO_STAGE_VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(TWO_STAGE_VARIANTS)}; "
                              f"got {self.variant!r}")
@@ -290,7 +297,8 @@ def _setup(cfg: TrainConfig, device: torch.device, images: data.ImageData | None
     G, D = G.to(device), D.to(device)
     # the step's layout for this device, the same optimisations for one and two stages
     lay = layout.prepare(G, D, images.images[:cfg.batch_size], device, objective=objective,
-                         stages=cfg.stages)
+                         stages=cfg.stages, layout=None if cfg.layout == "auto"
+                         else layout.named(cfg.layout, D, device))
     opt_g, opt_d, ema = _optimizers(cfg, G, D, lay)
     data_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
     # the fixed z (and labels) of every sample grid, drawn apart from the training generators

@@ -132,6 +132,23 @@ def test_a_checkpoint_without_a_layout_resumes_under_the_chosen_one(root, tmp_pa
     assert torch.load(out / "checkpoint.pt", weights_only=True)["layout"] == asdict(PLAIN)
 
 
+def test_a_named_layout_rounds_alike_whatever_the_machine_chooses(root, tmp_path, monkeypatch):
+    # on an Intel Xeon with no record, a run measured its own layout and trained the AMD record's
+    # cells differently; a named layout is the same arithmetic on every machine
+    choosing(monkeypatch, NHWC)
+    auto = train(tiny(root, tmp_path / "auto"))  # a machine whose choice is the record's
+    choosing(monkeypatch, PLAIN)  # one that chooses otherwise
+    other = train(tiny(root, tmp_path / "other"))
+    named = train(tiny(root, tmp_path / "named", layout="nhwc"))
+    assert not torch.equal(losses_of(other.records), losses_of(auto.records))
+    assert_close(losses_of(named.records), losses_of(auto.records), atol=0, rtol=0)
+    meta = json.loads((tmp_path / "named" / "config.json").read_text())
+    assert meta["config"]["layout"] == "nhwc" and meta["layout"]["source"] == "given"
+    assert meta["layout"]["channels_last_g"] and not meta["layout"]["fused"]
+    with pytest.raises(ValueError, match="layout must be auto or one of nhwc, plain; got 'fast'"):
+        TrainConfig(layout="fast").validate()
+
+
 def test_existing_run_needs_resume_and_same_settings(root, tmp_path):
     train(tiny(root, tmp_path / "run", steps=4))
     with pytest.raises(ValueError, match="resume"):
