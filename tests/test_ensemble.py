@@ -104,8 +104,18 @@ def test_a_stacked_step_is_the_separate_steps_in_float64(root, tmp_path, gan, st
         for k, r in enumerate(alone):
             stacked.stack_out(k)
             mine = stacked.runs[k]
-            for own, theirs in ((mine.G, r.G), (mine.D, r.D)):
-                assert_close(own.state_dict(), theirs.state_dict(), rtol=1e-9, atol=1e-12)
+            for net, own, theirs in (("G", mine.G, r.G), ("D", mine.D, r.D)):
+                own, theirs = own.state_dict(), theirs.state_dict()
+                if (gan, net) == ("relgan", "D"):
+                    out = [n for n, v in theirs.items() if n.endswith("bias") and v.numel() == 1]
+                    # RelGAN's loss reads D's outputs through differences only, so the gradient
+                    # of D's output bias is zero but for rounding: the bias holds that noise
+                    # (1e-13 here), whose sign differs between CPUs and between the two sums
+                    assert len(out) == 1
+                    assert own[out[0]].abs().max() < 1e-10 > theirs[out[0]].abs().max()
+                    own, theirs = ({k: v for k, v in d.items() if k != out[0]}
+                                   for d in (own, theirs))
+                assert_close(own, theirs, rtol=1e-9, atol=1e-12)
             assert_close(mine.opt_g.state_dict()["state"], r.opt_g.state_dict()["state"],
                          rtol=1e-9, atol=1e-12)
             if r.ema is not None:
@@ -226,7 +236,16 @@ def test_a_sweep_stacks_each_cells_seeds(root, tmp_path, monkeypatch):
     for a in alone:
         rows = [[json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
                 for d in (a, tmp_path / "stacked" / a.name)]
-        assert_close(numbers(rows[1])[0], numbers(rows[0])[0], rtol=1e-4, atol=1e-5)
+        assert numbers(rows[1])[1] == numbers(rows[0])[1]
+        # D's losses at step 1 read the initial weights, the first batch and z only: the same
+        # runs, to the grouped convolution's rounding. What follows an update is not compared in
+        # float32: where a gradient component is rounding noise, Adam's first steps move it by
+        # about lr whatever its size, so the sign of that noise, which differs between CPUs,
+        # decides (WGAN here: 3e-4 at step 1 and 1e-3 by step 4 on an Intel Xeon, within 1e-5
+        # on an AMD EPYC); the float64 test bounds every step
+        first = [[{k: v for k, v in r[0].items() if k.startswith("Loss/D")}] for r in rows]
+        assert len(first[0][0]) == 3
+        assert_close(numbers(first[1])[0], numbers(first[0])[0], rtol=1e-5, atol=1e-6)
     session = json.loads((tmp_path / "stacked" / "provenance.json").read_text())["sessions"][-1]
     assert session["seeds_per_process"] == 3 and len(session["cells_finished"]) == 15
     assert "seeds_per_process" not in json.loads(
