@@ -357,15 +357,18 @@ def run(args) -> int:
               f"{entry['sha256'][:12]}..., trained on {entry['cpu']}); commit osgan/instruments")
         return 0
     entries = manifest()
-    cached = sorted((cache_root(args.cache_dir) / "classifiers").glob("*.pt"))
+    cache_dir = cache_root(args.cache_dir) / "classifiers"
+    cached = sorted(cache_dir.glob("*.pt"))
     for name in sorted(set(entries) | {p.name for p in cached}):
         if name in entries:
             e = entries[name]
             print(f"frozen  {name}  accuracy {e['accuracy']:.4f}  trained on {e['cpu']}")
         else:
-            acc = torch.load(next(p for p in cached if p.name == name), map_location="cpu",
-                             weights_only=True).get("accuracy", float("nan"))
-            print(f"cached  {name}  accuracy {acc:.4f}  (this machine's; not frozen)")
+            try:
+                acc = f"{float(torch.load(cache_dir / name, weights_only=True)['accuracy']):.4f}"
+            except Exception as e:  # truncated, not a cached classifier: listed, and why
+                acc = f"unreadable ({type(e).__name__})"
+            print(f"cached  {name}  accuracy {acc}  (this machine's; not frozen)")
     if not entries and not cached:
         print("no classifier cached or frozen")
     return 0

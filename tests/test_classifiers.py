@@ -139,3 +139,7 @@ def test_freezing_what_is_not_a_cached_classifier_is_one_line(tmp_path, monkeypa
     assert cli.main(["instruments", "--freeze", str(tmp_path / "bad.pt")]) == 2
     assert "not a cached classifier" in capsys.readouterr().err
     assert not (tmp_path / "instruments").exists()
+    (tmp_path / "classifiers").mkdir()
+    (tmp_path / "classifiers" / "cut.pt").write_bytes(b"trunc")
+    assert cli.main(["instruments", "--cache-dir", str(tmp_path)]) == 0
+    assert "cached  cut.pt  accuracy unreadable (" in capsys.readouterr().out
