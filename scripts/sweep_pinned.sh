@@ -34,7 +34,7 @@ cd "$top"
 py=$top/.venv/bin/python
 wt=$(dirname "$top")/pinned-$name
 cache=${OSGAN_CACHE:-$HOME/.cache/osgan}
-if pgrep -f "osgan sweep $name --" >/dev/null; then
+if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
   echo "sweep_pinned: a sweep $name runs already (pgrep -af 'osgan sweep $name')" >&2; exit 2
 fi
 need=${NEEDS[$name]}
