@@ -33,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -229,8 +231,8 @@ def frozen(name: str, settings: dict) -> dict | None:
     path = FROZEN / file
     if not path.exists() or _sha256(path) != entry["sha256"]:
         raise RunFailed(f"the frozen classifier {path} is missing or not the file its manifest "
-                        f"names (sha256 {entry['sha256'][:12]}...); restore it with "
-                        "from the repository (git checkout -- osgan/instruments)")
+                        f"names (sha256 {entry['sha256'][:12]}...); restore it from the "
+                        "repository: git checkout -- osgan/instruments")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if blob.get("settings") != json.loads(json.dumps(settings)):
         raise RunFailed(f"the frozen classifier {path} was trained with other settings than "
@@ -242,9 +244,6 @@ def freeze(cached: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
     """Copy a cached classifier (a file name under the cache's ``classifiers/``, or a path) into
     :data:`FROZEN` and list it in the manifest with its SHA-256, accuracy and the machine that
     trained it. Refuses a name already frozen with other contents."""
-    import platform
-    import shutil
-
     src = Path(cached)
     if not src.is_absolute() and not src.exists():
         src = cache_root(cache_dir) / "classifiers" / src
