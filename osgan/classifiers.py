@@ -250,8 +250,11 @@ def freeze(cached: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
     if not src.exists():
         raise UsageError(f"no cached classifier {src}; train it first (it is cached by the run "
                          "that needs it), or give its path")
-    blob = torch.load(src, map_location="cpu", weights_only=True)
-    if not {"state_dict", "accuracy", "settings"} <= set(blob):
+    try:
+        blob = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, not a torch file, pickled code
+        raise UsageError(f"{src} is not a cached classifier ({type(e).__name__})") from None
+    if not isinstance(blob, dict) or not {"state_dict", "accuracy", "settings"} <= set(blob):
         raise UsageError(f"{src} is not a cached classifier (no state_dict/accuracy/settings)")
     key = settings_key(blob["settings"])
     if not src.stem.endswith(f"-{key}"):

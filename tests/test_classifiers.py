@@ -138,6 +138,9 @@ def test_freezing_what_is_not_a_cached_classifier_is_one_line(tmp_path, monkeypa
     torch.save({"x": torch.zeros(1)}, tmp_path / "bad.pt")
     assert cli.main(["instruments", "--freeze", str(tmp_path / "bad.pt")]) == 2
     assert "not a cached classifier" in capsys.readouterr().err
+    (tmp_path / "cut.pt").write_bytes(b"trunc")
+    assert cli.main(["instruments", "--freeze", str(tmp_path / "cut.pt")]) == 2
+    assert "not a cached classifier" in capsys.readouterr().err
     assert not (tmp_path / "instruments").exists()
     (tmp_path / "classifiers").mkdir()
     (tmp_path / "classifiers" / "cut.pt").write_bytes(b"trunc")
