@@ -14,6 +14,14 @@ a verdict.
 A cell's ``config.json`` carries the hash of the plan it was run under (``plan``); a record whose
 cells carry another plan's hash is refused, and cells recorded before the plan (no hash) are
 listed as such.
+
+A pair is formed within one instrument (:mod:`osgan.analysis.instrument`): the cells recorded
+on an AMD EPYC were measured with its domain classifier, those since with the one frozen on an
+Intel Xeon. A seed whose two cells were measured with different classifiers is no pair: it is
+listed (``mixed``) until one of its cells is measured with the other's. Beside the primary
+findings, the same comparison within each instrument alone (``by_instrument``), a sensitivity
+analysis fixed with the second instrument, before any of its cells was read; it never changes
+a verdict.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ class Comparison:
     gan: str
     reading: str
     seeds: tuple[int, ...]  # the plan's seeds both schemes finished with this reading
+    instruments: tuple[str, ...]  # the domain classifier of each seed's pair
     n: int
     ratio: float
     low: float
@@ -87,6 +96,8 @@ class Findings:
     paper: dict[str, float]  # the paper's CelebA FID one/two per objective (its Table 1)
     before_plan: list[str]  # cells recorded before the plan (no hash)
     missing: dict[str, list[int]] = field(default_factory=dict)  # plan seeds not yet paired
+    mixed: dict[str, list[int]] = field(default_factory=dict)  # done, but two instruments
+    by_instrument: dict[str, list[Comparison]] = field(default_factory=dict)  # sensitivity
 
     def by_gan(self) -> dict[str, Comparison]:
         return {c.gan: c for c in self.primary}
@@ -119,30 +130,35 @@ def check_plan(runs: list[dict[str, Any]], plan: plans.Plan) -> list[str]:
 
 
 def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
-            ) -> tuple[list[Comparison], dict[str, list[int]]]:
+            ) -> tuple[list[Comparison], dict[str, list[int]], dict[str, list[int]]]:
     """Per objective of the plan, the paired comparison of ``name`` over the plan's seeds that
-    both schemes finished (plain one- and two-stage cells), Holm-adjusted over the objectives;
-    and per objective the plan's seeds not paired yet."""
-    read: dict[tuple[str, str, int], float] = {}
+    both schemes finished (plain one- and two-stage cells) measured with one instrument,
+    Holm-adjusted over the objectives; per objective the plan's seeds not paired yet; and those
+    whose two cells are done but were measured with different instruments."""
+    read: dict[tuple[str, str, int], tuple[float, str]] = {}
     for r in runs:
         if r["done"] and not r.get("exact") and not r.get("variant") and r["seed"] in plan.seeds:
-            read[(r["gan"], r["stages"], r["seed"])] = reading(r["evals"], name)
-    rows, missing = [], {}
+            read[(r["gan"], r["stages"], r["seed"])] = (reading(r["evals"], name),
+                                                       r.get("instrument", "none"))
+    rows, missing, mixed = [], {}, {}
     for gan in plan.objectives:
-        seeds = tuple(s for s in plan.seeds
-                      if all(math.isfinite(read.get((gan, st, s), math.nan)) for st in (ONE, TWO)))
+        done = [s for s in plan.seeds
+                if all(math.isfinite(read.get((gan, st, s), (math.nan,))[0]) for st in (ONE, TWO))]
+        seeds = tuple(s for s in done if read[(gan, ONE, s)][1] == read[(gan, TWO, s)][1])
+        mixed[gan] = [s for s in done if s not in seeds]
         missing[gan] = [s for s in plan.seeds if s not in seeds]
-        one = [read[(gan, ONE, s)] for s in seeds]
-        two = [read[(gan, TWO, s)] for s in seeds]
+        one = [read[(gan, ONE, s)][0] for s in seeds]
+        two = [read[(gan, TWO, s)][0] for s in seeds]
         t = stats.paired(np.subtract(one, two), plan.alpha)
-        rows.append((gan, seeds, t, stats.tost(one, two, plan.margin),
+        rows.append((gan, seeds, tuple(read[(gan, ONE, s)][1] for s in seeds), t,
+                     stats.tost(one, two, plan.margin),
                      stats.detectable(t.sd, t.n, plan.alpha, plan.power)))
-    adjusted = stats.holm([t.p for _, _, t, _, _ in rows])
-    out = [Comparison(gan, name, seeds, t.n, math.exp(t.mean), math.exp(t.low), math.exp(t.high),
-                      t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
+    adjusted = stats.holm([t.p for *_, t, _, _ in rows])
+    out = [Comparison(gan, name, seeds, inst, t.n, math.exp(t.mean), math.exp(t.low),
+                      math.exp(t.high), t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
                       verdict(p_adj, t.mean, tost_p, plan))
-           for (gan, seeds, t, tost_p, det), p_adj in zip(rows, adjusted)]
-    return out, missing
+           for (gan, seeds, inst, t, tost_p, det), p_adj in zip(rows, adjusted)]
+    return out, missing, mixed
 
 
 def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Findings:
@@ -153,8 +169,11 @@ def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Find
                              f"from: {', '.join(plans.READINGS)}")
     runs = [r for r in runs if r["gan"] in plan.objectives]
     before = check_plan(runs, plan)
-    primary, missing = compare(runs, plan, plan.primary)
+    primary, missing, mixed = compare(runs, plan, plan.primary)
     secondary = {name: compare(runs, plan, name)[0] for name in plan.secondary}
+    by_instrument = {i: compare([r for r in runs if r.get("instrument", "none") == i], plan,
+                                plan.primary)[0]
+                     for i in sorted({r.get("instrument", "none") for r in runs})}
     usable = [c for c in primary if c.n >= 2 and c.sd > 0]
     pooled = stats.pooled([c.mean for c in usable], [c.sd ** 2 / c.n for c in usable],
                           plan.alpha) if len(usable) >= 2 else None
@@ -162,7 +181,8 @@ def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Find
     over = stats.paired(means, plan.alpha) if len(means) >= 2 else None
     published = {g: paper.table1_ratio(g) for g in plan.objectives}
     return Findings(plan.name, plans.plan_hash(plan), primary, secondary, pooled, over,
-                    published, before, missing)
+                    published, before, missing, {g: s for g, s in mixed.items() if s},
+                    by_instrument)
 
 
 # ---------------------------------------------------------------------------------------------

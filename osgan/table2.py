@@ -18,6 +18,11 @@ correction for several.
 **Verdict.** A scheme better when p < 0.05; else equivalent when TOST's p < 0.05; else
 inconclusive. Beside it, the level the better of the two reaches (mean final test accuracy over
 the seeds) against 0.80: a verdict between students that do not learn says little.
+
+**The teacher.** The student distils a teacher, so a pair is formed within one teacher only
+(:mod:`osgan.analysis.instrument`): the cells recorded on an AMD EPYC distilled its teacher,
+those since the one frozen on an Intel Xeon. A seed whose two cells distilled different
+teachers is no pair (``mixed``) until one of them is run again with the other's.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class Findings:
     chosen: dict[str, str]
     seeds: tuple[int, ...]
     missing: tuple[int, ...]
+    teachers: tuple[str, ...]  # the teacher of each seed's pair
+    mixed: tuple[int, ...]  # seeds both schemes finished with different teachers
     one: float
     two: float
     kd: float
@@ -92,16 +99,21 @@ def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
                          "table2_tune)")
     at = {(r["scheme"], r["seed"]): r for r in runs
           if r["done"] and r["seed"] in plan.seeds and r["point"] == chosen.get(r["scheme"])}
-    seeds = tuple(s for s in plan.seeds if (ONE, s) in at and (TWO, s) in at)
+    done = [s for s in plan.seeds if (ONE, s) in at and (TWO, s) in at]
+    teacher = {(sc, s): r.get("instrument", "none") for (sc, s), r in at.items()}
+    seeds = tuple(s for s in done if teacher[(ONE, s)] == teacher[(TWO, s)])
     one = [reading(at[(ONE, s)]["records"]) for s in seeds]
     two = [reading(at[(TWO, s)]["records"]) for s in seeds]
-    kd = [reading(at[(KD, s)]["records"]) for s in seeds if (KD, s) in at]
+    kd = [reading(at[(KD, s)]["records"]) for s in seeds
+          if (KD, s) in at and teacher[(KD, s)] == teacher[(ONE, s)]]
     t = stats.paired(np.subtract(one, two), plan.alpha)
     tost_p = stats.tost(one, two, plan.equivalence_margin)
     final = {sc: [at[(sc, s)]["accuracy"] for s in seeds] for sc in (ONE, TWO)}
     best = max((_mean(v) for v in final.values() if v), default=math.nan)
     return Findings(plan.name, dict(chosen), seeds,
-                    tuple(s for s in plan.seeds if s not in seeds), _mean(one), _mean(two), _mean(kd),
+                    tuple(s for s in plan.seeds if s not in seeds),
+                    tuple(teacher[(ONE, s)] for s in seeds), tuple(s for s in done if s not in seeds),
+                    _mean(one), _mean(two), _mean(kd),
                     t, tost_p, stats.detectable(t.sd, t.n, plan.alpha),
                     verdict(t.p, t.mean, tost_p, plan), best,
                     math.isfinite(best) and best >= level)

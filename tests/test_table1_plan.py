@@ -239,3 +239,38 @@ def test_rendered_findings_hold_the_numbers():
     assert len(fig.axes[0].get_yticks()) == 11  # ten objectives and the pooled row
     sec = forest.secondary_rows(f)
     assert len(sec) == 10 and all(k.endswith("(n)") for k in list(sec[0])[1:])
+
+
+def test_pairs_are_formed_within_one_instrument_and_each_instrument_is_read_alone():
+    from osgan.analysis import instrument
+    diffs = {"lsgan": [0.1 + x / 4 for x in NOISE]}
+    runs = record(diffs)
+    for r in runs:  # seeds 0-3 on the AMD EPYC's classifier, 4-7 on the frozen Xeon's
+        r["instrument"] = instrument.AMD if r["seed"] < 4 else instrument.XEON
+    # seed 3's one-stage cell measured again on the Xeon: its pair is two instruments, no pair
+    mixed = next(r for r in runs if r["gan"] == "lsgan" and r["seed"] == 3 and r["stages"] == "one")
+    mixed["instrument"] = instrument.XEON
+    f = table1.analyse(runs)
+    c = f.by_gan()["lsgan"]
+    kept = [0, 1, 2, 4, 5, 6, 7]
+    assert c.seeds == tuple(kept) and f.mixed == {"lsgan": [3]} and 3 in f.missing["lsgan"]
+    assert c.instruments == (instrument.AMD,) * 3 + (instrument.XEON,) * 4
+    assert c.ratio == pytest.approx(math.exp(np.mean([diffs["lsgan"][s] for s in kept])))
+    # within each instrument alone: the same test on its own pairs
+    amd = {x.gan: x for x in f.by_instrument[instrument.AMD]}["lsgan"]
+    xeon = {x.gan: x for x in f.by_instrument[instrument.XEON]}["lsgan"]
+    assert amd.seeds == (0, 1, 2) and xeon.seeds == (4, 5, 6, 7)
+    ref = sps.ttest_1samp(np.array([diffs["lsgan"][s] for s in (4, 5, 6, 7)]), 0.0)
+    assert xeon.p == pytest.approx(ref.pvalue)
+
+
+def test_an_instrument_is_named_by_the_accuracy_every_cell_records():
+    from osgan.analysis import instrument
+    assert instrument.name("domain", 0.9072) == instrument.AMD
+    assert instrument.name("domain", 0.9049) == instrument.XEON
+    assert instrument.name("teacher", 0.9052) == instrument.XEON
+    assert instrument.name("domain", 0.9050) == "unknown 0.9050"
+    assert instrument.name("teacher", None) == "none"
+    assert instrument.of_evals([{"domain_acc": 0.9072}, {"domain_acc": 0.9049}]) == "mixed"
+    with pytest.raises(ValueError, match="unknown kind"):
+        instrument.name("inception", 0.9)

@@ -80,6 +80,19 @@ def test_only_the_chosen_points_and_the_plans_seeds_are_read():
         table2.analyse(runs, {"one": ONE_PT})  # two's grid not done: nothing pairs
 
 
+def test_a_pair_is_formed_within_one_teacher():
+    from osgan.analysis import instrument
+    runs = _record([0.84, 0.86, 0.85, 0.83], [0.80, 0.81, 0.82, 0.79])
+    for r in runs:  # seeds 0-1 distilled the AMD EPYC's teacher, 2-3 the frozen Xeon's
+        r["instrument"] = instrument.AMD if r["seed"] < 2 else instrument.XEON
+    odd = next(r for r in runs if r["scheme"] == "two" and r["seed"] == 1)
+    odd["instrument"] = instrument.XEON  # run again on the Xeon: its pair has two teachers
+    f = table2.analyse(runs, CHOSEN)
+    assert f.seeds == (0, 2, 3) and f.mixed == (1,) and 1 in f.missing
+    assert f.teachers == (instrument.AMD, instrument.XEON, instrument.XEON)
+    assert f.one == approx(np.mean([0.84, 0.85, 0.83])) and f.two == approx(np.mean([0.80, 0.82, 0.79]))
+
+
 # ---------------------------------------------------------------------------------------------
 # the record under the plan: where the tuned sweep stands, and the chapter's rendering of it
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from osgan import harness
+from osgan.analysis import instrument
 from osgan.util import UsageError
 
 
@@ -47,11 +48,13 @@ def _point(folder: str, cfg: dict[str, Any]) -> str:
 def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The evaluation rows of a run: ``step``, ``time`` (training clock), ``FID``, ``KID``,
     ``classes`` (effective number of classes, :func:`osgan.metrics.fid.class_spread`; None where
-    the run did not record it) and, for a run that keeps an EMA generator, its ``EMA/FID`` and
-    ``EMA/KID``."""
+    the run did not record it), ``domain_acc`` (the test accuracy of the domain classifier that
+    measured it, :mod:`osgan.analysis.instrument`; None in other feature spaces) and, for a run
+    that keeps an EMA generator, its ``EMA/FID`` and ``EMA/KID``."""
     return [{"step": r["step"], "time": r["Time/train"], "FID": r["Eval/FID"],
              "KID": r["Eval/KID"], "classes": r.get("Eval/classes_eff"),
-             "feature_space": r.get("Eval/feature_space")}
+             "feature_space": r.get("Eval/feature_space"),
+             "domain_acc": r.get("Eval/domain_acc")}
             | {k: r[f"Eval/{k}"] for k in ("EMA/FID", "EMA/KID") if f"Eval/{k}" in r}
             for r in records if "Eval/FID" in r]
 
@@ -69,7 +72,9 @@ def load(results: str | Path) -> dict[str, Any]:
     """A sweep's record: ``sweep`` (its marker), ``provenance``, ``runs`` (one per cell
     folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
     ``samples``, and in a sweep with variants the cell's ``variant`` and the settings it
-    ``changes``; ``rescore``, the cell's entry in ``rescore.json`` or None), ``floor``
+    ``changes``; ``instrument``, the domain classifier that measured it,
+    :func:`osgan.analysis.instrument.of_evals`; ``rescore``, the cell's entry in
+    ``rescore.json`` or None), ``floor``
     (``floor.json``, the FID of real images at the record's evaluation settings, when recorded;
     else None) and ``rescore`` (``rescore.json``: the final generators evaluated again)."""
     marker, prov, cells = _cells(results)
@@ -85,6 +90,7 @@ def load(results: str | Path) -> dict[str, Any]:
                      "seed": cfg["seed"], "done": (d / "done.json").exists(),
                      "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
                      "variant": variant, "changes": variants.get(variant, {}),
+                     "instrument": instrument.of_evals(evals(rows)),
                      "samples": grids[-1] if grids else None, "path": d})
     floor = read_optional(Path(results) / "floor.json")  # python -m osgan sweep NAME --floor
     rescore = read_optional(Path(results) / "rescore.json")  # ... NAME --rescore
@@ -111,7 +117,8 @@ def bench_costs(path: str | Path) -> dict[str, dict[str, float]]:
 def load_dfad(results: str | Path) -> dict[str, Any]:
     """A DFAD sweep's record: ``sweep``, ``provenance`` and ``runs`` (one per cell folder:
     ``scheme``, ``point``, ``seed``, ``done``, ``rounds``, ``config``, ``records``, and from
-    ``done.json`` ``accuracy`` (whole test split), ``val_accuracy``, ``teacher_accuracy``) and
+    ``done.json`` ``accuracy`` (whole test split), ``val_accuracy``, ``teacher_accuracy``, and
+    the teacher it names, ``instrument``: :func:`osgan.analysis.instrument.name`) and
     ``rescore`` (``rescore.json``, the class-by-class reading of the final checkpoints, or
     None)."""
     marker, prov, cells = _cells(results)
@@ -124,7 +131,9 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
                      "done": done.get("rounds", -1) >= cfg["rounds"], "rounds": cfg["rounds"],
                      "config": cfg, "records": rows, "accuracy": done.get("accuracy"),
                      "val_accuracy": done.get("val_accuracy"),
-                     "teacher_accuracy": done.get("teacher_accuracy"), "path": d})
+                     "teacher_accuracy": done.get("teacher_accuracy"),
+                     "instrument": instrument.name("teacher", done.get("teacher_accuracy")),
+                     "path": d})
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
             "rescore": read_optional(Path(results) / "rescore.json")}
 

@@ -1,0 +1,56 @@
+"""Which instrument measured a recorded cell: the domain classifier behind its FID (Table 1), or
+the LeNet-5 teacher its student distils (Table 2).
+
+A classifier trained on another CPU is another classifier: its weights round differently, and
+the difference grows over its training. Measured on the same generator, two such domain
+classifiers can disagree by a third on FID (results/README.md, "Instruments"). So a cell is read
+with the instrument it was measured with, and a pair one/two is formed within one instrument
+only.
+
+The cells carry no hash of their instrument (the pinned code that runs them predates it), but
+every one records the instrument's test accuracy (``Eval/domain_acc``, ``teacher_accuracy``),
+and the known instruments differ in it. A cell whose accuracy names no known instrument reads
+as ``unknown``, and is paired with nothing but another of the same accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+AMD, XEON = "amd-epyc", "xeon"
+
+# the known instruments, by what they are and their test accuracy on Fashion-MNIST
+KNOWN: dict[str, dict[float, str]] = {
+    # Table 1's domain classifier (osgan.metrics.domain, "cnn")
+    "domain": {0.9072: AMD, 0.9049: XEON},
+    # Table 2's teacher (osgan.dfad, LeNet-5)
+    "teacher": {0.9054: AMD, 0.9052: XEON},
+}
+
+DESCRIPTION = {
+    AMD: "trained on an AMD EPYC (2026-11); not frozen, and no other CPU trains it again",
+    XEON: "trained on an Intel Xeon with MKL capped at AVX2 (2026-12-04); frozen in "
+          "osgan/instruments",
+}
+
+
+def name(kind: str, accuracy: float | None) -> str:
+    """The instrument of ``kind`` ("domain" or "teacher") that has ``accuracy``: one of
+    :data:`KNOWN`'s names, ``unknown <accuracy>``, or ``none`` when the cell recorded none."""
+    if kind not in KNOWN:
+        raise ValueError(f"unknown kind of instrument {kind!r}; valid: {', '.join(KNOWN)}")
+    if accuracy is None:
+        return "none"
+    for acc, who in KNOWN[kind].items():
+        if abs(accuracy - acc) < 5e-5:  # accuracies are recorded to 4 decimals
+            return who
+    return f"unknown {accuracy:.4f}"
+
+
+def of_evals(evals: list[dict[str, Any]]) -> str:
+    """The domain classifier of a Table 1 run, from its evaluations (each records the
+    classifier's accuracy); ``mixed`` when they name more than one."""
+    names = {name("domain", e.get("domain_acc")) for e in evals}
+    if not names:
+        return "none"
+    return names.pop() if len(names) == 1 else "mixed"
