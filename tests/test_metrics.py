@@ -273,3 +273,30 @@ def test_fid_command_without_a_target_is_a_usage_error():
     cli.configure_parser(parser)
     with pytest.raises(UsageError, match="--reference"):
         cli.run(parser.parse_args([]))
+
+
+def test_reference_statistics_follow_the_classifiers_weights_not_only_its_recipe(fm, cache_dir):
+    # a classifier frozen over one trained here has the same recipe (settings) and other
+    # weights: the reference statistics the other one computed must not be read with it
+    from pathlib import Path
+    _, kw = fm
+    cfg = metrics.FIDConfig(**dict(kw, n_real=300))
+    first = metrics.reference(cfg)
+    files = sorted((Path(cache_dir) / "classifiers").glob("domain-fashion_mnist-cnn_smoke-*.pt"))
+    assert files, "the smoke domain classifier is cached"
+    blob = torch.load(files[0], weights_only=False)
+    original = {k: v.clone() for k, v in blob["state_dict"].items()}
+    try:
+        name = next(k for k, v in blob["state_dict"].items() if v.is_floating_point())
+        blob["state_dict"][name] = blob["state_dict"][name] + 0.05
+        torch.save(blob, files[0])
+        fidmod._SPACES.clear()
+        fidmod._REFS.clear()
+        other = metrics.reference(cfg)
+        assert not other["from_cache"] and other["path"] != first["path"]
+        assert not np.allclose(other["mu"], first["mu"])
+    finally:
+        blob["state_dict"] = original
+        torch.save(blob, files[0])
+        fidmod._SPACES.clear()
+        fidmod._REFS.clear()

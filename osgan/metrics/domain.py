@@ -28,12 +28,13 @@ The trained weights are cached with their accuracy and every training setting
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from osgan import classifiers, data
 from osgan.metrics.fid import FIDConfig, register_feature_space
@@ -55,6 +56,15 @@ CLASSIFIERS = {
     "smoke-cnn": DomainClassifier(
         "cnn_smoke", classifiers.FitConfig(epochs=1.0, lr=3e-3, batch_size=64, n_train=4000)),
 }
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers, in state-dict order."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 class DomainFeatures:
@@ -84,7 +94,10 @@ class DomainFeatures:
         self.scale = 1.0
         self.scale = float(np.mean(self(train.images[:1000]) ** 2) ** -0.5)
         self.label = f"domain:{dataset}@{image_size}/{classifier}"
-        self.key = classifiers.settings_key(self.result.settings)
+        # the recipe and the weights: a classifier frozen over one trained here (osgan
+        # instruments) has the recipe's key, and must not meet the other's reference statistics
+        self.key = hashlib.sha256(f"{classifiers.settings_key(self.result.settings)}:"
+                                  f"{weights_digest(self.model)}".encode()).hexdigest()[:16]
         self.info = {"domain_acc": self.result.accuracy}
         if self.result.accuracy < 0.9 and classifier == "cnn" and dataset == "fashion_mnist":
             warnings.warn(f"domain classifier reaches only {self.result.accuracy:.3f} test accuracy "
