@@ -50,6 +50,7 @@ record_dir = "results/table1"  # the recorded sweep shown first (python -m osgan
 
 # %%
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -76,10 +77,13 @@ print(compare.describe(cfg, chapter, profile))
 
 # %% tags=["hide-input"]
 from osgan import forest, table1
-from osgan.analysis import table1_record
+from osgan.analysis import instrument, table1_record
 
 findings, fig4 = table1.recorded(record_dir)
 for key, value in forest.values(findings).items():
+    glue(key, value, display=False)
+for key, value in instrument.spread_values(Path(record_dir).parent / "instruments"
+                                           / "spread.json").items():
     glue(key, value, display=False)
 forest.show(findings, names, fig4)
 

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from osgan import paper, plans
+from osgan.analysis import instrument
 from osgan.render.tables import markdown_table
 from osgan.table1 import Comparison, Findings, TimeRatio
 
@@ -32,11 +33,22 @@ def _num(x: float, fmt: str = "{:.3f}") -> str:
     return fmt.format(x) if math.isfinite(x) else "–"
 
 
+INSTRUMENT_NAMES = {instrument.AMD: "AMD EPYC", instrument.XEON: "Xeon"}
+
+
+def _instruments(names) -> str:
+    """``AMD EPYC 4, Xeon 1``: how many pairs each domain classifier measured."""
+    counts = Counter(names)
+    return ", ".join(f"{INSTRUMENT_NAMES.get(k, k)} {v}" for k, v in sorted(counts.items())) or "–"
+
+
 def verdict_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
-    """The verdict table: per objective n, one/two [95%], p, Holm-adjusted p, TOST p, the
-    verdict, the smallest ratio the n pairs detect, and the paper's CelebA ratio."""
+    """The verdict table: per objective n (and the classifier that measured each pair), one/two
+    [95%], p, Holm-adjusted p, TOST p, the verdict, the smallest ratio the n pairs detect, and the
+    paper's CelebA ratio."""
     plan = plans.get(f.plan)
-    return [{"objective": c.gan, "seeds": c.n, "FID one / two [95%]": _ratio(c),
+    return [{"objective": c.gan, "seeds": c.n, "classifier (pairs)": _instruments(c.instruments),
+             "FID one / two [95%]": _ratio(c),
              "p": _num(c.p), "p (Holm)": _num(c.p_holm),
              f"TOST p (±{plan.equivalence_ratio - 1:.0%})": _num(c.tost_p),
              "verdict": c.verdict if c.n >= 2 else "–",
@@ -55,6 +67,21 @@ def secondary_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str,
         for name, cs in f.secondary.items():
             s = cs[i]
             row[f"{SECONDARY_NAMES.get(name, name)} (n)"] = f"{_ratio(s)} ({s.n})"
+        out.append(row)
+    return out
+
+
+def instrument_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
+    """The sensitivity analysis: the primary reading within each domain classifier's pairs alone,
+    one column each (one/two [95%], n); never a verdict."""
+    out = []
+    for i, c in enumerate(f.primary):
+        if gans is not None and c.gan not in gans:
+            continue
+        row = {"objective": c.gan}
+        for name, cs in f.by_instrument.items():
+            s = cs[i]
+            row[f"{INSTRUMENT_NAMES.get(name, name)} pairs only (n)"] = f"{_ratio(s)} ({s.n})"
         out.append(row)
     return out
 
@@ -169,8 +196,13 @@ def values(f: Findings) -> dict[str, str]:
     substitutions: ``t1_pooled`` (ratio [95%]), ``t1_pooled_p``, ``t1_k``, ``t1_tau2``, ``t1_i2``,
     ``t1_over`` (the t-test over the objectives' mean differences, as a ratio [95%]),
     ``t1_over_p``, ``t1_n`` (seeds per objective, min-max), ``t1_counts`` (objectives per
-    verdict), ``t1_before`` (cells recorded before the plan), ``t1_plan`` (the plan's hash, short)."""
-    out = {"t1_plan": f.plan_hash[:12], "t1_before": str(len(f.before_plan))}
+    verdict), ``t1_before`` (cells recorded before the plan), ``t1_plan`` (the plan's hash, short),
+    ``t1_instruments`` (pairs per domain classifier), ``t1_mixed`` (seeds whose two cells were
+    measured with different classifiers: no pairs yet)."""
+    out = {"t1_plan": f.plan_hash[:12], "t1_before": str(len(f.before_plan)),
+           "t1_instruments": _instruments(i for c in f.primary for i in c.instruments),
+           "t1_mixed": "; ".join(f"{g} seed {', '.join(map(str, s))}"
+                                 for g, s in f.mixed.items()) or "none"}
     ns = [c.n for c in f.primary]
     out["t1_n"] = f"{min(ns)}" if min(ns) == max(ns) else f"{min(ns)} to {max(ns)}"
     counts = Counter(c.verdict if c.n >= 2 else "fewer than 2 seeds" for c in f.primary)
@@ -202,6 +234,10 @@ def show(f: Findings, gans: list[str], fig4: list[TimeRatio] | None = None):
     display(Markdown(markdown_table(verdict_rows(f, gans))))
     display(Markdown("**Secondary readings** (one / two [95%], seeds; they never change a "
                      "verdict):\n\n" + markdown_table(secondary_rows(f, gans))))
+    if len(f.by_instrument) > 1:
+        display(Markdown("**Within one domain classifier** (sensitivity; one / two [95%], seeds; "
+                         "it never changes a verdict):\n\n"
+                         + markdown_table(instrument_rows(f, gans))))
     if fig4:
         rows = [r for r in fig4 if r.gan in gans]
         plot_figure4(rows)

@@ -262,6 +262,14 @@ def test_pairs_are_formed_within_one_instrument_and_each_instrument_is_read_alon
     assert amd.seeds == (0, 1, 2) and xeon.seeds == (4, 5, 6, 7)
     ref = sps.ttest_1samp(np.array([diffs["lsgan"][s] for s in (4, 5, 6, 7)]), 0.0)
     assert xeon.p == pytest.approx(ref.pvalue)
+    # rendered: the pairs per classifier, the mixed seed, and the table within each classifier
+    from osgan import forest
+    row = forest.verdict_rows(f, ["lsgan"])[0]
+    assert row["classifier (pairs)"] == "AMD EPYC 3, Xeon 4"
+    v = forest.values(f)
+    assert v["t1_mixed"] == "lsgan seed 3" and v["t1_instruments"] == "AMD EPYC 3, Xeon 4"
+    sens = forest.instrument_rows(f, ["lsgan"])[0]
+    assert sens["Xeon pairs only (n)"] == f"{xeon.ratio:.3f} [{xeon.low:.3f}, {xeon.high:.3f}] (4)"
 
 
 def test_an_instrument_is_named_by_the_accuracy_every_cell_records():

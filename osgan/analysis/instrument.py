@@ -54,3 +54,38 @@ def of_evals(evals: list[dict[str, Any]]) -> str:
     if not names:
         return "none"
     return names.pop() if len(names) == 1 else "mixed"
+
+
+def spread_values(path) -> dict[str, str]:
+    """The chapters' words for ``results/instruments/spread.json`` (``scripts/instrument_spread.py``:
+    final generators measured with domain classifiers of one recipe from several seeds):
+    ``inst_seeds`` (how many classifiers), ``inst_range`` (each generator's FID, lowest to
+    highest, and the factor between them), ``inst_sd`` (the sd of log FID over the classifiers,
+    per generator) and ``inst_record`` (the record's FID of each at the same step, with its
+    classifier). "–" where nothing is recorded."""
+    import json
+    import math
+    from pathlib import Path
+
+    keys = ("inst_seeds", "inst_range", "inst_sd", "inst_record")
+    if not Path(path).exists():
+        return dict.fromkeys(keys, "–")
+    d = json.loads(Path(path).read_text())
+    runs = sorted(d["spread"])
+    fids = {r: [row["FID"] for row in d["rows"] if row["run"] == r] for r in runs}
+    seeds = sorted({row["classifier_seed"] for row in d["rows"]})
+    rec = {r: d["spread"][r].get("record") for r in runs}
+    if not all(math.isfinite(v) for vs in fids.values() for v in vs):
+        return dict.fromkeys(keys, "–")
+
+    def named(x: dict) -> str:
+        who = DESCRIPTION.get(x["instrument"], x["instrument"]).split(";")[0]
+        return f"{x['FID']:.3f} ({who}, {x['domain_acc']:.4f})"
+
+    return {
+        "inst_seeds": str(len(seeds)),
+        "inst_range": "; ".join(f"{r}: {min(v):.3f} to {max(v):.3f} (x{max(v) / min(v):.2f})"
+                                for r, v in fids.items()),
+        "inst_sd": ", ".join(f"{r} {d['spread'][r]['sd_log_fid']:.2f}" for r in runs),
+        "inst_record": "; ".join(f"{r}: {named(x)}" for r, x in rec.items() if x) or "–",
+    }
