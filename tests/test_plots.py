@@ -559,6 +559,9 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     # the final generators scored (sweep --rescore): one of them
     (tmp_path / "rescore.json").write_text(json.dumps({"cells": {
         "one-adam-s0.001-g0.001-seed0": {"round": 4, "classes_eff": 9.71}}}))
+    # the teacher each cell distilled, named by its accuracy: one cell the frozen Xeon's
+    done = tmp_path / "one-adam-s0.001-g0.001-seed0" / "done.json"
+    done.write_text(json.dumps(json.loads(done.read_text()) | {"teacher_accuracy": 0.9052}))
     rows = {(r["scheme"], r["point"]): r for r in show2.show_tuning(tmp_path)}
     assert len(rows) == 3
     one, one_fast, two = (rows[k] for k in (("one", "adam-s0.001-g0.001"),
@@ -570,9 +573,11 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert (one["classes"], one_fast["classes"]) == (9.71, None)
     table = shown[-2].data  # then the caption of its classes column
     # one's grid is done: its choice; two's is not (g0.003 still to run): its best so far
-    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | yes |" in table
-    assert "| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - |  |" in table
-    assert "| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | best so far |" in table
+    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | Xeon | yes |" in table
+    assert ("| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - | unknown 0.9000 |  |"
+            in table)
+    assert ("| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | unknown 0.9000 "
+            "| best so far |" in table)
     assert "effective number of classes" in shown[-1].data
 
 

@@ -293,7 +293,8 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
     length ``grid_rounds`` as the sweep chooses, a chosen point that ran on to its plateau
     included) and ``classes``, the
     effective number of classes its final generator shows the teacher (the record's
-    ``rescore.json``, :func:`osgan.dfad.diagnose`; None for kd and for a cell not scored)."""
+    ``rescore.json``, :func:`osgan.dfad.diagnose`; None for kd and for a cell not scored), and
+    ``teacher``, the teacher it distilled (:mod:`osgan.analysis.instrument`)."""
     scored = (rescore or {}).get("cells", {})
     done = [r for r in runs if r["done"] and r["seed"] in seeds]
     grid = [r for r in done if r["config"]["hparams"] == "adam"]  # the recipes are not chosen
@@ -304,4 +305,5 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
              "val": r["val_accuracy"], "test": r["accuracy"],
              "reached": r["accuracy"] is not None and r["accuracy"] >= level,
              "chosen": r["point"] == chosen.get(r["scheme"]),
-             "classes": scored.get(r["path"].name, {}).get("classes_eff")} for r in done]
+             "classes": scored.get(r["path"].name, {}).get("classes_eff"),
+             "teacher": r.get("instrument", "none")} for r in done]

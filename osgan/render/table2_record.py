@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from osgan import data, dfad, sweep
-from osgan.analysis import records, table2_record
+from osgan.analysis import instrument, records, table2_record
 from osgan.render.tables import interval, markdown_table, pm
 
 
@@ -456,6 +456,9 @@ def answer_values(a: dict[str, object] | None) -> dict[str, str]:
             "t2_verdict": end["verdict"] if end else missing}
 
 
+TEACHER_NAMES = {instrument.AMD: "AMD EPYC", instrument.XEON: "Xeon"}
+
+
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
     """The tuning grid of Table 2 with a generator that covers the classes (``results``, sweep
     ``table2_tune``): each finished cell's validation and test accuracy against the level a
@@ -496,11 +499,15 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
         else "best so far"  # noqa: E731
     display(Markdown(markdown_table(
         [r | {"reached": "yes" if r["reached"] else "no", "chosen": mark(r),
-              "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}"}
+              "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}",
+              "teacher": TEACHER_NAMES.get(r["teacher"], r["teacher"])}
          for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
-        ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "chosen"],
+        ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "teacher",
+         "chosen"],
         formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}"})))
     display(Markdown(f"*classes*: the effective number of classes (of 10) the final generator "
                      f"shows the teacher (exp of the entropy of its predicted classes); \"-\": "
-                     f"KD, or not scored yet (`python -m osgan sweep {results.name} --rescore`)."))
+                     f"KD, or not scored yet (`python -m osgan sweep {results.name} --rescore`). "
+                     f"*teacher*: the LeNet-5 the cell distilled, the AMD EPYC's (0.9054, not "
+                     f"kept) or the Xeon's (0.9052, frozen in `osgan/instruments`)."))
     return rows
