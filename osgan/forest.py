@@ -57,33 +57,25 @@ def verdict_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, A
             for c in f.primary if gans is None or c.gan in gans]
 
 
+def _columns(f: Findings, tables: dict[str, list[Comparison]], gans: list[str] | None
+             ) -> list[dict[str, Any]]:
+    """Per objective, one column per table of comparisons (column name -> the comparisons, in
+    the order of ``f.primary``): one/two [95%] and n."""
+    return [{"objective": c.gan} | {col: f"{_ratio(cs[i])} ({cs[i].n})" for col, cs in tables.items()}
+            for i, c in enumerate(f.primary) if gans is None or c.gan in gans]
+
+
 def secondary_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
     """The secondary readings, one column each (one/two [95%] and n): never a verdict."""
-    out = []
-    for i, c in enumerate(f.primary):
-        if gans is not None and c.gan not in gans:
-            continue
-        row = {"objective": c.gan}
-        for name, cs in f.secondary.items():
-            s = cs[i]
-            row[f"{SECONDARY_NAMES.get(name, name)} (n)"] = f"{_ratio(s)} ({s.n})"
-        out.append(row)
-    return out
+    return _columns(f, {f"{SECONDARY_NAMES.get(name, name)} (n)": cs
+                        for name, cs in f.secondary.items()}, gans)
 
 
 def instrument_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
     """The sensitivity analysis: the primary reading within each domain classifier's pairs alone,
     one column each (one/two [95%], n); never a verdict."""
-    out = []
-    for i, c in enumerate(f.primary):
-        if gans is not None and c.gan not in gans:
-            continue
-        row = {"objective": c.gan}
-        for name, cs in f.by_instrument.items():
-            s = cs[i]
-            row[f"{INSTRUMENT_NAMES.get(name, name)} pairs only (n)"] = f"{_ratio(s)} ({s.n})"
-        out.append(row)
-    return out
+    return _columns(f, {f"{INSTRUMENT_NAMES.get(name, name)} pairs only (n)": cs
+                        for name, cs in f.by_instrument.items()}, gans)
 
 
 def plot_forest(f: Findings, ax=None, gans: list[str] | None = None):

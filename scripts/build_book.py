@@ -133,6 +133,7 @@ def stage_records(results: Path) -> None:
     import yaml
 
     from osgan import forest, plans, table1
+    from osgan.analysis import instrument
     from osgan.render import summary
     from osgan.render.tables import markdown_table
 
@@ -158,7 +159,9 @@ def stage_records(results: Path) -> None:
     config = yaml.safe_load(config_path.read_text())
     for name, text in summary.table2_tables(results).items():
         (book / f"_{name}.md").write_text(text + "\n")
-    config["parse"]["myst_substitutions"] = values | summary.intro_values(results)
+    config["parse"]["myst_substitutions"] = (
+        values | summary.intro_values(results)
+        | instrument.spread_values(results / "instruments" / "spread.json"))
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
