@@ -16,7 +16,8 @@ LAYERS = {
     "runs": ["training", "ensemble", "dfad_rounds", "dfad", "compare", "evaluate"],
     # reading recorded runs, and the rules a tuned sweep plans its next cells by (Table 2's
     # choice of grid point on validation, the plateau rule): below the sweeps that use them
-    "records": ["analysis", "analysis.paired", "analysis.records", "analysis.table2_record"],
+    "records": ["analysis", "analysis.paired", "analysis.instrument", "analysis.records",
+                "analysis.table2_record"],
     "experiments": ["sweeps", "slurm", "sweep", "sweep_command", "bench"],
     "analysis": ["analysis.table1_record", "analysis.efficiency", "table1", "table2"],
     "rendering": ["render", "render.tables", "render.table1_record", "render.table2_record",

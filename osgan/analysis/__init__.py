@@ -5,7 +5,7 @@ The layers import one way, each only from those below it:
 1. the paper's numbers, the statistics and the analysis plans (:mod:`osgan.paper`,
    :mod:`osgan.stats`, :mod:`osgan.plans`);
 2. reading a record (:mod:`osgan.analysis.records`: cell folders, provenance, metrics, bench
-   costs);
+   costs, and the instrument that measured each cell, :mod:`osgan.analysis.instrument`);
 3. the per-experiment analyses (:mod:`osgan.table1` under its plan,
    :mod:`osgan.analysis.table1_record`, :mod:`osgan.analysis.table2_record`), which return
    findings; :mod:`osgan.sweep` runs the sweeps by them;
