@@ -35,14 +35,22 @@ cd "$top"
 py=$top/.venv/bin/python
 wt=$(dirname "$top")/pinned-$name
 cache=$(dirname "$top")/pinned-$name.cache
-if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
-  echo "sweep_pinned: a sweep $name runs already (pgrep -af 'osgan sweep $name')" >&2; exit 2
-fi
 need=${NEEDS[$name]}
 if [ ! -f "osgan/instruments/$need" ]; then
   echo "sweep_pinned: $need is not frozen in osgan/instruments; a classifier trained here would" \
        "be another instrument than the record's (git checkout -- osgan/instruments)" >&2
   exit 2
+fi
+for f in osgan/instruments/*.pt; do  # refused before anything is made
+  dest=$cache/classifiers/$(basename "$f")
+  if [ -e "$dest" ] && ! cmp -s "$f" "$dest"; then
+    echo "sweep_pinned: $dest is not the frozen $f; the sweep's cache must hold the frozen" \
+         "instruments only (move it away, and $cache/fid_refs with it)" >&2
+    exit 2
+  fi
+done
+if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+  echo "sweep_pinned: a sweep $name runs already (pgrep -af 'osgan sweep $name')" >&2; exit 2
 fi
 [ -d "$wt" ] || git worktree add --detach "$wt" "$commit" >/dev/null
 if [ "$(git -C "$wt" rev-parse --short=7 HEAD)" != "$commit" ]; then
@@ -51,14 +59,7 @@ fi
 mkdir -p "$wt/results/$name" "$cache/classifiers"
 cp -rn "results/$name/." "$wt/results/$name/"
 for f in osgan/instruments/*.pt; do
-  [ -f "$f" ] || continue
-  dest=$cache/classifiers/$(basename "$f")
-  if [ -e "$dest" ] && ! cmp -s "$f" "$dest"; then
-    echo "sweep_pinned: $dest is not the frozen $f; the sweep's cache must hold the frozen" \
-         "instruments only (move it away, and $cache/fid_refs with it)" >&2
-    exit 2
-  fi
-  cp "$f" "$dest"
+  [ -e "$cache/classifiers/$(basename "$f")" ] || cp "$f" "$cache/classifiers/"
 done
 export MKL_ENABLE_INSTRUCTIONS=AVX2 OSGAN_CACHE=$cache
 (cd "$wt" && nohup nice -n 2 "$py" -m osgan sweep "$name" --workers "$workers" \

@@ -1,0 +1,53 @@
+"""scripts/sweep_pinned.sh refuses, in one line with status 2 and before it makes anything, what
+would resume a record with other code or other instruments than the record's."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FROZEN = "domain-fashion_mnist-cnn-5949e7d6af8914a7.pt"
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A git checkout holding the script and, as ``osgan/instruments``, one frozen file."""
+    repo = tmp_path / "main"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "sweep_pinned.sh", repo / "scripts")
+    (repo / "osgan" / "instruments").mkdir(parents=True)
+    (repo / "osgan" / "instruments" / FROZEN).write_bytes(b"frozen weights")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    return repo
+
+
+def run(repo, *args):
+    p = subprocess.run(["bash", "scripts/sweep_pinned.sh", *args], cwd=repo, capture_output=True,
+                       text=True)
+    return p.returncode, p.stderr.strip()
+
+
+def test_unknown_sweep_or_option_is_refused(checkout):
+    code, err = run(checkout, "table3")
+    assert code == 2 and "no pinned record for table3" in err and "\n" not in err
+    code, err = run(checkout, "table1", "--train-instruments")
+    assert code == 2 and "unknown option --train-instruments" in err
+
+
+def test_an_instrument_not_frozen_is_refused(checkout):
+    (checkout / "osgan" / "instruments" / FROZEN).unlink()
+    code, err = run(checkout, "table1")
+    assert code == 2 and f"{FROZEN} is not frozen" in err and "\n" not in err
+    assert not (checkout.parent / "pinned-table1").exists()
+
+
+def test_a_cache_holding_another_classifier_is_refused_before_anything_is_made(checkout):
+    cached = checkout.parent / "pinned-table1.cache" / "classifiers"
+    cached.mkdir(parents=True)
+    (cached / FROZEN).write_bytes(b"this machine's own weights")
+    code, err = run(checkout, "table1")
+    assert code == 2 and "is not the frozen" in err and "\n" not in err
+    assert not (checkout.parent / "pinned-table1").exists()  # no worktree made
+    assert (cached / FROZEN).read_bytes() == b"this machine's own weights"  # nothing overwritten
