@@ -282,3 +282,18 @@ def test_an_instrument_is_named_by_the_accuracy_every_cell_records():
     assert instrument.of_evals([{"domain_acc": 0.9072}, {"domain_acc": 0.9049}]) == "mixed"
     with pytest.raises(ValueError, match="unknown kind"):
         instrument.name("inception", 0.9)
+
+
+def test_the_feature_space_label_names_each_classifier_and_its_cells():
+    from osgan.analysis import instrument
+
+    def cell(inst):
+        return {"done": True, "evals": [{"feature_space": "domain:fashion_mnist@32/cnn"}],
+                "instrument": inst}
+
+    one = [cell(instrument.AMD)] * 3
+    assert instrument.space_label(one) == "`domain:fashion_mnist@32/cnn`"
+    both = instrument.space_label(one + [cell(instrument.XEON)])
+    assert both == ("`domain:fashion_mnist@32/cnn`; 2 classifiers of its recipe: the AMD EPYC's "
+                    "3 cells, the Xeon's (frozen) 1 cell")
+    assert instrument.space_label([]) == "–"

@@ -89,3 +89,25 @@ def spread_values(path) -> dict[str, str]:
         "inst_sd": ", ".join(f"{r} {d['spread'][r]['sd_log_fid']:.2f}" for r in runs),
         "inst_record": "; ".join(f"{r}: {named(x)}" for r, x in rec.items() if x) or "–",
     }
+
+
+SHORT = {AMD: "the AMD EPYC's", XEON: "the Xeon's (frozen)"}
+
+
+def space_label(runs: list[dict[str, Any]]) -> str:
+    """The feature space of a Table 1 record's finished runs and, where more than one domain
+    classifier measured them, which and how many cells each, as Markdown: the space in
+    backticks, then "; 2 classifiers of its recipe: the AMD EPYC's 90 cells, the Xeon's (frozen)
+    2 cells"."""
+    done = [r for r in runs if r["done"] and r["evals"]]
+    if not done:
+        return "–"
+    space = f"`{done[0]['evals'][-1].get('feature_space') or '?'}`"
+    counts: dict[str, int] = {}
+    for r in done:
+        counts[r.get("instrument", "none")] = counts.get(r.get("instrument", "none"), 0) + 1
+    if len(counts) < 2:
+        return space
+    return (f"{space}; {len(counts)} classifiers of its recipe: "
+            + ", ".join(f"{SHORT.get(k, k)} {n} cell{'s' * (n != 1)}"
+                         for k, n in sorted(counts.items())))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from osgan import bench, dfad, sweep
-from osgan.analysis import records, table1_record, table2_record
+from osgan.analysis import instrument, records, table1_record, table2_record
 from osgan.render import table2_record as show2
 from osgan.render.tables import interval, markdown_table, span
 
@@ -33,7 +33,7 @@ def _table1_values(results: Path) -> dict[str, str]:
             "t1rec_steps": " or ".join(f"{n:,}" for n in sorted({r["steps"] for r in rec["runs"]})),
             "t1rec_plateau_pass": str(sum(p["plateaued"] for p in flat)),
             "t1rec_plateau_n": str(len(flat)),
-            "t1rec_space": f"`{finals[0]['feature_space']}`" if finals else MISSING}
+            "t1rec_space": instrument.space_label(rec["runs"]) if finals else MISSING}
     why = results / "table1_why"
     if (why / "sweep.json").exists():
         order = table1_record.update_order(rec["runs"], records.load(why)["runs"], "fishergan")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from osgan import sweep
-from osgan.analysis import records, table1_record
+from osgan.analysis import instrument, records, table1_record
 from osgan.paper import PAPER_NAMES, paper_table
 from osgan.render.tables import interval, markdown_table, pm, show_grids
 
@@ -100,7 +100,7 @@ def load_record(results: str | Path, gans: Sequence[str], dataset: str = "fashio
                          "record yet."))
         return None
     return d | {"rec": rec, "bench": bench if bench.exists() else None,
-                "space": d["rows"][0]["feature space"], "paper_dataset": paper_dataset}
+                "space": instrument.space_label(rec["runs"]), "paper_dataset": paper_dataset}
 
 
 NONE = "none"  # a list of runs with no member
@@ -122,7 +122,7 @@ def record_values(d: dict[str, Any] | None) -> dict[str, str]:
     fl, over = d["floor"], d["over_floor"]
     values = {
         "provenance": provenance_text(d["rec"]),
-        "steps": " or ".join(f"{n:,}" for n in d["steps"]), "space": f"`{d['space']}`",
+        "steps": " or ".join(f"{n:,}" for n in d["steps"]), "space": d["space"],
         "plateau_pass": str(sum(p["plateaued"] for p in d["plateaus"])),
         "plateau_n": str(len(d["plateaus"])), "plateau_gain": f"{table1_record.PLATEAU_GAIN:.0%}",
         "falling": _runs(d["falling"], lambda p: f"{p['gain']:.0%}" + (
