@@ -33,13 +33,10 @@ def _num(x: float, fmt: str = "{:.3f}") -> str:
     return fmt.format(x) if math.isfinite(x) else "–"
 
 
-INSTRUMENT_NAMES = {instrument.AMD: "AMD EPYC", instrument.XEON: "Xeon"}
-
-
 def _instruments(names) -> str:
     """``AMD EPYC 4, Xeon 1``: how many pairs each domain classifier measured."""
     counts = Counter(names)
-    return ", ".join(f"{INSTRUMENT_NAMES.get(k, k)} {v}" for k, v in sorted(counts.items())) or "–"
+    return ", ".join(f"{instrument.LABEL.get(k, k)} {v}" for k, v in sorted(counts.items())) or "–"
 
 
 def verdict_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
@@ -74,7 +71,7 @@ def secondary_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str,
 def instrument_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
     """The sensitivity analysis: the primary reading within each domain classifier's pairs alone,
     one column each (one/two [95%], n); never a verdict."""
-    return _columns(f, {f"{INSTRUMENT_NAMES.get(name, name)} pairs only (n)": cs
+    return _columns(f, {f"{instrument.LABEL.get(name, name)} pairs only (n)": cs
                         for name, cs in f.by_instrument.items()}, gans)
 
 

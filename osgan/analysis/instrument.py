@@ -15,6 +15,9 @@ as ``unknown``, and is paired with nothing but another of the same accuracy.
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 AMD, XEON = "amd-epyc", "xeon"
@@ -26,6 +29,8 @@ KNOWN: dict[str, dict[float, str]] = {
     # Table 2's teacher (osgan.dfad, LeNet-5)
     "teacher": {0.9054: AMD, 0.9052: XEON},
 }
+
+LABEL = {AMD: "AMD EPYC", XEON: "Xeon"}  # in tables
 
 DESCRIPTION = {
     AMD: "trained on an AMD EPYC (2026-11); not frozen, and no other CPU trains it again",
@@ -63,10 +68,6 @@ def spread_values(path) -> dict[str, str]:
     highest, and the factor between them), ``inst_sd`` (the sd of log FID over the classifiers,
     per generator) and ``inst_record`` (the record's FID of each at the same step, with its
     classifier). "–" where nothing is recorded."""
-    import json
-    import math
-    from pathlib import Path
-
     keys = ("inst_seeds", "inst_range", "inst_sd", "inst_record")
     if not Path(path).exists():
         return dict.fromkeys(keys, "–")
@@ -91,7 +92,11 @@ def spread_values(path) -> dict[str, str]:
     }
 
 
-SHORT = {AMD: "the AMD EPYC's", XEON: "the Xeon's (frozen)"}
+def _whose(k: str) -> str:
+    """"the AMD EPYC's", "the Xeon's (frozen)", or the name itself for an unknown one."""
+    if k not in LABEL:
+        return k
+    return f"the {LABEL[k]}'s" + (" (frozen)" if k == XEON else "")
 
 
 def space_label(runs: list[dict[str, Any]]) -> str:
@@ -109,5 +114,5 @@ def space_label(runs: list[dict[str, Any]]) -> str:
     if len(counts) < 2:
         return space
     return (f"{space}; {len(counts)} classifiers of its recipe: "
-            + ", ".join(f"{SHORT.get(k, k)} {n} cell{'s' * (n != 1)}"
+            + ", ".join(f"{_whose(k)} {n} cell{'s' * (n != 1)}"
                          for k, n in sorted(counts.items())))

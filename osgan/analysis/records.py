@@ -81,16 +81,16 @@ def load(results: str | Path) -> dict[str, Any]:
     variants = marker["spec"].get("variants", {})
     runs = []
     for d, cfg in cells:
-        rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"])
+        rows = evals(harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"]))
         grids = sorted((d / "samples").glob("step_*.png"))
         exact = cfg.get("exact", False)
         variant = _variant(d.name, cfg, variants)
         runs.append({"gan": cfg["gan"], "stages": cfg["stages"], "exact": exact,
                      "scheme": cfg["stages"] + ("-exact" if exact else ""),
                      "seed": cfg["seed"], "done": (d / "done.json").exists(),
-                     "steps": cfg["steps"], "config": cfg, "evals": evals(rows),
+                     "steps": cfg["steps"], "config": cfg, "evals": rows,
                      "variant": variant, "changes": variants.get(variant, {}),
-                     "instrument": instrument.of_evals(evals(rows)),
+                     "instrument": instrument.of_evals(rows),
                      "samples": grids[-1] if grids else None, "path": d})
     floor = read_optional(Path(results) / "floor.json")  # python -m osgan sweep NAME --floor
     rescore = read_optional(Path(results) / "rescore.json")  # ... NAME --rescore

@@ -456,9 +456,6 @@ def answer_values(a: dict[str, object] | None) -> dict[str, str]:
             "t2_verdict": end["verdict"] if end else missing}
 
 
-TEACHER_NAMES = {instrument.AMD: "AMD EPYC", instrument.XEON: "Xeon"}
-
-
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
     """The tuning grid of Table 2 with a generator that covers the classes (``results``, sweep
     ``table2_tune``): each finished cell's validation and test accuracy against the level a
@@ -500,7 +497,7 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
     display(Markdown(markdown_table(
         [r | {"reached": "yes" if r["reached"] else "no", "chosen": mark(r),
               "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}",
-              "teacher": TEACHER_NAMES.get(r["teacher"], r["teacher"])}
+              "teacher": instrument.LABEL.get(r["teacher"], r["teacher"])}
          for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
         ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "teacher",
          "chosen"],
