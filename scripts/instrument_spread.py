@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from osgan import training
-from osgan.analysis import instrument
+from osgan import harness, training
+from osgan.analysis import instrument, records
 from osgan.metrics import domain, fid
 from osgan.util import UsageError, device_name, write_json
 
@@ -41,37 +41,34 @@ def measure(runs: list[Path], seeds: list[int]) -> list[dict]:
         if cfg.eval.feature_space not in CLASSIFIER_OF:
             raise UsageError(f"{run} is measured in {cfg.eval.feature_space!r}, not a domain "
                              "feature space; give a Table 1 cell")
+    recipes = {name: domain.CLASSIFIERS[name] for name in CLASSIFIER_OF.values()}
     rows = []
     for seed in seeds:
-        for run, G, cfg, step in loaded:
-            name = CLASSIFIER_OF[cfg.eval.feature_space]
-            recipe = domain.CLASSIFIERS[name]
+        for name, recipe in recipes.items():
             domain.CLASSIFIERS[name] = dataclasses.replace(
                 recipe, fit=dataclasses.replace(recipe.fit, seed=seed))
-            fid._SPACES.clear()  # the feature space of this seed's classifier, built afresh
-            fid._REFS.clear()
-            try:
+        fid._SPACES.clear()  # the feature space of this seed's classifier, built afresh
+        fid._REFS.clear()
+        try:
+            for run, G, cfg, step in loaded:
                 out = training.evaluate_generator(G, cfg)
-            finally:  # and nothing of this seed's classifier is left for what runs next
-                domain.CLASSIFIERS[name] = recipe
-                fid._SPACES.clear()
-                fid._REFS.clear()
-            rows.append({"run": run.name, "step": step, "classifier_seed": seed,
-                         "domain_acc": out["domain_acc"], "FID": out["FID"], "KID": out["KID"]})
-            print(json.dumps(rows[-1]), flush=True)
+                rows.append({"run": run.name, "step": step, "classifier_seed": seed,
+                             "domain_acc": out["domain_acc"], "FID": out["FID"],
+                             "KID": out["KID"]})
+                print(json.dumps(rows[-1]), flush=True)
+        finally:  # and nothing of this seed's classifier is left for what runs next
+            domain.CLASSIFIERS.update(recipes)
+            fid._SPACES.clear()
+            fid._REFS.clear()
     return rows
 
 
 def recorded(record: Path, name: str, step: int) -> dict | None:
-    path = record / name / "metrics.jsonl"
-    if not path.exists():
-        return None
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("step") == step and "Eval/FID" in r:
-            return {"FID": r["Eval/FID"], "KID": r["Eval/KID"],
-                    "domain_acc": r.get("Eval/domain_acc"),
-                    "instrument": instrument.name("domain", r.get("Eval/domain_acc"))}
+    """The record's evaluation of cell ``name`` at ``step``, with the classifier that made it."""
+    for e in records.evals(harness.read_rows(record / name / "metrics.jsonl", upto=step)):
+        if e["step"] == step:
+            return {"FID": e["FID"], "KID": e["KID"], "domain_acc": e["domain_acc"],
+                    "instrument": instrument.name("domain", e["domain_acc"])}
     return None
 
 
