@@ -182,6 +182,24 @@ plt.show()
 
 # %% tags=["hide-input"]
 tuned = table2_record.show_tuning(tune_dir)
+for key, value in table2_record.tuning_values(tuned).items():
+    glue(key, value, display=False)
+
+# %% [markdown]
+# **What the grid says so far.** The best validation accuracy (with its test accuracy) per
+# scheme and balance weight: {glue:text}`t2g_balance`. DAFL's term lifts one stage to where two
+# stages already were, and lifts two stages not at all: every scheme stops near two thirds of
+# the teacher, short of the 0.80 level. Where the plan's grid ends there too, the plan's rule
+# holds: the verdict seeds are not run, and a new plan is written beside this one.
+#
+# **Two machines.** One session was lent a GPU (an NVIDIA H200) for 15 minutes, and it ran
+# cells of the grid with the sweep's own configurations and the code the record is pinned at
+# (`scripts/gpu_grid.sh`), in float32 with TF32 off and deterministic algorithms, distilling the
+# frozen Xeon teacher (which reads the same 0.9052 there): {glue:text}`t2g_gpu` of the cells
+# finished so far. A cell that ran on the GPU rounds differently from the same cell on the
+# CPU, so it is another draw of that cell, as another seed would be; the column *ran on* says
+# where each cell ran. The GPU machine kept those cells' checkpoints, so their generators'
+# classes are not scored. The verdict's pairs, when they run, run on one machine.
 
 # %% [markdown]
 # ## The recorded sweep

@@ -548,9 +548,12 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     session = {"start": "2026-12-03T17:45:00+00:00", "end": None, "command": "python -m osgan "
                "sweep table2_tune --workers 1", "workers": 1, "threads": 1, "commit": "0123456789",
                "dirty": False, "torch": "2.15.0", "clean-fid": "0.1.35", "cpu": "AMD EPYC",
-               "cpu_count": 2, "cells_finished": []}
+               "cpu_count": 2, "cells_finished": ["one-adam-s0.001-g0.001-seed0"]}
+    # a session on a lent GPU ran two's cell (scripts/gpu_grid.sh); no session lists one's g0.003
+    gpu = session | {"start": "2026-12-04T17:32:00+00:00", "cpu": "Intel(R) Xeon(R) Processor",
+                     "gpu": "NVIDIA H200", "cells_finished": ["two-adam-s0.001-g0.001-seed0"]}
     (tmp_path / "provenance.json").write_text(json.dumps({"sweep": "table2_tune",
-                                                          "sessions": [session]}))
+                                                          "sessions": [gpu, session]}))
     # (test, validation) at the end: one's best on validation is not its best on test
     for scheme, lr_g, test, val in (("one", 1e-3, 0.82, 0.70), ("one", 3e-3, 0.85, 0.60),
                                     ("two", 1e-3, 0.75, 0.72), ("one", 1e-3, 0.9, 0.9)):
@@ -573,12 +576,15 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert (one["classes"], one_fast["classes"]) == (9.71, None)
     table = shown[-2].data  # then the caption of its classes column
     # one's grid is done: its choice; two's is not (g0.003 still to run): its best so far
-    assert "| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | Xeon | yes |" in table
-    assert ("| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - | unknown 0.9000 |  |"
+    assert ("| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | Xeon | CPU | yes |"
             in table)
+    assert ("| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - | unknown 0.9000 "
+            "| unknown |  |" in table)
     assert ("| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | unknown 0.9000 "
-            "| best so far |" in table)
+            "| H200 | best so far |" in table)
     assert "effective number of classes" in shown[-1].data
+    # the record's provenance names the GPU and how many cells ran on it
+    assert "AMD EPYC; 1 cell(s) on an NVIDIA H200 (float32, TF32 off)" in shown[1].data
 
 
 def test_tuning_chooses_at_the_grid_length_as_the_sweep_does(tmp_path):

@@ -348,3 +348,37 @@ def test_the_loader_reads_variant_and_point_from_the_names_the_sweep_gives():
     for cell in (DFADCell("one", "adam", 1e-3, 3e-4, 2, 5), DFADCell("kd", "dfad_mnist", None,
                                                                      None, 0)):
         assert records._point(cell.name, {"scheme": cell.scheme, "seed": cell.seed}) == cell.point
+
+
+def test_a_cell_ran_where_the_last_session_that_finished_it_ran():
+    cpu = {"start": "2026-12-04T10:00:00+00:00", "cpu": "AMD EPYC", "cells_finished": ["a", "b"]}
+    gpu = {"start": "2026-12-04T12:00:00+00:00", "cpu": "Intel(R) Xeon(R) Processor",
+           "gpu": "NVIDIA H200", "cells_finished": ["b", "c"]}
+    off = {"start": "2026-12-04T11:00:00+00:00", "cpu": "Intel Xeon", "gpu": "none",
+           "cells_finished": ["d"]}
+    # listed in any order: by start, the GPU session re-ran b; "none" is no GPU
+    assert records.machines({"sessions": [gpu, off, cpu]}) == {
+        "a": "AMD EPYC", "b": "NVIDIA H200", "c": "NVIDIA H200", "d": "Intel Xeon"}
+    assert records.machines({"sessions": []}) == {}
+
+
+def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation():
+    def row(scheme, point, balance, val, test, machine="AMD EPYC"):
+        return {"scheme": scheme, "point": point, "balance": balance, "val": val, "test": test,
+                "machine": machine}
+
+    rows = [row("one", "adam-s0.001-g0.001", 0.0, 0.40, 0.41),
+            row("one", "adam-s0.003-g0.001", 0.0, 0.45, 0.30),  # best at 0 on validation
+            row("one", "adam-s0.003-g0.001-b5", 5.0, 0.65, 0.64, "NVIDIA H200"),
+            row("one", "dfad_mnist", 0.0, 0.90, 0.90),  # a recipe: not the grid's
+            row("kd", "adam-s0.001", 0.0, 0.88, 0.88),  # not a data-free scheme
+            row("two", "adam-s0.001-g0.001-b1", 1.0, 0.60, 0.61, "NVIDIA H200")]
+    best = table2_record.best_by_balance(rows)
+    assert {sc: {b: r["point"] for b, r in by.items()} for sc, by in best.items()} == {
+        "one": {0.0: "adam-s0.003-g0.001", 5.0: "adam-s0.003-g0.001-b5"},
+        "two": {1.0: "adam-s0.001-g0.001-b1"}}
+    v = show2.tuning_values(rows)
+    assert v["t2g_balance"] == ("one stage: 0.450 (test 0.300) at balance 0, 0.650 (test 0.640) "
+                                "at balance 5; two stages: 0.600 (test 0.610) at balance 1")
+    assert v["t2g_gpu"] == "2 of 6 on H200"
+    assert show2.tuning_values([])["t2g_balance"] == "nothing recorded yet"

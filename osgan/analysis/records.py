@@ -59,6 +59,17 @@ def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in records if "Eval/FID" in r]
 
 
+def machines(prov: dict[str, Any]) -> dict[str, str]:
+    """Where each cell of a record ran, from its provenance: cell -> the GPU's name for a
+    session on a GPU (its ``gpu`` entry), else the session's CPU; the last session that finished
+    the cell. A cell no session lists is absent."""
+    out: dict[str, str] = {}
+    for s in sorted(prov.get("sessions", []), key=lambda s: s["start"]):
+        where = s.get("gpu") if s.get("gpu") not in (None, "none") else s.get("cpu", "unknown")
+        out |= dict.fromkeys(s.get("cells_finished", []), where)
+    return out
+
+
 def _cells(results: str | Path) -> tuple[dict, dict, list[tuple[Path, dict]]]:
     """A record folder's marker, provenance, and (folder, config) of each cell in it."""
     results = Path(results)
@@ -118,10 +129,12 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     """A DFAD sweep's record: ``sweep``, ``provenance`` and ``runs`` (one per cell folder:
     ``scheme``, ``point``, ``seed``, ``done``, ``rounds``, ``config``, ``records``, and from
     ``done.json`` ``accuracy`` (whole test split), ``val_accuracy``, ``teacher_accuracy``, and
-    the teacher it names, ``instrument``: :func:`osgan.analysis.instrument.name`) and
+    the teacher it names, ``instrument``: :func:`osgan.analysis.instrument.name`; where it ran,
+    ``machine``: :func:`machines`) and
     ``rescore`` (``rescore.json``, the class-by-class reading of the final checkpoints, or
     None)."""
     marker, prov, cells = _cells(results)
+    where = machines(prov)
     runs = []
     for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
@@ -133,7 +146,7 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
                      "val_accuracy": done.get("val_accuracy"),
                      "teacher_accuracy": done.get("teacher_accuracy"),
                      "instrument": instrument.name("teacher", done.get("teacher_accuracy")),
-                     "path": d})
+                     "machine": where.get(d.name, "unknown"), "path": d})
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
             "rescore": read_optional(Path(results) / "rescore.json")}
 

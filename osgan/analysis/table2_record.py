@@ -294,7 +294,8 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
     included) and ``classes``, the
     effective number of classes its final generator shows the teacher (the record's
     ``rescore.json``, :func:`osgan.dfad.diagnose`; None for kd and for a cell not scored), and
-    ``teacher``, the teacher it distilled (:mod:`osgan.analysis.instrument`)."""
+    ``teacher``, the teacher it distilled (:mod:`osgan.analysis.instrument`), and ``machine``,
+    where it ran (:func:`osgan.analysis.records.machines`)."""
     scored = (rescore or {}).get("cells", {})
     done = [r for r in runs if r["done"] and r["seed"] in seeds]
     grid = [r for r in done if r["config"]["hparams"] == "adam"]  # the recipes are not chosen
@@ -306,4 +307,21 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
              "reached": r["accuracy"] is not None and r["accuracy"] >= level,
              "chosen": r["point"] == chosen.get(r["scheme"]),
              "classes": scored.get(r["path"].name, {}).get("classes_eff"),
-             "teacher": r.get("instrument", "none")} for r in done]
+             "teacher": r.get("instrument", "none"),
+             "machine": r.get("machine", "unknown")} for r in done]
+
+
+def best_by_balance(rows: list[dict[str, Any]], schemes: tuple[str, ...] = ("one", "two")
+                    ) -> dict[str, dict[float, dict[str, Any]]]:
+    """The tuning grid read by the balance weight: per scheme and weight, the row of
+    :func:`tuning` with the highest validation accuracy among the grid's Adam points (the
+    recipes are not part of the grid's choice; ties go to the first). What the chapter says the
+    balance term did; the choice itself is :func:`choose`'s."""
+    out: dict[str, dict[float, dict[str, Any]]] = {}
+    for r in rows:
+        if r["scheme"] not in schemes or not r["point"].startswith("adam") or r["val"] is None:
+            continue
+        best = out.setdefault(r["scheme"], {})
+        if r["balance"] not in best or r["val"] > best[r["balance"]]["val"]:
+            best[r["balance"]] = r
+    return {sc: dict(sorted(out[sc].items())) for sc in schemes if sc in out}

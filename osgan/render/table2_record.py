@@ -391,8 +391,14 @@ def provenance_text(rec: dict[str, Any]) -> str:
              f"{', '.join(sorted({r['point'] for r in off}))})" if off else "")
     if not sessions:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}."
-    cpus = sorted({s["cpu"] for s in sessions})
+    where = records.machines(rec["provenance"])
+    cpus = sorted({s["cpu"] for s in sessions if s.get("gpu") in (None, "none")})
+    gpus = {g: sum(m == g for m in where.values())
+            for g in sorted({s["gpu"] for s in sessions if s.get("gpu") not in (None, "none")})}
+    on = ", ".join(cpus) + "".join(f"; {n} cell(s) on an {g} (float32, TF32 off)"
+                                   for g, n in gpus.items())
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
+    torches = sorted({s["torch"] for s in sessions})
     start = min(s["start"] for s in sessions)
     end = max((s["end"] or s["start"]) for s in sessions)
     commands = sorted({s["command"] for s in sessions if s["command"]})
@@ -403,8 +409,8 @@ def provenance_text(rec: dict[str, Any]) -> str:
                f"epochs (test accuracy {teacher:.4f}), the last {c.get('val_n')} training images "
                "held out for choosing the learning rates." if c and teacher else "")
     return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}, "
-            f"{len(sessions)} invocation(s) from {start} to {end} on {', '.join(cpus)}, "
-            f"commit(s) {', '.join(commits)}, torch {sessions[-1]['torch']}; command: "
+            f"{len(sessions)} invocation(s) from {start} to {end} on {on}, "
+            f"commit(s) {', '.join(commits)}, torch {', '.join(torches)}; command: "
             f"`{'`, `'.join(commands)}`." + setting)
 
 
@@ -456,6 +462,30 @@ def answer_values(a: dict[str, object] | None) -> dict[str, str]:
             "t2_verdict": end["verdict"] if end else missing}
 
 
+def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
+    """The values chapter 05 places under its tuning table (glue keys ``t2g_*``), from
+    :func:`show_tuning`'s rows: ``t2g_balance`` (per scheme and balance weight, the best
+    validation accuracy with its test accuracy: :func:`osgan.analysis.table2_record.
+    best_by_balance`), ``t2g_gpu`` (how many of the grid's cells ran on a GPU, and which)."""
+    names = {"one": "one stage", "two": "two stages"}
+    best = table2_record.best_by_balance(rows)
+    balance = "; ".join(
+        f"{names[sc]}: " + ", ".join(f"{r['val']:.3f} (test {r['test']:.3f}) at balance {b:g}"
+                                     for b, r in by.items())
+        for sc, by in best.items()) or "nothing recorded yet"
+    gpus = sorted({ran_on(r["machine"]) for r in rows} - {"CPU", "unknown"})
+    n = sum(ran_on(r["machine"]) in gpus for r in rows)
+    return {"t2g_balance": balance,
+            "t2g_gpu": f"{n} of {len(rows)} on {', '.join(gpus)}" if n else f"none of {len(rows)}"}
+
+
+def ran_on(machine: str) -> str:
+    """A cell's machine (:func:`osgan.analysis.records.machines`) in a table's few words:
+    ``CPU`` or the GPU's model (``H200``)."""
+    return machine.split()[-1] if machine.startswith("NVIDIA") else \
+        "unknown" if machine == "unknown" else "CPU"
+
+
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
     """The tuning grid of Table 2 with a generator that covers the classes (``results``, sweep
     ``table2_tune``): each finished cell's validation and test accuracy against the level a
@@ -497,14 +527,19 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
     display(Markdown(markdown_table(
         [r | {"reached": "yes" if r["reached"] else "no", "chosen": mark(r),
               "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}",
-              "teacher": instrument.LABEL.get(r["teacher"], r["teacher"])}
+              "teacher": instrument.LABEL.get(r["teacher"], r["teacher"]),
+              "ran on": ran_on(r["machine"])}
          for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
         ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "teacher",
-         "chosen"],
+         "ran on", "chosen"],
         formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}"})))
     display(Markdown(f"*classes*: the effective number of classes (of 10) the final generator "
                      f"shows the teacher (exp of the entropy of its predicted classes); \"-\": "
-                     f"KD, or not scored yet (`python -m osgan sweep {results.name} --rescore`). "
+                     f"KD, a cell whose checkpoint stayed on the GPU machine it ran on, or not "
+                     f"scored yet (`python -m osgan sweep {results.name} --rescore`). "
                      f"*teacher*: the LeNet-5 the cell distilled, the AMD EPYC's (0.9054, not "
-                     f"kept) or the Xeon's (0.9052, frozen in `osgan/instruments`)."))
+                     f"kept) or the Xeon's (0.9052, frozen in `osgan/instruments`). *ran on*: "
+                     f"this record's CPU (one thread) or the GPU a session was lent "
+                     f"(`scripts/gpu_grid.sh`: the same cell configs and code, float32 with TF32 "
+                     f"off)."))
     return rows
