@@ -242,6 +242,17 @@ def test_inception_plumbing_with_a_stand_in_torchscript_file(tmp_path, no_networ
     expected = v[:, None].expand(3, 3).double() @ Layers().w.detach().double()
     torch.testing.assert_close(torch.from_numpy(space(x)), expected, rtol=1e-4, atol=1e-4)
     assert space.label == "inception:clean"
+    # the reference cache's key names the weights, not the file's size: a file of the same size
+    # with other weights is another feature space
+    other = Base()
+    with torch.no_grad():
+        other.layers.w.mul_(2)
+    (tmp_path / "other").mkdir()
+    path2 = tmp_path / "other" / "my-inception.pt"  # the archive holds its name
+    torch.jit.script(other).save(str(path2))
+    assert path2.stat().st_size == path.stat().st_size
+    assert metrics.InceptionFeatures(str(path2), cache_dir=str(tmp_path)).key != space.key
+    assert metrics.InceptionFeatures(str(path), cache_dir=str(tmp_path)).key == space.key
 
 
 def test_fid_command_prints_a_labelled_table(fm, capsys, tmp_path):

@@ -65,6 +65,15 @@ def find_weights(inception_path=None, cache_dir=None) -> Path:
         f"OSGAN_INCEPTION=FILE), or use the offline feature space --feature-space domain.")
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 class InceptionFeatures:
     """clean-fid "clean" features: (N, C, S, S) in [-1, 1] -> (N, 2048) float64."""
 
@@ -82,8 +91,9 @@ class InceptionFeatures:
                 self.model = InceptionV3W(d, download=False).to(self.device).eval()
         self.resize = build_resizer("clean")
         self.label = "inception:clean"
-        stat = path.stat()
-        self.key = hashlib.sha256(f"{FILENAME}:{stat.st_size}:clean".encode()).hexdigest()[:12]
+        # the cached reference statistics' key: the weights' bytes (another file of the same
+        # size is another feature space), the resize
+        self.key = hashlib.sha256(file_digest(path).encode() + b":clean").hexdigest()[:12]
         self.info = {}
 
     @torch.no_grad()
