@@ -57,7 +57,8 @@ al.'s ``DFAD_mnist.py``: nz 100, ngf 64, batch 512, student SGD 0.01 / generator
 
 * Fashion-MNIST, not MNIST; 28x28 padded with background to 32x32 (DFAD resizes);
 * our teacher: trained with Adam and a cosine decay for ``teacher_epochs`` on [-1, 1] images less
-  the validation split (DFAD: SGD 0.01 for 10 epochs on all of MNIST, ``Normalize``-d), shown
+  the validation split (DFAD: SGD 0.01 for 10 epochs on all of MNIST, ``Normalize``-d, which
+  ``teacher_recipe="dfad"`` follows but for the data, the split and the last epoch kept), shown
   :math:`\mu + \sigma\,\mathrm{BN}(\cdot)`, which equals DFAD's standardised images to a teacher
   whose first layer absorbs the affine map; :math:`\mu, \sigma` measured on the training split
   (DFAD: MNIST's constants 0.1307, 0.3081);
@@ -91,6 +92,7 @@ from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's 
     G_OUTPUTS,
     HPARAMS,
     NETWORKS,
+    TEACHER_RECIPES,
     generator,
     kd_round,
     network,
@@ -155,6 +157,10 @@ class DFADConfig:
     # plateau; 32 epochs take about 5 minutes once on one CPU thread, then the teacher is cached.
     teacher_epochs: float = setting(32.0, "passes over the training split when training the "
                                     "teacher (its plateau for the LeNet-5 pair)")
+    teacher_recipe: str = setting("ours", "how the teacher is trained: ours (Adam 1e-3 with a "
+                                  "cosine decay, batch 128) or dfad (DFAD's train_teacher.py "
+                                  "for MNIST: SGD 0.01, momentum 0.9, weight decay 1e-4, batch "
+                                  "256, a constant rate), each for teacher_epochs (DFAD: 10)")
     val_n: int = setting(5000, "the last val_n training images, held out as a validation split "
                          "for choosing learning rates: the teacher and KD never train on them "
                          "(0: none)")
@@ -216,6 +222,9 @@ class DFADConfig:
         check_seed("seed", self.seed)
         check_rate("kd_temperature", self.kd_temperature)
         check_rate("teacher_epochs", self.teacher_epochs)
+        if self.teacher_recipe not in TEACHER_RECIPES:
+            raise ValueError(f"teacher_recipe must be one of {', '.join(TEACHER_RECIPES)}; got "
+                             f"{self.teacher_recipe!r}")
         if self.resume and self.overwrite:
             raise ValueError("give resume (--resume) or overwrite (--overwrite), not both")
         if self.teacher is not None and not Path(self.teacher).is_file():
@@ -248,9 +257,10 @@ class DFADConfig:
 TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
               "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
               "teacher_epochs", "seed", "lr_s", "lr_g", "val_n", "g_every", "g_output", "g_scale",
-              "balance")
+              "balance", "teacher_recipe")
 # what a setting was in checkpoints written before it existed
-TRAJECTORY_DEFAULTS = {"g_every": 1, "g_output": "standard", "g_scale": 1.0, "balance": 0.0}
+TRAJECTORY_DEFAULTS = {"g_every": 1, "g_output": "standard", "g_scale": 1.0, "balance": 0.0,
+                       "teacher_recipe": "ours"}
 
 
 # --------------------------------------------------------------------------- the run

@@ -147,6 +147,14 @@ def split_val(train, val_n: int):
     return keep, val
 
 
+# How a teacher is trained (``DFADConfig.teacher_recipe``), for ``teacher_epochs`` passes: ours
+# (Adam, cosine) or DFAD's train_teacher.py for MNIST as run_mnist.sh calls it (SGD 0.01,
+# momentum 0.9, weight decay 1e-4, batch 256, no schedule; DFAD keeps the best test epoch, we
+# the last)
+TEACHER_RECIPES = {"ours": dict(optimizer="adam", lr=1e-3, batch_size=128),
+                   "dfad": dict(optimizer="sgd", lr=0.01, batch_size=256, weight_decay=1e-4)}
+
+
 def teacher_for(cfg, train, test, device) -> tuple[nn.Module, float]:
     """The frozen teacher of ``cfg`` (a :class:`osgan.dfad.DFADConfig`) and its test accuracy:
     from ``cfg.teacher`` or trained and cached on ``train`` (the caller's training images, the
@@ -169,7 +177,8 @@ def teacher_for(cfg, train, test, device) -> tuple[nn.Module, float]:
         T.to(device)
         acc = classifiers.accuracy(T, test, device=device)
     else:
-        fit_cfg = classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0)
+        fit_cfg = classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0,
+                                        **TEACHER_RECIPES[cfg.teacher_recipe])
         res = classifiers.fit(T, train, test, fit_cfg, device=device, cache_dir=cfg.cache_dir,
                               name=f"teacher-{cfg.dataset}-{arch}")
         T, acc = res.model, res.accuracy

@@ -282,10 +282,33 @@ def test_a_mapped_run_resumes_and_diagnoses_from_its_checkpoint(offline):
     (dict(balance=math.nan), "balance must be finite and >= 0"),
     (dict(balance=True), "balance must be finite and >= 0"),
     (dict(scheme="kd", balance=5.0), "kd has no generator"),
+    (dict(teacher_recipe="sgd"), "teacher_recipe must be one of ours, dfad"),
 ])
 def test_bad_settings_are_refused_with_what_to_give(change, says):
     with pytest.raises(ValueError, match=says):
         dfad.DFADConfig(**change).validate()
+
+
+def test_dfads_teacher_recipe_trains_the_teacher_as_dfads_train_teacher_does(offline):
+    """teacher_recipe "dfad": SGD 0.01 with momentum, weight decay 1e-4, batch 256, a constant
+    rate (DFAD's run_mnist.sh), for teacher_epochs; another cached teacher than ours."""
+    from fixtures_data import write_fashion_mnist
+
+    write_fashion_mnist(offline / "data", n_train=64, n_test=32)
+    fits = {}
+    for recipe in ("ours", "dfad"):
+        cfg = tiny_config(offline, teacher_recipe=recipe).validate()
+        kw = dict(data_root=cfg.data_root, image_size=32)
+        train = dfad.split_val(dfad.data.load(cfg.dataset, "train", **kw), cfg.val_n)[0]
+        dfad.teacher_for(cfg, train, dfad.data.load(cfg.dataset, "test", **kw),
+                         torch.device("cpu"))
+        (path,) = set((offline / "cache" / "classifiers").glob("teacher-*.pt")) - set(fits.values())
+        fits[recipe] = path
+    fit = torch.load(fits["dfad"], weights_only=True)["settings"]["fit"]
+    assert (fit["optimizer"], fit["lr"], fit["batch_size"], fit["weight_decay"], fit["epochs"]) \
+        == ("sgd", 0.01, 256, 1e-4, 0.2)
+    ours = torch.load(fits["ours"], weights_only=True)["settings"]["fit"]
+    assert "optimizer" not in ours and (ours["lr"], ours["batch_size"]) == (1e-3, 128)
 
 
 def test_the_published_recipe_for_the_lenet5_pair():
