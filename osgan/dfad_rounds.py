@@ -155,6 +155,12 @@ TEACHER_RECIPES = {"ours": dict(optimizer="adam", lr=1e-3, batch_size=128),
                    "dfad": dict(optimizer="sgd", lr=0.01, batch_size=256, weight_decay=1e-4)}
 
 
+def teacher_fit(cfg) -> classifiers.FitConfig:
+    """How the teacher of ``cfg`` is trained when none is given: its recipe for its epochs."""
+    return classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0,
+                                 **TEACHER_RECIPES[cfg.teacher_recipe])
+
+
 def teacher_for(cfg, train, test, device) -> tuple[nn.Module, float]:
     """The frozen teacher of ``cfg`` (a :class:`osgan.dfad.DFADConfig`) and its test accuracy:
     from ``cfg.teacher`` or trained and cached on ``train`` (the caller's training images, the
@@ -177,9 +183,7 @@ def teacher_for(cfg, train, test, device) -> tuple[nn.Module, float]:
         T.to(device)
         acc = classifiers.accuracy(T, test, device=device)
     else:
-        fit_cfg = classifiers.FitConfig(epochs=cfg.teacher_epochs, seed=0,
-                                        **TEACHER_RECIPES[cfg.teacher_recipe])
-        res = classifiers.fit(T, train, test, fit_cfg, device=device, cache_dir=cfg.cache_dir,
+        res = classifiers.fit(T, train, test, teacher_fit(cfg), device=device, cache_dir=cfg.cache_dir,
                               name=f"teacher-{cfg.dataset}-{arch}")
         T, acc = res.model, res.accuracy
     return freeze(T), acc

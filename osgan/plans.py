@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from osgan.util import UsageError
 
@@ -187,7 +187,56 @@ TABLE2 = DistillPlan(
     level="the better scheme's mean final test accuracy over the 5 seeds, against 0.80",
 )
 
-PLANS = {p.name: p for p in (TABLE1, TABLE2_TUNING, TABLE2)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 2 with DFAD's teacher: a new plan beside TABLE2_TUNING and TABLE2, as their rule for a
+# missed level asks, both run by the sweep "table2_dt". Written on 2026-12-04 before any of its
+# runs, when TABLE2_TUNING's seed-0 grid had finished 49 of its 77 cells, every grid point below
+# 0.80 (each scheme's best near 0.67 on validation, with or without DAFL's term), and a probe
+# outside any record had pointed at the teacher: at the grid's point adam-s0.001-g0.003-b5, two
+# stages, seed 0, a LeNet-5 trained 8 epochs (test 0.887) was distilled to 0.745 validation
+# accuracy by round 400, where the 32-epoch teacher (0.905) gave 0.494. A teacher trained to
+# its plateau is sharper, and harder to distil without data. DFAD distils a teacher trained
+# briefly with SGD (its train_teacher.py: 10 epochs at a constant rate, 0.01), so this plan
+# trains the teacher as DFAD did (DFADConfig.teacher_recipe "dfad"; test 0.8812 here) and keeps
+# the rest of TABLE2_TUNING's setting: the same grid of Adam rates, DFAD's own objective and
+# DAFL's term at weight 5 (the output scale 0.5 and the weight 1 dropped, to halve the grid's
+# cost: in TABLE2_TUNING's grid so far neither lifted a scheme above its best point, though one
+# stage's cells at weight 1 had not run), the same lengths, reading, choice and level.
+
+TABLE2_DT_TUNING = TuningPlan(
+    name="table2_dt_tuning",
+    sweep="table2_dt",
+    seeds=(0,),
+    split=TABLE2_TUNING.split,
+    stages=(
+        "DFAD's own objective with DFAD's teacher: balance 0, g_scale 1, each Adam rate pair",
+        "then DFAD + DAFL balance term at weight 5, each Adam rate pair",
+    ),
+    grid=dict(lr_s=(1e-3, 3e-3), lr_g=(3e-4, 1e-3, 3e-3), balance=(0.0, 5.0), g_scale=(1.0,),
+              recipes=(), kd_lr_s=(1e-3, 3e-3)),
+    fixed=dict(schemes_same_grid=("one", "two"), g_output="data", nz=100, g_width=16,
+               batch_size=128, student_steps=5,
+               teacher="LeNet-5 trained as DFAD's train_teacher.py for MNIST (teacher_recipe "
+                       "dfad: SGD 0.01, momentum 0.9, weight decay 1e-4, batch 256, 10 epochs, "
+                       "seed 0, the last epoch kept), frozen in osgan/instruments",
+               student="LeNet-5-half", profile="reference", threads=1),
+    lengths=TABLE2_TUNING.lengths,
+    reading=TABLE2_TUNING.reading,
+    rule="per scheme, the Adam grid point (rates x balance) with the highest reading "
+         "(osgan.analysis.table2_record.choose, as the sweep chooses them: ties go to the first "
+         "in the record's order); one and two may choose different points",
+    level="a scheme reaches the level when the test accuracy at the end of its chosen point's "
+          "seed-0 run is 0.80 or more (91% of this teacher's 0.8812); the test split is read "
+          "only for the chosen points and for the chapter's list of which settings reached it",
+    if_short=TABLE2_TUNING.if_short,
+    report=TABLE2_TUNING.report,
+)
+
+TABLE2_DT = replace(TABLE2, name="table2_dt", tuning="table2_dt_tuning")
+
+PLANS = {p.name: p for p in (TABLE1, TABLE2_TUNING, TABLE2, TABLE2_DT_TUNING, TABLE2_DT)}
 
 
 def plan_hash(plan: Plan | TuningPlan | DistillPlan) -> str:

@@ -443,6 +443,19 @@ SWEEPS: dict[str, TrainSweep | DFADSweep] = {
                              rounds=dict(two=1000, one=5000, kd=5000), extend=3, level=0.80,
                              dfad=dict(g_output="data", nz=100,
                                        plan=plans.plan_hash(plans.TABLE2))),
+    # Table 2 with DFAD's teacher, under the plans osgan.plans.TABLE2_DT_TUNING and TABLE2_DT
+    # (beside table2_tune's, whose grid stayed below 0.80): the teacher trained as DFAD trained
+    # its LeNet-5 (teacher_recipe "dfad", 10 epochs; frozen in osgan/instruments), the same Adam
+    # grid at DAFL's weights 0 and 5 and the output scale 1, the same lengths, choice and level.
+    # The seed-0 grid: 24 cells and 2 kd cells, about 7 CPU-hours at one thread (a one/two pair
+    # about 0.5).
+    "table2_dt": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3, 3e-3),
+                           lr_g=(3e-4, 1e-3, 3e-3), balance=(0.0, 5.0),
+                           seeds=(0, 1, 2, 3, 4), tune_seeds=(0,), profile="reference",
+                           rounds=dict(two=1000, one=5000, kd=5000), extend=3, level=0.80,
+                           dfad=dict(g_output="data", nz=100, teacher_recipe="dfad",
+                                     teacher_epochs=10.0,
+                                     plan=plans.plan_hash(plans.TABLE2_DT))),
     # seconds: the same on tiny runs, for tests
     "dfad_smoke": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3,), lr_g=(1e-3, 3e-3),
                             recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,), profile="smoke",

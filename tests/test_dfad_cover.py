@@ -382,6 +382,50 @@ def test_the_tuning_sweep_is_its_plans_grid():
         ("dfad_mnist", 0.0, 1.0, "data")
 
 
+def test_the_dfad_teacher_sweep_is_its_plans_grid_with_dfads_teacher():
+    spec, tune = sweeps.SWEEPS["table2_dt"], plans.TABLE2_DT_TUNING
+    grid = tune.grid
+    assert (spec.lr_s, spec.lr_g, spec.balance, spec.g_scale, spec.recipes) == \
+        (grid["lr_s"], grid["lr_g"], grid["balance"], grid["g_scale"], grid["recipes"])
+    assert spec.tune_seeds == tune.seeds and spec.seeds == plans.TABLE2_DT.seeds
+    assert spec.rounds == {k: v for k, v in tune.lengths.items() if k != "why"}
+    assert tune.sweep == "table2_dt" and plans.get("table2_dt").tuning == tune.name
+    assert spec.level == 0.80 and spec.extend == 3
+    by = {sc: [c for c in sweep.cells("table2_dt") if c.seed == 0 and c.scheme == sc]
+          for sc in ("one", "two", "kd")}
+    assert len(by["one"]) == len(by["two"]) == 12 and len(by["kd"]) == 2
+    assert [c.point for c in by["one"]] == [c.point for c in by["two"]]
+    # DFAD's objective first, then DAFL's term
+    assert [c.balance for c in by["one"]] == [0.0] * 6 + [5.0] * 6
+    cfg = sweep.cell_config("table2_dt", by["two"][0], Path("/nonexistent"))
+    assert (cfg.teacher_recipe, cfg.teacher_epochs, cfg.g_output, cfg.nz, cfg.g_width,
+            cfg.batch_size) == ("dfad", 10.0, "data", 100, 16, 128)
+    assert cfg.plan == plans.plan_hash(plans.TABLE2_DT) != plans.plan_hash(plans.TABLE2)
+    # the verdict's plan is TABLE2's but for its name and its tuning
+    assert {k: v for k, v in plans.TABLE2_DT.to_json().items() if k not in ("name", "tuning")} \
+        == {k: v for k, v in plans.TABLE2.to_json().items() if k not in ("name", "tuning")}
+
+
+@pytest.mark.parametrize("name, accuracy", [("table2_tune", 0.9052), ("table2_dt", 0.8812)])
+def test_the_teacher_a_tuned_sweep_distils_is_frozen_in_the_package(name, accuracy):
+    """The cache key the sweep's teacher is trained under names a frozen file: every machine
+    distils the same teacher (osgan.classifiers.frozen), never one it trains itself."""
+    from osgan import classifiers
+    from osgan.data import ImageData
+
+    cfg = sweep.cell_config(name, sweep.cells(name)[0], Path("/nonexistent"))
+
+    def like(n, split):  # what the key reads of the data: name, split, count, shape
+        return ImageData(torch.empty(1, 1, 32, 32).expand(n, 1, 32, 32),
+                         torch.zeros(n, dtype=torch.long), 10, "fashion_mnist", split)
+
+    T = dfad.network(cfg.archs[0], 10, 1, cfg.resnet_width)
+    settings = classifiers.settings_of(T, like(60000 - cfg.val_n, "train"), like(10000, "test"),
+                                       dfad_rounds.teacher_fit(cfg))
+    entry = classifiers.frozen(f"teacher-{cfg.dataset}-{cfg.archs[0]}", settings)
+    assert entry is not None and entry["accuracy"] == accuracy
+
+
 @pytest.mark.parametrize("change, says", [
     (dict(balance=(-1.0,)), "balance must hold finite weights >= 0, each once"),
     (dict(balance=()), "balance must hold finite weights >= 0, each once"),

@@ -21,21 +21,25 @@ from pathlib import Path
 from typing import Any
 
 AMD, XEON = "amd-epyc", "xeon"
+XEON_DFAD = "xeon-dfad"  # Table 2 with DFAD's teacher (osgan.plans.TABLE2_DT_TUNING)
 
 # the known instruments, by what they are and their test accuracy on Fashion-MNIST
 KNOWN: dict[str, dict[float, str]] = {
     # Table 1's domain classifier (osgan.metrics.domain, "cnn")
     "domain": {0.9072: AMD, 0.9049: XEON},
     # Table 2's teacher (osgan.dfad, LeNet-5)
-    "teacher": {0.9054: AMD, 0.9052: XEON},
+    "teacher": {0.9054: AMD, 0.9052: XEON, 0.8812: XEON_DFAD},
 }
 
-LABEL = {AMD: "AMD EPYC", XEON: "Xeon"}  # in tables
+LABEL = {AMD: "AMD EPYC", XEON: "Xeon", XEON_DFAD: "Xeon, DFAD's recipe"}  # in tables
 
 DESCRIPTION = {
     AMD: "trained on an AMD EPYC (2026-11); not frozen, and no other CPU trains it again",
     XEON: "trained on an Intel Xeon with MKL capped at AVX2 (2026-12-04); frozen in "
           "osgan/instruments",
+    XEON_DFAD: "the teacher of Table 2 with DFAD's teacher, trained as DFAD's train_teacher.py "
+               "on an Intel Xeon with MKL capped at AVX2 (2026-12-04); frozen in "
+               "osgan/instruments",
 }
 
 

@@ -70,8 +70,9 @@ def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.
         "chosen on validation": f"`{r.chosen[sc]}`" if sc in r.chosen else "(grid running)"}
         for sc, (grid, done) in r.progress.items()])))
     if r.reached is False:
-        display(Markdown(f"**The plan's rule for a missed level** (`{plans.TABLE2_TUNING.name}`): "
-                         f"{plans.TABLE2_TUNING.if_short}."))
+        tuning = plans.get(plan.tuning)
+        display(Markdown(f"**The plan's rule for a missed level** (`{tuning.name}`): "
+                         f"{tuning.if_short}."))
     if r.findings is None:
         return r
     f, d = r.findings, r.findings.difference
