@@ -22,13 +22,20 @@ torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.benchmark = False
 torch.use_deterministic_algorithms(True, warn_only=True)
 
-PIN = "7dfb6b7c27e718abead9203b528f92c041807eb3"
+# the commit the archived code in PYTHONPATH's osgan/ is (scripts/gpu_grid.sh prepare writes it)
+PIN_FILE = "COMMIT"
 
 
 def flags(_=None):
     return {"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
             "matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
             "deterministic": torch.are_deterministic_algorithms_enabled()}
+
+
+def pinned_commit() -> str:
+    import osgan
+    path = Path(osgan.__file__).parent.parent / PIN_FILE
+    return path.read_text().strip() if path.exists() else "unknown"
 
 
 def code_digest() -> str:
@@ -71,7 +78,7 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     session = {"start": _now(), "end": None,
                "command": f"python gpu_grid.py train {name} <record> {workers} {' '.join(order)}",
                "executor": "local", "workers": workers, "threads": todo[0].threads,
-               **env, "commit": PIN, "dirty": False,
+               **env, "commit": pinned_commit(), "dirty": False,
                "code": "git archive of the pinned commit's osgan/ (no .git on the GPU machine); "
                        f"sha256 of its .py files: {code_digest()}",
                "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none",

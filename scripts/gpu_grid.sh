@@ -15,7 +15,7 @@
 set -u
 what=${1:?usage: scripts/gpu_grid.sh prepare|run [NAME] [ORDER...]}; shift
 name=${1:-table2_tune}; shift || true
-declare -A PIN=([table2_tune]=7dfb6b7)
+declare -A PIN=([table2_tune]=7dfb6b7 [table2_dt]=541bbc3)  # as scripts/sweep_pinned.sh
 commit=${PIN[$name]:-}
 [ -n "$commit" ] || { echo "gpu_grid: no pinned dfad record $name (known: ${!PIN[*]})" >&2; exit 2; }
 top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
@@ -26,6 +26,7 @@ case $what in
     grep -qx "/_dev/" "$top/.git/info/exclude" 2>/dev/null || { mkdir -p "$top/.git/info"; echo "/_dev/" >> "$top/.git/info/exclude"; }
     rm -rf "$D" && mkdir -p "$D/pin" "$D/fmnist" "$D/cache/classifiers" "$D/rec" "$D/whl"
     git -C "$top" archive "$commit" osgan | tar x -C "$D/pin"
+    git -C "$top" rev-parse "$commit" > "$D/pin/COMMIT"
     cp /usr/share/datasets/fashion-mnist/*.gz "$D/fmnist/"
     cp "$top"/osgan/instruments/teacher-*.pt "$D/cache/classifiers/"
     src=$(dirname "$top")/pinned-$name/results/$name
