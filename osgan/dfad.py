@@ -157,10 +157,8 @@ class DFADConfig:
     # plateau; 32 epochs take about 5 minutes once on one CPU thread, then the teacher is cached.
     teacher_epochs: float = setting(32.0, "passes over the training split when training the "
                                     "teacher (its plateau for the LeNet-5 pair)")
-    teacher_recipe: str = setting("ours", "how the teacher is trained: ours (Adam 1e-3 with a "
-                                  "cosine decay, batch 128) or dfad (DFAD's train_teacher.py "
-                                  "for MNIST: SGD 0.01, momentum 0.9, weight decay 1e-4, batch "
-                                  "256, a constant rate), each for teacher_epochs (DFAD: 10)")
+    teacher_recipe: str = setting("ours", "how the teacher is trained for teacher_epochs: ours "
+                                  "or dfad (osgan.dfad_rounds.TEACHER_RECIPES; DFAD: 10 epochs)")
     val_n: int = setting(5000, "the last val_n training images, held out as a validation split "
                          "for choosing learning rates: the teacher and KD never train on them "
                          "(0: none)")
@@ -186,22 +184,17 @@ class DFADConfig:
                         "under; recorded in config.json, changes nothing in the run")
 
     def validate(self) -> DFADConfig:
-        if self.dataset not in DEFAULT_PAIRS:
-            raise ValueError(f"dataset must be one of {', '.join(DEFAULT_PAIRS)}; "
-                             f"got {self.dataset!r}")
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
-        if self.hparams not in HPARAMS:
-            raise ValueError(f"hparams must be one of {', '.join(HPARAMS)}; got {self.hparams!r}")
+        for name, valid in (("dataset", DEFAULT_PAIRS), ("scheme", SCHEMES), ("hparams", HPARAMS),
+                            ("g_output", G_OUTPUTS), ("teacher_recipe", TEACHER_RECIPES)):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {', '.join(valid)}; "
+                                 f"got {getattr(self, name)!r}")
         for name in (self.teacher_arch, self.student_arch):
             if name is not None and name not in NETWORKS:
                 raise ValueError(f"unknown network {name!r}; valid: {', '.join(NETWORKS)}")
         if self.g_every != 1 and self.scheme != "one":
             raise ValueError(f"g_every applies to scheme one only; give g_every 1 with scheme "
                              f"{self.scheme!r}")
-        if self.g_output not in G_OUTPUTS:
-            raise ValueError(f"g_output must be one of {', '.join(G_OUTPUTS)}; "
-                             f"got {self.g_output!r}")
         check_rate("g_scale", self.g_scale)
         if isinstance(self.balance, bool) or not isinstance(self.balance, (int, float)) \
                 or not math.isfinite(self.balance) or self.balance < 0:
@@ -222,9 +215,6 @@ class DFADConfig:
         check_seed("seed", self.seed)
         check_rate("kd_temperature", self.kd_temperature)
         check_rate("teacher_epochs", self.teacher_epochs)
-        if self.teacher_recipe not in TEACHER_RECIPES:
-            raise ValueError(f"teacher_recipe must be one of {', '.join(TEACHER_RECIPES)}; got "
-                             f"{self.teacher_recipe!r}")
         if self.resume and self.overwrite:
             raise ValueError("give resume (--resume) or overwrite (--overwrite), not both")
         if self.teacher is not None and not Path(self.teacher).is_file():
