@@ -196,8 +196,8 @@ for key, value in table2_record.tuning_values(tuned).items():
 # **Two machines.** One session was lent a GPU (an NVIDIA H200) for 15 minutes, and it ran
 # cells of the grid with the sweep's own configurations and the code the record is pinned at
 # (`scripts/gpu_grid.sh`), in float32 with TF32 off and deterministic algorithms, distilling the
-# frozen Xeon teacher (which reads the same 0.9052 there): {glue:text}`t2g_gpu` of the cells
-# finished so far. A cell that ran on the GPU rounds differently from the same cell on the
+# frozen Xeon teacher (which reads the same 0.9052 there). Of the cells finished so far,
+# {glue:text}`t2g_gpu`. A cell that ran on the GPU rounds differently from the same cell on the
 # CPU, so it is another draw of that cell, as another seed would be; the column *ran on* says
 # where each cell ran. The GPU machine kept those cells' checkpoints, so their generators'
 # classes are not scored. The verdict's pairs, when they run, run on one machine.

@@ -380,5 +380,6 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
     v = show2.tuning_values(rows)
     assert v["t2g_balance"] == ("one stage: 0.450 (test 0.300) at balance 0, 0.650 (test 0.640) "
                                 "at balance 5; two stages: 0.600 (test 0.610) at balance 1")
-    assert v["t2g_gpu"] == "2 of 6 on H200"
+    assert v["t2g_gpu"] == "2 of 6 ran on the H200"
+    assert show2.tuning_values(rows[:2])["t2g_gpu"] == "none of 2 ran on a GPU"
     assert show2.tuning_values([])["t2g_balance"] == "nothing recorded yet"

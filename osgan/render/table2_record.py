@@ -476,7 +476,8 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     gpus = sorted({ran_on(r["machine"]) for r in rows} - {"CPU", "unknown"})
     n = sum(ran_on(r["machine"]) in gpus for r in rows)
     return {"t2g_balance": balance,
-            "t2g_gpu": f"{n} of {len(rows)} on {', '.join(gpus)}" if n else f"none of {len(rows)}"}
+            "t2g_gpu": f"{n} of {len(rows)} ran on the {', '.join(gpus)}" if n
+            else f"none of {len(rows)} ran on a GPU"}
 
 
 def ran_on(machine: str) -> str:
