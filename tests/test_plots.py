@@ -585,6 +585,7 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert "effective number of classes" in shown[-1].data
     # the record's provenance names the GPU and how many cells ran on it
     assert "AMD EPYC; 1 cell(s) on an NVIDIA H200 (float32, TF32 off)" in shown[1].data
+    assert "epochs by our recipe, Adam with a cosine decay (test accuracy" in shown[1].data
 
 
 def test_tuning_chooses_at_the_grid_length_as_the_sweep_does(tmp_path):

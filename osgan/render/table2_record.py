@@ -383,6 +383,11 @@ def progress(rec: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
             len(listed) + later, [r for r in done if r["path"].name not in length])
 
 
+# how a record's teacher was trained (osgan.dfad.DFADConfig.teacher_recipe), in its provenance
+RECIPE_WORDS = {"ours": "our recipe, Adam with a cosine decay",
+                "dfad": "DFAD's recipe, SGD at 0.01"}
+
+
 def provenance_text(rec: dict[str, Any]) -> str:
     """Where a DFAD record came from, in one paragraph, with the settings every run shares."""
     sessions, runs = rec["provenance"]["sessions"], rec["runs"]
@@ -406,7 +411,8 @@ def provenance_text(rec: dict[str, Any]) -> str:
     teacher = next((r["teacher_accuracy"] for r in runs if r["teacher_accuracy"]), None)
     setting = (f" Every run: {c.get('dataset')}, batch {c.get('batch_size')}, generator width "
                f"{c.get('g_width')}, nz {c.get('nz')}, teacher trained {c.get('teacher_epochs')} "
-               f"epochs (test accuracy {teacher:.4f}), the last {c.get('val_n')} training images "
+               f"epochs by {RECIPE_WORDS.get(c.get('teacher_recipe', 'ours'), '?')} (test "
+               f"accuracy {teacher:.4f}), the last {c.get('val_n')} training images "
                "held out for choosing the learning rates." if c and teacher else "")
     return (f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}, "
             f"{len(sessions)} invocation(s) from {start} to {end} on {on}, "
