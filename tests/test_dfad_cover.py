@@ -354,14 +354,19 @@ def test_round_seconds_measures_the_configured_round(monkeypatch):
 # --------------------------------------------------------------------------- the sweep, the plans
 
 
-def test_the_tuning_sweep_is_its_plans_grid():
-    spec, tune = sweeps.SWEEPS["table2_tune"], plans.TABLE2_TUNING
-    grid = tune.grid
+def sweep_is_plans_grid(name: str, tune: plans.TuningPlan, plan: plans.DistillPlan):
+    """The sweep ``name`` runs the grid, seeds and lengths its tuning plan and verdict name."""
+    spec, grid = sweeps.SWEEPS[name], tune.grid
     assert (spec.lr_s, spec.lr_g, spec.balance, spec.g_scale, spec.recipes) == \
         (grid["lr_s"], grid["lr_g"], grid["balance"], grid["g_scale"], grid["recipes"])
-    assert spec.tune_seeds == tune.seeds and spec.seeds == plans.TABLE2.seeds
+    assert spec.tune_seeds == tune.seeds and spec.seeds == plan.seeds
     assert spec.rounds == {k: v for k, v in tune.lengths.items() if k != "why"}
-    assert tune.sweep == "table2_tune" and plans.get("table2").tuning == tune.name
+    assert tune.sweep == name and plans.get(plan.name).tuning == tune.name
+    return spec
+
+
+def test_the_tuning_sweep_is_its_plans_grid():
+    sweep_is_plans_grid("table2_tune", plans.TABLE2_TUNING, plans.TABLE2)
     cells = [c for c in sweep.cells("table2_tune") if c.seed == 0]
     by = {sc: [c for c in cells if c.scheme == sc and c.hparams == "adam"]
           for sc in ("one", "two", "kd")}
@@ -383,13 +388,7 @@ def test_the_tuning_sweep_is_its_plans_grid():
 
 
 def test_the_dfad_teacher_sweep_is_its_plans_grid_with_dfads_teacher():
-    spec, tune = sweeps.SWEEPS["table2_dt"], plans.TABLE2_DT_TUNING
-    grid = tune.grid
-    assert (spec.lr_s, spec.lr_g, spec.balance, spec.g_scale, spec.recipes) == \
-        (grid["lr_s"], grid["lr_g"], grid["balance"], grid["g_scale"], grid["recipes"])
-    assert spec.tune_seeds == tune.seeds and spec.seeds == plans.TABLE2_DT.seeds
-    assert spec.rounds == {k: v for k, v in tune.lengths.items() if k != "why"}
-    assert tune.sweep == "table2_dt" and plans.get("table2_dt").tuning == tune.name
+    spec = sweep_is_plans_grid("table2_dt", plans.TABLE2_DT_TUNING, plans.TABLE2_DT)
     assert spec.level == 0.80 and spec.extend == 3
     by = {sc: [c for c in sweep.cells("table2_dt") if c.seed == 0 and c.scheme == sc]
           for sc in ("one", "two", "kd")}
