@@ -545,7 +545,8 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
                      f"KD, a cell whose checkpoint stayed on the GPU machine it ran on, or not "
                      f"scored yet (`python -m osgan sweep {results.name} --rescore`). "
                      f"*teacher*: the LeNet-5 the cell distilled, the AMD EPYC's (0.9054, not "
-                     f"kept) or the Xeon's (0.9052, frozen in `osgan/instruments`). *ran on*: "
+                     f"kept), the Xeon's (0.9052) or the Xeon's trained by DFAD's recipe "
+                     f"(0.8812, `table2_dt`), both frozen in `osgan/instruments`. *ran on*: "
                      f"this record's CPU (one thread) or the GPU a session was lent "
                      f"(`scripts/gpu_grid.sh`: the same cell configs and code, float32 with TF32 "
                      f"off)."))
