@@ -76,7 +76,6 @@ TABLE1 = Plan(
 )
 
 
-
 # ----------------------------------------------------------------------------------------------
 # Table 2 (Sec. 4.4): data-free distillation with a generator that covers the classes.
 # Written before any of its runs; both are run by the sweep "table2_tune" (osgan.sweeps), whose
@@ -196,8 +195,8 @@ TABLE2 = DistillPlan(
 # 0.80 (each scheme's best near 0.67 on validation, with or without DAFL's term), and a probe
 # outside any record had pointed at the teacher: at the grid's point adam-s0.001-g0.003-b5, two
 # stages, seed 0, a LeNet-5 trained 8 epochs (test 0.887) was distilled to 0.745 validation
-# accuracy by round 400, where the 32-epoch teacher (0.905) gave 0.494. A teacher trained to
-# its plateau is sharper, and harder to distil without data. DFAD distils a teacher trained
+# accuracy by round 400, where the 32-epoch teacher (0.905) gave 0.494: a teacher trained to
+# its plateau seems harder to distil without data (why is not tested). DFAD distils a teacher trained
 # briefly with SGD (its train_teacher.py: 10 epochs at a constant rate, 0.01), so this plan
 # trains the teacher as DFAD did (DFADConfig.teacher_recipe "dfad"; test 0.8812 here) and keeps
 # the rest of TABLE2_TUNING's setting: the same grid of Adam rates, DFAD's own objective and

@@ -1,6 +1,7 @@
-"""The seed-0 tuning grid of a dfad sweep (table2_tune) on a CUDA machine, with the sweep's own
-cell configs and run function (the pinned code on PYTHONPATH), in an order of our choosing
-(scripts/gpu_grid.sh prepares and runs it):
+"""The seed-0 tuning grid of a dfad sweep (table2_tune, table2_dt) on a CUDA machine, with the
+sweep's own cell configs and run function (the pinned code on PYTHONPATH), in an order of our
+choosing (scripts/gpu_grid.sh prepares and runs it). Its provenance session repeats what
+osgan.sweep.run_sweep writes, plus the GPU: the pinned code predates a GPU entry.
 
     python gpu_grid.py train SWEEP RESULTS WORKERS ORDER...   # ORDER: substrings, first first
     python gpu_grid.py diagnose RESULTS WORKERS OUT.json       # the new cells' final networks
@@ -64,6 +65,9 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     spec = sweep.sweep_spec(name)
     cfgs = [cell_config(name, c, results) for c in cells(name, results)]
     todo = [c for c in cfgs if status(c) != "done" and c.seed in spec.tune_seeds]
+    if not todo:
+        sys.exit(f"gpu_grid: every cell of {name}'s tune seeds in {results} is done; nothing to "
+                 "run (collect the record, or prepare another sweep)")
 
     def rank(cfg):
         cell = Path(cfg.out_dir).name
@@ -74,11 +78,10 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     prov_path = results / "provenance.json"
     prov = (json.loads(prov_path.read_text()) if prov_path.exists()
             else {"sweep": name, "sessions": []})
-    env = environment()
     session = {"start": _now(), "end": None,
                "command": f"python gpu_grid.py train {name} <record> {workers} {' '.join(order)}",
                "executor": "local", "workers": workers, "threads": todo[0].threads,
-               **env, "commit": pinned_commit(), "dirty": False,
+               **environment(), "commit": pinned_commit(), "dirty": False,
                "code": "git archive of the pinned commit's osgan/ (no .git on the GPU machine); "
                        f"sha256 of its .py files: {code_digest()}",
                "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none",
@@ -101,9 +104,10 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
 
 def diagnose(results: Path, workers: int, out: Path) -> None:
     import multiprocessing
-    prov = json.loads((results / "provenance.json").read_text())
-    mine = [str(results / c) for s in prov["sessions"] if "gpu" in s
-            for c in s["cells_finished"]]
+    # the cells this machine's train step finished: the last session's (earlier GPU sessions'
+    # checkpoints stayed on their machines)
+    last = json.loads((results / "provenance.json").read_text())["sessions"][-1]
+    mine = [str(results / c) for c in last["cells_finished"]] if "gpu" in last else []
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         got = {}
         for path, d in pool.imap_unordered(_diagnose, mine):

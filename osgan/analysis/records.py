@@ -59,13 +59,18 @@ def evals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in records if "Eval/FID" in r]
 
 
+def gpu_of(session: dict[str, Any]) -> str | None:
+    """The GPU a provenance session ran its cells on (its ``gpu`` entry), None for a CPU's."""
+    return session.get("gpu") if session.get("gpu") not in (None, "none") else None
+
+
 def machines(prov: dict[str, Any]) -> dict[str, str]:
     """Where each cell of a record ran, from its provenance: cell -> the GPU's name for a
-    session on a GPU (its ``gpu`` entry), else the session's CPU; the last session that finished
+    session on a GPU (:func:`gpu_of`), else the session's CPU; the last session that finished
     the cell. A cell no session lists is absent."""
     out: dict[str, str] = {}
     for s in sorted(prov.get("sessions", []), key=lambda s: s["start"]):
-        where = s.get("gpu") if s.get("gpu") not in (None, "none") else s.get("cpu", "unknown")
+        where = gpu_of(s) or s.get("cpu", "unknown")
         out |= dict.fromkeys(s.get("cells_finished", []), where)
     return out
 

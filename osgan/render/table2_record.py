@@ -396,12 +396,11 @@ def provenance_text(rec: dict[str, Any]) -> str:
              f"{', '.join(sorted({r['point'] for r in off}))})" if off else "")
     if not sessions:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}."
-    where = records.machines(rec["provenance"])
-    cpus = sorted({s["cpu"] for s in sessions if s.get("gpu") in (None, "none")})
-    gpus = {g: sum(m == g for m in where.values())
-            for g in sorted({s["gpu"] for s in sessions if s.get("gpu") not in (None, "none")})}
-    on = ", ".join(cpus) + "".join(f"; {n} cell(s) on an {g} (float32, TF32 off)"
-                                   for g, n in gpus.items())
+    where = records.machines(rec["provenance"]).values()
+    cpus = sorted({s["cpu"] for s in sessions if not records.gpu_of(s)})
+    gpus = sorted({g for s in sessions if (g := records.gpu_of(s))})
+    on = ", ".join(cpus) + "".join(f"; {list(where).count(g)} cell(s) on an {g} (float32, TF32 "
+                                   "off)" for g in gpus)
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
     torches = sorted({s["torch"] for s in sessions})
     start = min(s["start"] for s in sessions)
