@@ -606,3 +606,20 @@ def test_tuning_chooses_at_the_grid_length_as_the_sweep_does(tmp_path):
     assert chosen == {"adam-s0.001-g0.001": True, "adam-s0.001-g0.003": False}
     # read at the runs' ends instead, the other point would look chosen
     assert {r["point"]: r["chosen"] for r in a2.tuning(runs)}["adam-s0.001-g0.003"]
+
+
+def test_every_substitution_the_introduction_places_is_staged(tmp_path):
+    """book/intro.md's ``{{ key }}`` are all among the values scripts/build_book.py stages (the
+    record summary's, Table 1's findings and the instruments' spread), so no key shows raw."""
+    import re
+    from pathlib import Path
+
+    from osgan import forest, plans, table1
+    from osgan.analysis import instrument
+
+    text = (Path(__file__).parents[1] / "book" / "intro.md").read_text()
+    placed = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", text))
+    staged = (intro.intro_values(tmp_path) | forest.values(table1.analyse([], plans.TABLE1))
+              | instrument.spread_values(tmp_path / "spread.json"))
+    assert {"t2p_verdict", "t2p_progress", "t1rec_done"} <= placed
+    assert placed <= set(staged), sorted(placed - set(staged))

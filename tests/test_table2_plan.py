@@ -173,6 +173,11 @@ def test_the_record_under_the_plan_stands_where_the_sweep_does(tuned):
     assert v["t2p_diff"].startswith(f"{np.mean(one) - np.mean(two):+.3f} [{ci.low:+.3f}")
     table = next(s.data for s in shown if "under plan" in getattr(s, "data", ""))
     assert f"| 2 | {np.mean(one):.3f} | {np.mean(two):.3f} |" in table and f.verdict in table
+    # beside the paper's Table 2: each row's share of its own teacher (ours 0.9 in the fixture)
+    beside = next(s.data for s in shown if "the paper's Table 2" in getattr(s, "data", ""))
+    assert (f"| one stage (OSGAN) | {f.one:.3f} | {f.one / 0.9:.0%} | 0.934 | "
+            f"{0.934 / 0.955:.0%} | 0.700 | {0.700 / 0.775:.0%} |") in beside
+    assert "| teacher | 0.900 | 100% | 0.955 | 100% | 0.775 | 100% |" in beside
 
 
 def test_a_missed_level_shows_the_plans_rule_and_no_verdict(tuned):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from osgan import bench, dfad, sweep
+from osgan import bench, dfad, plans, sweep, table2
 from osgan.analysis import instrument, records, table1_record, table2_record
+from osgan.render import table2_plan
 from osgan.render import table2_record as show2
 from osgan.render.tables import interval, markdown_table, span
 
@@ -96,11 +97,23 @@ def _table2_values(results: Path) -> dict[str, str]:
     return out
 
 
+LEAD_T2 = ("table2_dt", plans.TABLE2_DT)  # the record and plan Table 2 is told by: the newest
+
+
+def _table2_plan_values(results: Path) -> dict[str, str]:
+    """Where Table 2's current plan stands (``t2p_*``, :func:`osgan.render.table2_plan.values`):
+    the grid on seed 0, the choice, the level and, once reached, the verdict."""
+    name, plan = LEAD_T2
+    r = table2.recorded(results / name, plan) if (results / name / "sweep.json").exists() else None
+    return table2_plan.values(r)
+
+
 def intro_values(results: str | Path = "results") -> dict[str, str]:
     """Every value the introduction's prose about the recorded sweeps places (its MyST
     substitutions), :data:`MISSING` for each the checkout does not hold."""
     results = Path(results)
-    return _table1_values(results) | _gpu_values(results) | _table2_values(results)
+    return (_table1_values(results) | _gpu_values(results) | _table2_values(results)
+            | _table2_plan_values(results))
 
 
 def _pair_rows(where: str, paired: list[dict[str, Any]]) -> list[dict[str, Any]]:
