@@ -39,18 +39,27 @@ def _instruments(names) -> str:
     return ", ".join(f"{instrument.LABEL.get(k, k)} {v}" for k, v in sorted(counts.items())) or "–"
 
 
+def _machines(names) -> str:
+    """``CPU 5, NVIDIA H200 3``: how many pairs ran on each kind of machine."""
+    return ", ".join(f"{'CPU' if k == 'cpu' else k} {v}" for k, v
+                     in sorted(Counter(names).items(), key=lambda kv: (kv[0] != "cpu", kv[0]))
+                     ) or "–"
+
+
 def verdict_rows(f: Findings, gans: list[str] | None = None) -> list[dict[str, Any]]:
-    """The verdict table: per objective n (and the classifier that measured each pair), one/two
-    [95%], p, Holm-adjusted p, TOST p, the verdict, the smallest ratio the n pairs detect, and the
-    paper's CelebA ratio."""
+    """The verdict table: per objective n (the classifier that measured each pair and, once a
+    GPU ran some, where the pairs ran), one/two [95%], p, Holm-adjusted p, TOST p, the verdict,
+    the smallest ratio the n pairs detect, and the paper's CelebA ratio."""
     plan = plans.get(f.plan)
-    return [{"objective": c.gan, "seeds": c.n, "classifier (pairs)": _instruments(c.instruments),
-             "FID one / two [95%]": _ratio(c),
-             "p": _num(c.p), "p (Holm)": _num(c.p_holm),
-             f"TOST p (±{plan.equivalence_ratio - 1:.0%})": _num(c.tost_p),
-             "verdict": c.verdict if c.n >= 2 else "–",
-             f"detectable at {plan.power:.0%} power": _num(c.detectable, "x/{:.2f}"),
-             "paper, CelebA one / two": _num(f.paper.get(c.gan, math.nan))}
+    gpu = any(m != "cpu" for c in f.primary for m in c.machines)
+    return [{"objective": c.gan, "seeds": c.n, "classifier (pairs)": _instruments(c.instruments)}
+            | ({"ran on (pairs)": _machines(c.machines)} if gpu else {})
+            | {"FID one / two [95%]": _ratio(c),
+               "p": _num(c.p), "p (Holm)": _num(c.p_holm),
+               f"TOST p (±{plan.equivalence_ratio - 1:.0%})": _num(c.tost_p),
+               "verdict": c.verdict if c.n >= 2 else "–",
+               f"detectable at {plan.power:.0%} power": _num(c.detectable, "x/{:.2f}"),
+               "paper, CelebA one / two": _num(f.paper.get(c.gan, math.nan))}
             for c in f.primary if gans is None or c.gan in gans]
 
 

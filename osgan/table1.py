@@ -83,6 +83,7 @@ class Comparison:
     mean: float  # the mean log difference one - two, and its sd over seeds
     sd: float
     verdict: str  # one of the plan's verdicts (secondary readings: for reference only)
+    machines: tuple[str, ...] = ()  # where each seed's pair ran: "cpu" or the GPU's name
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,18 @@ def check_plan(runs: list[dict[str, Any]], plan: plans.Plan) -> list[str]:
 def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
             ) -> tuple[list[Comparison], dict[str, list[int]], dict[str, list[int]]]:
     """Per objective of the plan, the paired comparison of ``name`` over the plan's seeds that
-    both schemes finished (plain one- and two-stage cells) measured with one instrument,
-    Holm-adjusted over the objectives; per objective the plan's seeds not paired yet; and those
-    whose two cells are done but were measured with different instruments."""
-    read: dict[tuple[str, str, int], tuple[float, str]] = {}
+    both schemes finished (plain one- and two-stage cells) measured with one instrument on one
+    kind of machine, Holm-adjusted over the objectives; per objective the plan's seeds not
+    paired yet; and those whose two cells are done but were measured with different instruments
+    or ran on different kinds of machine (a CPU and a GPU)."""
+    read: dict[tuple[str, str, int], tuple[float, tuple[str, str]]] = {}
     for r in runs:
         if r["done"] and not r.get("exact") and not r.get("variant") and r["seed"] in plan.seeds:
+            # a pair is formed within one instrument and one kind of machine (a CPU, or a
+            # GPU: its cells round differently, and scripts/gpu_grid.py runs whole pairs)
+            on = r["machine"] if r.get("on_gpu") else "cpu"
             read[(r["gan"], r["stages"], r["seed"])] = (reading(r["evals"], name),
-                                                       r.get("instrument", "none"))
+                                                       (r.get("instrument", "none"), on))
     rows, missing, mixed = [], {}, {}
     for gan in plan.objectives:
         done = [s for s in plan.seeds
@@ -150,14 +155,15 @@ def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
         one = [read[(gan, ONE, s)][0] for s in seeds]
         two = [read[(gan, TWO, s)][0] for s in seeds]
         t = stats.paired(np.subtract(one, two), plan.alpha)
-        rows.append((gan, seeds, tuple(read[(gan, ONE, s)][1] for s in seeds), t,
+        rows.append((gan, seeds, tuple(read[(gan, ONE, s)][1][0] for s in seeds), t,
                      stats.tost(one, two, plan.margin),
-                     stats.detectable(t.sd, t.n, plan.alpha, plan.power)))
-    adjusted = stats.holm([t.p for *_, t, _, _ in rows])
+                     stats.detectable(t.sd, t.n, plan.alpha, plan.power),
+                     tuple(read[(gan, ONE, s)][1][1] for s in seeds)))
+    adjusted = stats.holm([row[3].p for row in rows])
     out = [Comparison(gan, name, seeds, inst, t.n, math.exp(t.mean), math.exp(t.low),
                       math.exp(t.high), t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
-                      verdict(p_adj, t.mean, tost_p, plan))
-           for (gan, seeds, inst, t, tost_p, det), p_adj in zip(rows, adjusted)]
+                      verdict(p_adj, t.mean, tost_p, plan), where)
+           for (gan, seeds, inst, t, tost_p, det, where), p_adj in zip(rows, adjusted)]
     return out, missing, mixed
 
 

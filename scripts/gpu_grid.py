@@ -1,10 +1,19 @@
-"""The seed-0 tuning grid of a dfad sweep (table2_tune, table2_dt) on a CUDA machine, with the
-sweep's own cell configs and run function (the pinned code on PYTHONPATH), in an order of our
-choosing (scripts/gpu_grid.sh prepares and runs it). Its provenance session repeats what
-osgan.sweep.run_sweep writes, plus the GPU: the pinned code predates a GPU entry.
+"""A recorded sweep's cells on a CUDA machine, with the sweep's own cell configs and run function
+(the pinned code on PYTHONPATH), in an order of our choosing (scripts/gpu_grid.sh prepares and
+runs it): a dfad sweep's seed-0 tuning grid (table2_tune, table2_dt), or a Table 1 sweep's
+remaining seeds (table1) as whole pairs. Its provenance session repeats what the sweep writes,
+plus the GPU: the pinned code predates a GPU entry.
 
     python gpu_grid.py train SWEEP RESULTS WORKERS ORDER...   # ORDER: substrings, first first
-    python gpu_grid.py diagnose RESULTS WORKERS OUT.json       # the new cells' final networks
+    python gpu_grid.py pairs SWEEP RESULTS WITHHELD           # Table 1: whole pairs only
+    python gpu_grid.py diagnose RESULTS WORKERS OUT.json       # dfad: the new cells' networks
+
+**Pairs on one machine.** A Table 1 verdict pairs one stage with two on each seed, and a cell
+that ran on the GPU rounds differently from the same cell on a CPU: so the GPU runs only pairs
+neither of whose cells is done elsewhere, pair by pair, and keeps a finished cell in the record
+only if its partner finished in the same session (``pairs``); a cell whose partner did not is
+moved to WITHHELD, listed in the session as withheld, and runs again on a CPU beside its
+partner. The rule is the script's, fixed before any GPU cell of Table 1 ran.
 
 Float32 throughout: TF32 off for cuDNN and cuBLAS, deterministic algorithms (the flags are set
 at import, so every spawned worker sets them too). A session entry in RESULTS/provenance.json
@@ -57,17 +66,51 @@ def _diagnose(path: str):
         return path, {"error": repr(e)}
 
 
+def _spec(name: str) -> dict:
+    """The sweep's kind and tune seeds, from a pinned commit's spec (a dict before 7dfb6b7, a
+    dataclass since)."""
+    from osgan import sweep
+    spec = sweep.sweep_spec(name)
+    get = spec.get if isinstance(spec, dict) else lambda k, d=None: getattr(spec, k, d)
+    return {"kind": sweep.kind(name), "tune_seeds": get("tune_seeds")}
+
+
+def pair_key(cfg) -> tuple:
+    """The cells one verdict pairs: one objective, variant and seed (its two schemes)."""
+    return (cfg.gan, getattr(cfg, "variant", ""), cfg.seed)
+
+
+def _configs(name: str, results: Path) -> list:
+    from osgan.sweep import cell_config, cells
+    return [cell_config(name, c, results) for c in cells(name, results)]
+
+
+def to_run(name: str, cfgs: list, status) -> list:
+    """The cells a GPU session runs: a dfad sweep's tune-seed cells not done; a Table 1 sweep's
+    pairs of which no cell is done (nor under way elsewhere, which the prepared record does not
+    hold), pair by pair in the sweep's order."""
+    spec = _spec(name)
+    todo = [c for c in cfgs if status(c) != "done"]
+    if spec["kind"] == "dfad":
+        return [c for c in todo if c.seed in (spec["tune_seeds"] or ())]
+    plain = [c for c in cfgs if not getattr(c, "exact", False)]
+    groups: dict[tuple, list] = {}
+    for c in plain:
+        groups.setdefault(pair_key(c), []).append(c)
+    return [c for g in groups.values() if all(status(x) != "done" for x in g) for c in g]
+
+
 def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     from osgan import harness, sweep
-    from osgan.sweep import _now, cell_config, cells, environment, run_kind, status
+    from osgan.sweep import _now, environment, status
 
     sweep.own_results(name, results)
-    spec = sweep.sweep_spec(name)
-    cfgs = [cell_config(name, c, results) for c in cells(name, results)]
-    todo = [c for c in cfgs if status(c) != "done" and c.seed in spec.tune_seeds]
+    cfgs = _configs(name, results)
+    todo = to_run(name, cfgs, status)
     if not todo:
-        sys.exit(f"gpu_grid: every cell of {name}'s tune seeds in {results} is done; nothing to "
-                 "run (collect the record, or prepare another sweep)")
+        sys.exit(f"gpu_grid: no cell of {name} in {results} is left for a GPU (dfad: the tune "
+                 "seeds' grid is done; table1: no pair is wholly to run); nothing to run "
+                 "(collect the record, or prepare another sweep)")
 
     def rank(cfg):
         cell = Path(cfg.out_dir).name
@@ -89,17 +132,54 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
                "cudnn": torch.backends.cudnn.version(), "precision": flags(),
                "cells_finished": []}
     prov["sessions"].append(session)
-    sweep.write_json(prov_path, prov)
+    write_json(prov_path, prov)
 
     def finished(i, path):
         session["cells_finished"].append(Path(path).name)
         session["end"] = _now()
-        sweep.write_json(prov_path, prov)
+        write_json(prov_path, prov)
         print("finished", Path(path).name, flush=True)
 
-    run_kind(name).prepare(todo[0])
-    harness.parallel_map(sweep._run_cell, todo, workers, desc=f"gpu {name}", progress=False,
+    if hasattr(sweep, "run_kind"):  # 7dfb6b7 and later: one run function for every kind
+        sweep.run_kind(name).prepare(todo[0])
+        run = sweep._run_cell
+    else:  # bb71de5 (table1): a Table 1 cell is a training run
+        from osgan import compare
+        run = compare._train_one
+    harness.parallel_map(run, todo, workers, desc=f"gpu {name}", progress=False,
                          on_done=finished)
+
+
+def write_json(path: Path, obj) -> None:
+    from osgan import sweep, util
+    (getattr(sweep, "write_json", None) or util.write_json)(path, obj)
+
+
+def pairs(name: str, results: Path, withheld: Path) -> list[str]:
+    """Keep in the record only the whole pairs the last session finished: move each finished
+    cell whose partner did not finish in it to ``withheld`` (kept, outside the record), and
+    list it in the session as withheld. A dfad sweep's cells are left as they are."""
+    import shutil
+    prov_path = results / "provenance.json"
+    prov = json.loads(prov_path.read_text())
+    session = prov["sessions"][-1]
+    if _spec(name)["kind"] == "dfad" or "gpu" not in session:
+        return []
+    mine = set(session["cells_finished"])
+    groups: dict[tuple, set] = {}
+    for c in _configs(name, results):
+        if not getattr(c, "exact", False):
+            groups.setdefault(pair_key(c), set()).add(Path(c.out_dir).name)
+    orphans = sorted(c for g in groups.values() if g & mine and not g <= mine for c in g & mine)
+    withheld.mkdir(parents=True, exist_ok=True)
+    for c in orphans:
+        shutil.move(str(results / c), str(withheld / c))
+    session["cells_finished"] = [c for c in session["cells_finished"] if c not in orphans]
+    session["cells_withheld"] = orphans
+    session["withheld_why"] = ("finished on this GPU while its partner did not: a pair runs on "
+                               "one machine (scripts/gpu_grid.py)")
+    write_json(prov_path, prov)
+    return orphans
 
 
 def diagnose(results: Path, workers: int, out: Path) -> None:
@@ -125,6 +205,8 @@ if __name__ == "__main__":
         print("osgan", code_digest())
     elif what == "train":
         train(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
+    elif what == "pairs":
+        print("withheld:", *pairs(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])) or ["none"])
     elif what == "diagnose":
         diagnose(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
     else:

@@ -1,37 +1,48 @@
 #!/usr/bin/env bash
-# A dfad sweep's seed-0 tuning cells on a lent CUDA machine, with the code the record is pinned at:
+# A recorded sweep's cells on a lent CUDA machine, with the code the record is pinned at: a dfad
+# sweep's seed-0 tuning grid (table2_tune, table2_dt), or Table 1's remaining pairs (table1).
 #   scripts/gpu_grid.sh prepare [NAME]   # here: _dev/ (ignored) with what the machine needs
 #   then, through the device tool, with carry ["_dev"]:
 #   W=15 TRAIN_S=400 bash scripts/gpu_grid.sh run [NAME] [ORDER...]   # on the GPU machine
-#   and here: python -m osgan sweep NAME --collect <the returned rec.tgz, unpacked>/NAME
+#   and here, the returned rec.tgz unpacked into DIR (the CPU sweep of NAME stopped first):
+#   scripts/gpu_grid.sh adopt NAME DIR   # into the record, and into the pinned worktree
 # _dev/ holds: the pinned commit's osgan/ (git archive; the machine has no .git), the
-# Fashion-MNIST IDX files (the machine has no Debian package), the frozen teacher in a cache of
-# its own, the pinned worktree's record (the cells done are skipped) and clean-fid and submitit
-# as wheels (the machine's image lacks them). On the machine, scripts/gpu_grid.py runs the cells
-# not done, ORDER's substrings first, 15 at a time, float32 (TF32 off) with deterministic
-# algorithms, and records a provenance session naming the GPU; then diagnoses the new cells'
-# final networks (the checkpoints stay on the machine). What comes back: $OUT/rec.tgz (the
-# record), $OUT/diagnose.json, logs.
+# Fashion-MNIST IDX files (the machine has no Debian package), the frozen instruments (teachers,
+# domain classifier) in a cache of their own, the pinned worktree's finished cells (skipped
+# there) and clean-fid and submitit as wheels (the machine's image lacks them). On the machine,
+# scripts/gpu_grid.py runs the cells not done (table1: whole pairs only), ORDER's substrings
+# first, 15 at a time, float32 (TF32 off) with deterministic algorithms, and records a
+# provenance session naming the GPU; keeps table1's whole pairs only (a cell whose partner did
+# not finish comes back apart, in withheld.tgz); diagnoses a dfad sweep's new cells' final
+# networks (the checkpoints stay on the machine). What comes back: $OUT/rec.tgz (the record),
+# $OUT/withheld.tgz, $OUT/diagnose.json, logs.
 set -u
-what=${1:?usage: scripts/gpu_grid.sh prepare|run [NAME] [ORDER...]}; shift
+what=${1:?usage: scripts/gpu_grid.sh prepare|run|adopt [NAME] [ORDER...|DIR]}; shift
+case $what in prepare|run|adopt) ;; *) echo "gpu_grid: unknown step $what (prepare, run or adopt)" >&2; exit 2 ;; esac
 name=${1:-table2_tune}; shift || true
-declare -A PIN=([table2_tune]=7dfb6b7 [table2_dt]=541bbc3)  # as scripts/sweep_pinned.sh
+declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3)  # as scripts/sweep_pinned.sh
 commit=${PIN[$name]:-}
-[ -n "$commit" ] || { echo "gpu_grid: no pinned dfad record $name (known: ${!PIN[*]})" >&2; exit 2; }
+[ -n "$commit" ] || { echo "gpu_grid: no pinned record $name (known: ${!PIN[*]})" >&2; exit 2; }
 top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
 D=$top/_dev
 case $what in
   prepare)
     set -e
     grep -qx "/_dev/" "$top/.git/info/exclude" 2>/dev/null || { mkdir -p "$top/.git/info"; echo "/_dev/" >> "$top/.git/info/exclude"; }
+    if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+      echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name'), so that no cell runs on both machines" >&2; exit 2
+    fi
     rm -rf "$D" && mkdir -p "$D/pin" "$D/fmnist" "$D/cache/classifiers" "$D/rec" "$D/whl"
     git -C "$top" archive "$commit" osgan | tar x -C "$D/pin"
     git -C "$top" rev-parse "$commit" > "$D/pin/COMMIT"
     cp /usr/share/datasets/fashion-mnist/*.gz "$D/fmnist/"
-    cp "$top"/osgan/instruments/teacher-*.pt "$D/cache/classifiers/"
+    cp "$top"/osgan/instruments/*.pt "$D/cache/classifiers/"
     src=$(dirname "$top")/pinned-$name/results/$name
     [ -d "$src" ] || src=$top/results/$name
     cp -r "$src" "$D/rec/$name"
+    for c in "$D/rec/$name"/*/; do  # a cell under way here resumes here: not there
+      [ -f "$c/config.json" ] && [ ! -f "$c/done.json" ] && rm -rf "$c"
+    done
     (cd "$D/whl" && "$top/.venv/bin/python" -m pip download -q --no-deps --only-binary=:all: \
         clean-fid==0.1.35 submitit==1.5.4)
     cp "$top/scripts/gpu_grid.py" "$top/scripts/gpu_dfad_probe.py" "$D/"
@@ -46,8 +57,27 @@ case $what in
     cd "$D"
     timeout -s INT "$TRAIN_S" python3 gpu_grid.py train "$name" "$D/rec/$name" "$W" "$@" > "$OUT/train.log" 2>&1
     echo "train rc $? after $(( $(date +%s) - T0 )) s"; grep -c "^finished" "$OUT/train.log"
-    timeout 90 python3 gpu_grid.py diagnose "$D/rec/$name" "$W" "$OUT/diagnose.json" > "$OUT/diagnose.log" 2>&1
-    echo "diagnose rc $? after $(( $(date +%s) - T0 )) s"
+    python3 gpu_grid.py pairs "$name" "$D/rec/$name" "$D/withheld/$name" 2>&1 | tee "$OUT/pairs.log"
+    [ -d "$D/withheld/$name" ] && tar czf "$OUT/withheld.tgz" -C "$D/withheld" "$name"
+    if [ "$name" != table1 ]; then
+      timeout 90 python3 gpu_grid.py diagnose "$D/rec/$name" "$W" "$OUT/diagnose.json" > "$OUT/diagnose.log" 2>&1
+      echo "diagnose rc $? after $(( $(date +%s) - T0 )) s"
+    fi
     tar czf "$OUT/rec.tgz" -C "$D/rec" "$name" ;;
-  *) echo "gpu_grid: unknown step $what (prepare or run)" >&2; exit 2 ;;
+  adopt)
+    set -e
+    dir=${1:?usage: scripts/gpu_grid.sh adopt NAME DIR (DIR holds NAME/, rec.tgz unpacked)}
+    rec=$dir/$name wt=$(dirname "$top")/pinned-$name cache=$(dirname "$top")/pinned-$name.cache
+    [ -f "$rec/provenance.json" ] || { echo "gpu_grid: $rec holds no record of $name" >&2; exit 2; }
+    if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+      echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name')" >&2; exit 2
+    fi
+    cells=$("$top/.venv/bin/python" -c "import json,sys; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if s.get('gpu') else '')" "$rec/provenance.json")
+    [ -n "$cells" ] || { echo "gpu_grid: the last session of $rec ran no cell on a GPU" >&2; exit 2; }
+    (cd "$top" && .venv/bin/python -m osgan sweep "$name" --collect "$rec")
+    for c in $cells; do  # the pinned worktree's sweep skips them; a CPU checkpoint of one goes
+      if [ -d "$wt/results/$name" ]; then rm -rf "$wt/results/$name/$c"; cp -r "$rec/$c" "$wt/results/$name/"; fi
+      rm -rf "$cache/sweeps/$name/$c"
+    done
+    echo "adopted: $cells" ;;
 esac

@@ -17,9 +17,11 @@ def run(*args):
 def test_an_unknown_step_or_sweep_is_refused_in_one_line_before_anything_is_made():
     before = (ROOT / "_dev").exists()
     code, err = run("fetch")
-    assert code == 2 and err == "gpu_grid: unknown step fetch (prepare or run)"
-    code, err = run("prepare", "table1")
-    assert code == 2 and "no pinned dfad record table1" in err and "\n" not in err
+    assert code == 2 and err == "gpu_grid: unknown step fetch (prepare, run or adopt)"
+    code, err = run("prepare", "table9")
+    assert code == 2 and "no pinned record table9" in err and "\n" not in err
+    code, err = run("adopt", "table1", str(ROOT / "no-such-folder"))
+    assert code == 2 and "holds no record of table1" in err and "\n" not in err
     assert (ROOT / "_dev").exists() == before
 
 
@@ -46,3 +48,46 @@ print(gpu_grid.pinned_commit(), gpu_grid.code_digest())
                          check=True).stdout.split()
     assert out[0] == "541bbc388524d07643b1b3175ce59d0a11833815" and out[2] == "unknown"
     assert out[1] != out[3] and len(out[1]) == 64
+
+
+def test_table1_runs_whole_pairs_on_the_gpu_and_keeps_whole_pairs_only(tmp_path):
+    """A Table 1 pair with a cell done elsewhere is not run on the GPU, exact cells never; after
+    the run a finished cell whose partner did not finish in the session is moved out of the
+    record (kept apart) and listed as withheld."""
+    import json
+
+    rec = tmp_path / "table1"
+    rec.mkdir()
+    finished = ["dcgan-one-seed5", "dcgan-two-seed5", "cgan-one-seed5", "wgan-two-seed6"]
+    for c in finished + ["lsgan-one-seed3"]:
+        (rec / c).mkdir()
+        (rec / c / "done.json").write_text("{}")
+    sessions = [{"start": "a", "cpu": "Xeon", "cells_finished": ["lsgan-one-seed3"]},
+                {"start": "b", "gpu": "NVIDIA H200", "cells_finished": finished}]
+    (rec / "provenance.json").write_text(json.dumps({"sweep": "table1", "sessions": sessions}))
+    probe = f"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {str(ROOT / "scripts")!r})
+import gpu_grid
+rec = Path({str(rec)!r})
+cfgs = gpu_grid._configs("table1", rec)
+done = {{"dcgan-one-seed0", "lsgan-two-seed7"}}
+todo = [Path(c.out_dir).name for c in gpu_grid.to_run("table1", cfgs,
+        lambda c: "done" if Path(c.out_dir).name in done else "todo")]
+print(json.dumps({{"todo": todo, "withheld": gpu_grid.pairs("table1", rec, rec.parent / "apart")}}))
+"""
+    out = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                    text=True, check=True, cwd=ROOT).stdout)
+    todo = out["todo"]
+    assert "dcgan-one-seed0" not in todo and "dcgan-two-seed0" not in todo  # its partner is done
+    assert "lsgan-one-seed7" not in todo and "dcgan-one-seed1" in todo
+    assert not any("exact" in c for c in todo) and len(todo) == 2 * (10 * 8 - 2)  # 10 x 8 pairs
+    i = todo.index("cgan-one-seed4")
+    assert todo[i + 1] == "cgan-two-seed4"  # pair by pair
+    assert out["withheld"] == ["cgan-one-seed5", "wgan-two-seed6"]
+    assert sorted(p.name for p in (tmp_path / "apart").iterdir()) == out["withheld"]
+    assert not (rec / "cgan-one-seed5").exists() and (rec / "dcgan-one-seed5").exists()
+    last = json.loads((rec / "provenance.json").read_text())["sessions"][-1]
+    assert last["cells_finished"] == ["dcgan-one-seed5", "dcgan-two-seed5"]
+    assert last["cells_withheld"] == out["withheld"] and "one machine" in last["withheld_why"]

@@ -272,6 +272,41 @@ def test_pairs_are_formed_within_one_instrument_and_each_instrument_is_read_alon
     assert sens["Xeon pairs only (n)"] == f"{xeon.ratio:.3f} [{xeon.low:.3f}, {xeon.high:.3f}] (4)"
 
 
+def test_a_pair_is_formed_on_one_kind_of_machine_and_the_table_says_where_pairs_ran():
+    """Seeds 5-7 ran on a GPU, both cells; seed 4's two-stage cell too, but its one-stage cell on
+    the CPU: no pair. Until a GPU ran a pair the table has no column for it."""
+    from osgan import forest
+    diffs = {"wgan": [0.1 + x / 4 for x in NOISE]}
+    runs = record(diffs)
+    assert "ran on (pairs)" not in forest.verdict_rows(table1.analyse(runs), ["wgan"])[0]
+    for r in runs:
+        gpu = r["seed"] >= 5 or (r["seed"] == 4 and r["stages"] == "two")
+        r["on_gpu"], r["machine"] = gpu, "NVIDIA H200" if gpu else "Intel Xeon"
+    f = table1.analyse(runs)
+    c = f.by_gan()["wgan"]
+    assert c.seeds == (0, 1, 2, 3, 5, 6, 7) and f.mixed == {"wgan": [4]}
+    assert c.machines == ("cpu",) * 4 + ("NVIDIA H200",) * 3
+    assert c.ratio == pytest.approx(math.exp(np.mean([diffs["wgan"][s] for s in c.seeds])))
+    assert forest.verdict_rows(f, ["wgan"])[0]["ran on (pairs)"] == "CPU 4, NVIDIA H200 3"
+
+
+def test_records_name_where_each_cell_ran_from_its_provenance(tmp_path):
+    import json
+
+    from osgan.analysis import records
+    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "table1", "spec": {}}))
+    sessions = [{"start": "1", "cpu": "Intel Xeon", "cells_finished": ["a-one-seed0"]},
+                {"start": "2", "gpu": "NVIDIA H200", "cpu": "AMD", "cells_finished": ["a-two-seed0"]}]
+    (tmp_path / "provenance.json").write_text(json.dumps({"sessions": sessions}))
+    for name, st in (("a-one-seed0", "one"), ("a-two-seed0", "two")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"config": {
+            "gan": "dcgan", "stages": st, "seed": 0, "steps": 10}}))
+        (tmp_path / name / "metrics.jsonl").write_text("")
+    got = {r["path"].name: (r["machine"], r["on_gpu"]) for r in records.load(tmp_path)["runs"]}
+    assert got == {"a-one-seed0": ("Intel Xeon", False), "a-two-seed0": ("NVIDIA H200", True)}
+
+
 def test_an_instrument_is_named_by_the_accuracy_every_cell_records():
     from osgan.analysis import instrument
     assert instrument.name("domain", 0.9072) == instrument.AMD

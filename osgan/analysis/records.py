@@ -89,12 +89,15 @@ def load(results: str | Path) -> dict[str, Any]:
     folder: ``gan``, ``stages``, ``exact``, ``scheme``, ``seed``, ``done``, ``steps``, ``evals``,
     ``samples``, and in a sweep with variants the cell's ``variant`` and the settings it
     ``changes``; ``instrument``, the domain classifier that measured it,
-    :func:`osgan.analysis.instrument.of_evals`; ``rescore``, the cell's entry in
+    :func:`osgan.analysis.instrument.of_evals`; ``machine``, where it ran (:func:`machines`),
+    and ``on_gpu``; ``rescore``, the cell's entry in
     ``rescore.json`` or None), ``floor``
     (``floor.json``, the FID of real images at the record's evaluation settings, when recorded;
     else None) and ``rescore`` (``rescore.json``: the final generators evaluated again)."""
     marker, prov, cells = _cells(results)
     variants = marker["spec"].get("variants", {})
+    where = machines(prov)
+    gpus = {gpu_of(s) for s in prov.get("sessions", [])} - {None}
     runs = []
     for d, cfg in cells:
         rows = evals(harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"]))
@@ -107,6 +110,8 @@ def load(results: str | Path) -> dict[str, Any]:
                      "steps": cfg["steps"], "config": cfg, "evals": rows,
                      "variant": variant, "changes": variants.get(variant, {}),
                      "instrument": instrument.of_evals(rows),
+                     "machine": where.get(d.name, "unknown"),
+                     "on_gpu": where.get(d.name) in gpus,
                      "samples": grids[-1] if grids else None, "path": d})
     floor = read_optional(Path(results) / "floor.json")  # python -m osgan sweep NAME --floor
     rescore = read_optional(Path(results) / "rescore.json")  # ... NAME --rescore
@@ -140,6 +145,7 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     None)."""
     marker, prov, cells = _cells(results)
     where = machines(prov)
+    gpus = {gpu_of(s) for s in prov.get("sessions", [])} - {None}
     runs = []
     for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
@@ -151,7 +157,8 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
                      "val_accuracy": done.get("val_accuracy"),
                      "teacher_accuracy": done.get("teacher_accuracy"),
                      "instrument": instrument.name("teacher", done.get("teacher_accuracy")),
-                     "machine": where.get(d.name, "unknown"), "path": d})
+                     "machine": where.get(d.name, "unknown"),
+                     "on_gpu": where.get(d.name) in gpus, "path": d})
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
             "rescore": read_optional(Path(results) / "rescore.json")}
 
