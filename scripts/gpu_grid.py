@@ -163,7 +163,7 @@ def pairs(name: str, results: Path, withheld: Path) -> list[str]:
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text())
     session = prov["sessions"][-1]
-    if _spec(name)["kind"] == "dfad" or "gpu" not in session:
+    if _spec(name)["kind"] == "dfad" or session.get("gpu") in (None, "none"):
         return []
     mine = set(session["cells_finished"])
     groups: dict[tuple, set] = {}
@@ -171,7 +171,8 @@ def pairs(name: str, results: Path, withheld: Path) -> list[str]:
         if not getattr(c, "exact", False):
             groups.setdefault(pair_key(c), set()).add(Path(c.out_dir).name)
     orphans = sorted(c for g in groups.values() if g & mine and not g <= mine for c in g & mine)
-    withheld.mkdir(parents=True, exist_ok=True)
+    if orphans:
+        withheld.mkdir(parents=True, exist_ok=True)
     for c in orphans:
         shutil.move(str(results / c), str(withheld / c))
     session["cells_finished"] = [c for c in session["cells_finished"] if c not in orphans]
@@ -187,7 +188,8 @@ def diagnose(results: Path, workers: int, out: Path) -> None:
     # the cells this machine's train step finished: the last session's (earlier GPU sessions'
     # checkpoints stayed on their machines)
     last = json.loads((results / "provenance.json").read_text())["sessions"][-1]
-    mine = [str(results / c) for c in last["cells_finished"]] if "gpu" in last else []
+    mine = ([str(results / c) for c in last["cells_finished"]]
+            if last.get("gpu") not in (None, "none") else [])
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         got = {}
         for path, d in pool.imap_unordered(_diagnose, mine):

@@ -41,12 +41,16 @@ case $what in
     [ -d "$src" ] || src=$top/results/$name
     cp -r "$src" "$D/rec/$name"
     for c in "$D/rec/$name"/*/; do  # a cell under way here resumes here: not there
-      [ -f "$c/config.json" ] && [ ! -f "$c/done.json" ] && rm -rf "$c"
+      if [ -f "$c/config.json" ] && [ ! -f "$c/done.json" ]; then rm -rf "$c"; fi
+      rm -rf "$c/samples"  # sample grids stay here: what travels is capped at 64 MiB
     done
     (cd "$D/whl" && "$top/.venv/bin/python" -m pip download -q --no-deps --only-binary=:all: \
         clean-fid==0.1.35 submitit==1.5.4)
     cp "$top/scripts/gpu_grid.py" "$top/scripts/gpu_dfad_probe.py" "$D/"
-    du -sh "$D" ;;
+    tree=$(git -C "$top" ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+    dev=$(du -sb "$D" | cut -f1)
+    echo "_dev $((dev >> 20)) MiB + the tracked tree $((tree >> 20)) MiB travel (at most 64 MiB)"
+    [ $((dev + tree)) -lt $((62 << 20)) ] || { echo "gpu_grid: too much would travel" >&2; exit 2; } ;;
   run)
     OUT=${OUT:-/tmp/gpu-grid}; mkdir -p "$OUT"; T0=$(date +%s)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$D"/whl/*.whl
@@ -72,7 +76,7 @@ case $what in
     if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
       echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name')" >&2; exit 2
     fi
-    cells=$("$top/.venv/bin/python" -c "import json,sys; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if s.get('gpu') else '')" "$rec/provenance.json")
+    cells=$("$top/.venv/bin/python" -c "import json,sys; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if s.get('gpu') not in (None, 'none') else '')" "$rec/provenance.json")
     [ -n "$cells" ] || { echo "gpu_grid: the last session of $rec ran no cell on a GPU" >&2; exit 2; }
     (cd "$top" && .venv/bin/python -m osgan sweep "$name" --collect "$rec")
     for c in $cells; do  # the pinned worktree's sweep skips them; a CPU checkpoint of one goes
