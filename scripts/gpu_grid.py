@@ -1,19 +1,21 @@
 """A recorded sweep's cells on a CUDA machine, with the sweep's own cell configs and run function
 (the pinned code on PYTHONPATH), in an order of our choosing (scripts/gpu_grid.sh prepares and
-runs it): a dfad sweep's seed-0 tuning grid (table2_tune, table2_dt), or a Table 1 sweep's
-remaining seeds (table1) as whole pairs. Its provenance session repeats what the sweep writes,
-plus the GPU: the pinned code predates a GPU entry.
+runs it): a dfad sweep's seed-0 tuning grid (table2_tune, table2_dt) or, once it is done, its
+verdict's seeds; or a Table 1 sweep's remaining seeds (table1). Its provenance session repeats
+what the sweep writes, plus the GPU: the pinned code predates a GPU entry.
 
     python gpu_grid.py train SWEEP RESULTS WORKERS ORDER...   # ORDER: substrings, first first
-    python gpu_grid.py pairs SWEEP RESULTS WITHHELD           # Table 1: whole pairs only
+    python gpu_grid.py pairs SWEEP RESULTS WITHHELD           # verdicts: whole pairs only
     python gpu_grid.py diagnose RESULTS WORKERS OUT.json       # dfad: the new cells' networks
 
-**Pairs on one machine.** A Table 1 verdict pairs one stage with two on each seed, and a cell
-that ran on the GPU rounds differently from the same cell on a CPU: so the GPU runs only pairs
-neither of whose cells is done elsewhere, pair by pair, and keeps a finished cell in the record
-only if its partner finished in the same session (``pairs``); a cell whose partner did not is
-moved to WITHHELD, listed in the session as withheld, and runs again on a CPU beside its
-partner. The rule is the script's, fixed before any GPU cell of Table 1 ran.
+**Pairs on one machine.** A verdict pairs one stage with two on each seed (Table 1 per
+objective, Table 2 at the chosen points), and a cell that ran on the GPU rounds differently from
+the same cell on a CPU: so the GPU runs only pairs neither of whose cells is done elsewhere,
+pair by pair, and keeps a finished cell in the record only if its partner finished in the same
+session (``pairs``); a cell whose partner did not is moved to WITHHELD, listed in the session as
+withheld, and runs again on a CPU beside its partner. A verdict's distillation cell goes on to
+its plateau in the same worker, from its checkpoint on the GPU machine. The rule is the
+script's, fixed before any GPU cell of a verdict ran.
 
 Float32 throughout: TF32 off for cuDNN and cuBLAS, deterministic algorithms (the flags are set
 at import, so every spawned worker sets them too). A session entry in RESULTS/provenance.json
@@ -76,8 +78,11 @@ def _spec(name: str) -> dict:
 
 
 def pair_key(cfg) -> tuple:
-    """The cells one verdict pairs: one objective, variant and seed (its two schemes)."""
-    return (cfg.gan, getattr(cfg, "variant", ""), cfg.seed)
+    """The cells one verdict pairs: Table 1's one objective, variant and seed (its two schemes);
+    a distillation verdict's one seed (one and two stages at their chosen points, and KD)."""
+    if hasattr(cfg, "gan"):
+        return (cfg.gan, getattr(cfg, "variant", ""), cfg.seed)
+    return (cfg.seed,)
 
 
 def _configs(name: str, results: Path) -> list:
@@ -86,14 +91,18 @@ def _configs(name: str, results: Path) -> list:
 
 
 def to_run(name: str, cfgs: list, status) -> list:
-    """The cells a GPU session runs: a dfad sweep's tune-seed cells not done; a Table 1 sweep's
-    pairs of which no cell is done (nor under way elsewhere, which the prepared record does not
-    hold), pair by pair in the sweep's order."""
+    """The cells a GPU session runs: a dfad sweep's tune-seed cells not done, or once that grid
+    is done, the verdict's seeds (those off the tune seeds, as the sweep lists them) of which no
+    cell is done; a Table 1 sweep's pairs of which no cell is done. Pair by pair (seed by seed)
+    in the sweep's order; a cell under way on a CPU is not in the prepared record."""
     spec = _spec(name)
     todo = [c for c in cfgs if status(c) != "done"]
-    if spec["kind"] == "dfad":
-        return [c for c in todo if c.seed in (spec["tune_seeds"] or ())]
-    plain = [c for c in cfgs if not getattr(c, "exact", False)]
+    tune = spec["tune_seeds"] or ()
+    if spec["kind"] == "dfad" and any(c.seed in tune for c in todo):
+        # the grid's cells not started; a chosen point's run on the tune seed that goes on to
+        # its plateau stays on the CPU that holds its checkpoint, and the verdict waits for it
+        return [c for c in todo if c.seed in tune and status(c) == "todo"]
+    plain = [c for c in cfgs if not getattr(c, "exact", False) and c.seed not in tune]
     groups: dict[tuple, list] = {}
     for c in plain:
         groups.setdefault(pair_key(c), []).append(c)
@@ -134,20 +143,55 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     prov["sessions"].append(session)
     write_json(prov_path, prov)
 
-    def finished(i, path):
-        session["cells_finished"].append(Path(path).name)
+    def finished(i, got):
+        cell, error = got
+        if error:  # the other cells go on; this one stays unfinished (a CPU runs it)
+            print("failed", cell, error, flush=True)
+            return
+        session["cells_finished"].append(cell)
         session["end"] = _now()
         write_json(prov_path, prov)
-        print("finished", Path(path).name, flush=True)
+        print("finished", cell, flush=True)
 
-    if hasattr(sweep, "run_kind"):  # 7dfb6b7 and later: one run function for every kind
+    if hasattr(sweep, "run_kind"):  # 7dfb6b7 and later: the teacher, before the workers
         sweep.run_kind(name).prepare(todo[0])
-        run = sweep._run_cell
-    else:  # bb71de5 (table1): a Table 1 cell is a training run
-        from osgan import compare
-        run = compare._train_one
-    harness.parallel_map(run, todo, workers, desc=f"gpu {name}", progress=False,
+    # the grid's cells run once, at the grid's length: a chosen point's run on the tune seed
+    # goes on where its partner does (on the CPU that holds the grid's checkpoints)
+    grid = any(c.seed in (_spec(name)["tune_seeds"] or ()) for c in todo)
+    jobs = [(name, str(results), Path(c.out_dir).name, not grid) for c in todo]
+    harness.parallel_map(run_to_length, jobs, workers, desc=f"gpu {name}", progress=False,
                          on_done=finished)
+
+
+def _runner():
+    from osgan import sweep
+    if hasattr(sweep, "_run_cell"):  # 7dfb6b7 and later: one run function for every kind
+        return sweep._run_cell
+    from osgan import compare  # bb71de5 (table1): a Table 1 cell is a training run
+    return compare._train_one
+
+
+def run_to_length(job: tuple[str, str, str, bool]) -> tuple[str, str | None]:
+    """A worker's whole job: one cell, run once or (``extend``) until the sweep, planning again
+    from the record after each run, asks no more of it (a distillation verdict's chosen point
+    goes on by the grid's length until it plateaus, resuming from its checkpoint on this
+    machine). Returns the cell and None, or the cell and its error (one cell's failure does not
+    stop the others)."""
+    name, results, cell, extend = job
+    from osgan import sweep
+    run = _runner()
+    try:
+        for k in range(100):  # each pass lengthens the run; the sweep's cap ends it long before
+            cfg = next((c for c in _configs(name, Path(results)) if Path(c.out_dir).name == cell),
+                       None)
+            if cfg is None:
+                return cell, "the sweep no longer lists this cell"
+            if sweep.status(cfg) == "done" or (k and not extend):
+                return cell, None
+            run(cfg)
+        return cell, "still asked for more after 100 runs"
+    except Exception as e:  # noqa: BLE001 - reported, not raised: the others still run
+        return cell, repr(e)
 
 
 def write_json(path: Path, obj) -> None:
@@ -158,17 +202,19 @@ def write_json(path: Path, obj) -> None:
 def pairs(name: str, results: Path, withheld: Path) -> list[str]:
     """Keep in the record only the whole pairs the last session finished: move each finished
     cell whose partner did not finish in it to ``withheld`` (kept, outside the record), and
-    list it in the session as withheld. A dfad sweep's cells are left as they are."""
+    list it in the session as withheld. A dfad sweep's grid cells (its tune seeds) pair with
+    nothing and stay; its verdict's seeds are kept whole (one, two and KD)."""
     import shutil
     prov_path = results / "provenance.json"
     prov = json.loads(prov_path.read_text())
     session = prov["sessions"][-1]
-    if _spec(name)["kind"] == "dfad" or session.get("gpu") in (None, "none"):
+    if session.get("gpu") in (None, "none"):
         return []
     mine = set(session["cells_finished"])
+    tune = _spec(name)["tune_seeds"] or ()  # a dfad grid's cells pair with nothing
     groups: dict[tuple, set] = {}
     for c in _configs(name, results):
-        if not getattr(c, "exact", False):
+        if not getattr(c, "exact", False) and c.seed not in tune:
             groups.setdefault(pair_key(c), set()).add(Path(c.out_dir).name)
     orphans = sorted(c for g in groups.values() if g & mine and not g <= mine for c in g & mine)
     if orphans:

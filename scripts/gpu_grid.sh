@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A recorded sweep's cells on a lent CUDA machine, with the code the record is pinned at: a dfad
-# sweep's seed-0 tuning grid (table2_tune, table2_dt), or Table 1's remaining pairs (table1).
+# sweep's seed-0 tuning grid (table2_tune, table2_dt) or, once it is done (its chosen points'
+# seed-0 runs at their plateau, on the CPU), its verdict's seeds, each cell on to its plateau;
+# or Table 1's remaining pairs (table1).
 #   scripts/gpu_grid.sh prepare [NAME]   # here: _dev/ (ignored) with what the machine needs
 #   then, through the device tool, with carry ["_dev"]:
 #   W=15 TRAIN_S=400 bash scripts/gpu_grid.sh run [NAME] [ORDER...]   # on the GPU machine
@@ -10,9 +12,9 @@
 # Fashion-MNIST IDX files (the machine has no Debian package), the frozen instruments (teachers,
 # domain classifier) in a cache of their own, the pinned worktree's finished cells (skipped
 # there) and clean-fid and submitit as wheels (the machine's image lacks them). On the machine,
-# scripts/gpu_grid.py runs the cells not done (table1: whole pairs only), ORDER's substrings
+# scripts/gpu_grid.py runs the cells not done (a verdict's: whole pairs only), ORDER's substrings
 # first, 15 at a time, float32 (TF32 off) with deterministic algorithms, and records a
-# provenance session naming the GPU; keeps table1's whole pairs only (a cell whose partner did
+# provenance session naming the GPU; keeps a verdict's whole pairs only (a cell whose partner did
 # not finish comes back apart, in withheld.tgz); diagnoses a dfad sweep's new cells' final
 # networks (the checkpoints stay on the machine). What comes back: $OUT/rec.tgz (the record),
 # $OUT/withheld.tgz, $OUT/diagnose.json, logs.

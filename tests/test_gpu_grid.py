@@ -91,3 +91,68 @@ print(json.dumps({{"todo": todo, "withheld": gpu_grid.pairs("table1", rec, rec.p
     last = json.loads((rec / "provenance.json").read_text())["sessions"][-1]
     assert last["cells_finished"] == ["dcgan-one-seed5", "dcgan-two-seed5"]
     assert last["cells_withheld"] == out["withheld"] and "one machine" in last["withheld_why"]
+
+
+def test_a_distillation_verdict_runs_whole_seeds_each_cell_on_to_its_plateau(tmp_path):
+    """Once the tune seed's grid is done and reached the level, the GPU runs the verdict's seeds
+    of which no cell is done, and a worker runs its cell on (resuming there) as long as the
+    sweep asks: here a curve that never flattens, to the cap of 3 grid lengths. A grid cell runs
+    once; a chosen point's run on the tune seed that must go on stays where it ran. The runs are
+    faked: what is tested is the planning around them."""
+    import json
+
+    probe = f"""
+import json, sys
+from dataclasses import asdict, replace
+from pathlib import Path
+sys.path[:0] = [{str(ROOT / "scripts")!r}, {str(ROOT / "tests")!r}]
+import gpu_grid
+from fixtures_data import write_dfad_cell
+from osgan import sweep, sweeps
+sweeps.SWEEPS["dfad_smoke"] = replace(sweeps.SWEEPS["dfad_smoke"], level=0.8, extend=3)
+rec = sweep.own_results("dfad_smoke", Path({str(tmp_path)!r}) / "dfad_smoke")
+(rec / "provenance.json").write_text(json.dumps({{"sweep": "dfad_smoke", "sessions": []}}))
+def names(cfgs):
+    return [Path(c.out_dir).name for c in cfgs]
+def cell(scheme, lr_g, end, hparams="adam"):
+    rounds = 2 if scheme == "two" else 4
+    curve = [(k * rounds // 4, k, a, a) for k, a in enumerate([0.1, end, end, end, end])]
+    lr_s = 1e-3 if hparams == "adam" else None
+    write_dfad_cell(rec, scheme, hparams, lr_s, lr_g, 0, curve, end, end, rounds)
+cell("one", 1e-3, 0.85)
+grid = names(gpu_grid.to_run("dfad_smoke", gpu_grid._configs("dfad_smoke", rec), sweep.status))
+for scheme, lr_g, end in (("one", 3e-3, 0.5), ("two", 1e-3, 0.6), ("two", 3e-3, 0.7),
+                          ("kd", None, 0.88)):
+    cell(scheme, lr_g, end)
+for scheme in ("one", "two", "kd"):  # the published recipe, on the tune seed too
+    cell(scheme, None, 0.2, "dfad")
+cfgs = gpu_grid._configs("dfad_smoke", rec)
+verdict = names(gpu_grid.to_run("dfad_smoke", cfgs, sweep.status))
+runs = []
+def fake(cfg):  # a run to cfg.rounds whose validation accuracy keeps rising
+    d = Path(cfg.out_dir)
+    d.mkdir(exist_ok=True)
+    runs.append(cfg.rounds)
+    (d / "config.json").write_text(json.dumps({{"kind": "dfad", "config": asdict(cfg)}}, default=str))
+    (d / "metrics.jsonl").write_text("".join(json.dumps({{"round": r, "Accuracy/val": r / 100,
+        "Accuracy/student": r / 100}}) + "\\n" for r in range(1, cfg.rounds + 1)))
+    (d / "done.json").write_text(json.dumps({{"rounds": cfg.rounds, "accuracy": 0.5}}))
+gpu_grid._runner = lambda: fake
+one = next(n for n in verdict if n.startswith("one-"))
+got = gpu_grid.run_to_length(("dfad_smoke", str(rec), one, True))
+extended = list(runs)
+runs.clear()
+two = next(n for n in verdict if n.startswith("two-"))
+once = gpu_grid.run_to_length(("dfad_smoke", str(rec), two, False))
+print(json.dumps({{"grid": grid, "verdict": verdict, "got": got, "extended": extended,
+                   "once": [once, runs]}}))
+"""
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert out["grid"] and all(n.endswith("-seed0") for n in out["grid"])  # the grid first
+    assert out["verdict"] and all(n.endswith("-seed1") for n in out["verdict"])
+    assert {n.split("-")[0] for n in out["verdict"]} >= {"one", "two", "kd"}
+    assert out["got"][1] is None and out["got"][0].startswith("one-")
+    assert out["extended"] == [4, 8, 12]  # the grid's length, then on by it, to the cap of 3
+    assert out["once"][1] == [2] and out["once"][0][1] is None
