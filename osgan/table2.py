@@ -22,7 +22,8 @@ the seeds) against 0.80: a verdict between students that do not learn says littl
 **The teacher.** The student distils a teacher, so a pair is formed within one teacher only
 (:mod:`osgan.analysis.instrument`): the cells recorded on an AMD EPYC distilled its teacher,
 those since the one frozen on an Intel Xeon. A seed whose two cells distilled different
-teachers is no pair (``mixed``) until one of them is run again with the other's.
+teachers is no pair (``mixed``) until one of them is run again with the other's; so is a seed
+whose two cells ran on different kinds of machine (a CPU and a GPU).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Findings:
     seeds: tuple[int, ...]
     missing: tuple[int, ...]
     teachers: tuple[str, ...]  # the teacher of each seed's pair
-    mixed: tuple[int, ...]  # seeds both schemes finished with different teachers
+    mixed: tuple[int, ...]  # seeds both schemes finished with different teachers or machines
     one: float
     two: float
     kd: float
@@ -101,11 +102,13 @@ def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
           if r["done"] and r["seed"] in plan.seeds and r["point"] == chosen.get(r["scheme"])}
     done = [s for s in plan.seeds if (ONE, s) in at and (TWO, s) in at]
     teacher = {(sc, s): r.get("instrument", "none") for (sc, s), r in at.items()}
-    seeds = tuple(s for s in done if teacher[(ONE, s)] == teacher[(TWO, s)])
+    # a pair: one teacher, and one kind of machine (a CPU, or a GPU: its cells round otherwise)
+    same = {k: (teacher[k], r["machine"] if r.get("on_gpu") else "cpu") for k, r in at.items()}
+    seeds = tuple(s for s in done if same[(ONE, s)] == same[(TWO, s)])
     one = [reading(at[(ONE, s)]["records"]) for s in seeds]
     two = [reading(at[(TWO, s)]["records"]) for s in seeds]
     kd = [reading(at[(KD, s)]["records"]) for s in seeds
-          if (KD, s) in at and teacher[(KD, s)] == teacher[(ONE, s)]]
+          if (KD, s) in at and same[(KD, s)] == same[(ONE, s)]]
     t = stats.paired(np.subtract(one, two), plan.alpha)
     tost_p = stats.tost(one, two, plan.equivalence_margin)
     final = {sc: [at[(sc, s)]["accuracy"] for s in seeds] for sc in (ONE, TWO)}

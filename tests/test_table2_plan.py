@@ -91,6 +91,13 @@ def test_a_pair_is_formed_within_one_teacher():
     assert f.seeds == (0, 2, 3) and f.mixed == (1,) and 1 in f.missing
     assert f.teachers == (instrument.AMD, instrument.XEON, instrument.XEON)
     assert f.one == approx(np.mean([0.84, 0.85, 0.83])) and f.two == approx(np.mean([0.80, 0.82, 0.79]))
+    # seed 2's two-stage cell ran on a GPU, its partner on the CPU: no pair either; seed 3's
+    # three cells all on the GPU: a pair
+    for r in runs:
+        if (r["seed"] == 2 and r["scheme"] == "two") or r["seed"] == 3:
+            r["on_gpu"], r["machine"] = True, "NVIDIA H200"
+    f = table2.analyse(runs, CHOSEN)
+    assert f.seeds == (0, 3) and f.mixed == (1, 2) and f.kd == approx(0.88)
 
 
 # ---------------------------------------------------------------------------------------------
