@@ -230,6 +230,14 @@ for key, value in table2_record.tuning_values(tuned).items():
 
 # %% tags=["hide-input"]
 dt_rows = table2_record.show_tuning(dt_dir)
+for key, value in table2_record.tuning_values(dt_rows).items():
+    glue(key.replace("t2g_", "t2dt_"), value, display=False)
+
+# %% [markdown]
+# **What this grid says so far.** The best validation accuracy (with its test accuracy) per
+# scheme and balance weight: {glue:text}`t2dt_balance`. With our teacher the first grid's were
+# {glue:text}`t2g_balance`. Whether a chosen point reaches the level decides, under the plan,
+# whether the verdict seeds run; the chapter's first section says where that stands.
 
 # %% [markdown]
 # ## The recorded sweep
