@@ -58,7 +58,12 @@ if [ "$(git -C "$wt" rev-parse --short=7 HEAD)" != "$commit" ]; then
   echo "sweep_pinned: $wt is not at $commit; remove it (git worktree remove $wt)" >&2; exit 2
 fi
 mkdir -p "$wt/results/$name" "$cache/classifiers"
-[ ! -d "results/$name" ] || cp -rn "results/$name/." "$wt/results/$name/"  # none before its first cell
+# main's cells and files the worktree lacks (none before the first cell); what it has, a cell
+# under way there included, is kept (a loop, not cp -n, whose exit status differs by version)
+for entry in "results/$name"/* "results/$name"/.[!.]*; do
+  [ -e "$entry" ] || continue
+  [ -e "$wt/results/$name/$(basename "$entry")" ] || cp -r "$entry" "$wt/results/$name/"
+done
 for f in osgan/instruments/*.pt; do
   [ -e "$cache/classifiers/$(basename "$f")" ] || cp "$f" "$cache/classifiers/"
 done
