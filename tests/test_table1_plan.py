@@ -319,6 +319,20 @@ def test_an_instrument_is_named_by_the_accuracy_every_cell_records():
         instrument.name("inception", 0.9)
 
 
+def test_every_frozen_instrument_is_known_by_the_accuracy_its_manifest_records():
+    """instrument.KNOWN names the frozen classifiers by their test accuracy: it must agree with
+    osgan/instruments/MANIFEST.json, so that a cell measured with one is read as that one."""
+    from osgan import classifiers
+    from osgan.analysis import instrument
+    entries = classifiers.manifest()
+    assert entries
+    for file, entry in entries.items():
+        kind = file.split("-")[0]
+        who = instrument.name(kind, entry["accuracy"])
+        assert who in instrument.LABEL and who != instrument.AMD, (file, who)
+        assert "frozen" in instrument.DESCRIPTION[who]
+
+
 def test_the_feature_space_label_names_each_classifier_and_its_cells():
     from osgan.analysis import instrument
 
