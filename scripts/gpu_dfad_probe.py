@@ -3,7 +3,8 @@ the closing note of the session that ran it, not in the book): DFAD's own genera
 for the LeNet-5 pair (width 64, batch 512) on a GPU, one and two stages, with and without DAFL's
 balance term; each worker trains a cell and then diagnoses its final networks (one thread).
 On the GPU machine, after scripts/gpu_grid.sh prepare here:
-cd _dev && PYTHONPATH=pin:/tmp/site OSGAN_CACHE=cache python3 gpu_dfad_probe.py OUT [CELL ...]."""
+cd _dev && PYTHONPATH=pin/table2_dt:/tmp/site OSGAN_CACHE=cache python3 gpu_dfad_probe.py OUT
+[CELL ...] (any prepared sweep's pin/NAME whose code knows teacher_recipe)."""
 import json
 import sys
 from pathlib import Path
