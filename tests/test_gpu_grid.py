@@ -20,6 +20,11 @@ def test_an_unknown_step_or_sweep_is_refused_in_one_line_before_anything_is_made
     assert code == 2 and err == "gpu_grid: unknown step fetch (prepare, run or adopt)"
     code, err = run("prepare", "table9")
     assert code == 2 and "no pinned record table9" in err and "\n" not in err
+    if not (ROOT / "_dev" / "pin" / "table1").exists():
+        code, err = run("run", "table1")
+        assert code == 2 and "table1 is not prepared" in err and "\n" not in err
+    code, err = run("prepare")
+    assert code != 0 and "usage" in err
     code, err = run("adopt", "table1", str(ROOT / "no-such-folder"))
     assert code == 2 and "holds no record of table1" in err and "\n" not in err
     assert (ROOT / "_dev").exists() == before
