@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from osgan import paper, plans, stats
+from osgan import losses, paper, plans, stats
 from osgan.analysis import records
 from osgan.util import UsageError
 
@@ -173,6 +173,11 @@ def analyse(runs: list[dict[str, Any]], plan: plans.Plan = plans.TABLE1) -> Find
         if name not in plans.READINGS:
             raise UsageError(f"plan {plan.name!r} names an unknown reading {name!r}; choose "
                              f"from: {', '.join(plans.READINGS)}")
+    known = losses.SYMMETRIC + losses.ASYMMETRIC  # Table 1's ten
+    unknown = [g for g in plan.objectives if g not in known]
+    if unknown:
+        raise UsageError(f"plan {plan.name!r} names an unknown objective {unknown[0]!r}; choose "
+                         f"from Table 1's: {', '.join(known)}")
     runs = [r for r in runs if r["gan"] in plan.objectives]
     before = check_plan(runs, plan)
     primary, missing, mixed = compare(runs, plan, plan.primary)

@@ -176,6 +176,10 @@ def test_cells_before_the_plan_are_listed_and_another_plan_is_refused():
     bad = dataclasses.replace(PLAN, secondary=("fid_median",))
     with pytest.raises(UsageError, match="unknown reading"):
         table1.analyse(runs, bad)
+    bad = dataclasses.replace(PLAN, objectives=("dcgan", "stylegan"))
+    with pytest.raises(UsageError, match="unknown objective 'stylegan'") as e:
+        table1.analyse(runs, bad)
+    assert "\n" not in str(e.value)
 
 
 def test_exact_variants_and_seeds_off_the_plan_are_not_read():
