@@ -365,7 +365,7 @@ def test_a_cell_ran_where_the_last_session_that_finished_it_ran():
 def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation():
     def row(scheme, point, balance, val, test, machine="AMD EPYC"):
         return {"scheme": scheme, "point": point, "balance": balance, "val": val, "test": test,
-                "machine": machine}
+                "machine": machine, "reached": test >= 0.80}
 
     rows = [row("one", "adam-s0.001-g0.001", 0.0, 0.40, 0.41),
             row("one", "adam-s0.003-g0.001", 0.0, 0.45, 0.30),  # best at 0 on validation
@@ -382,4 +382,7 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
                                 "at balance 5; two stages: 0.600 (test 0.610) at balance 1")
     assert v["t2g_gpu"] == "2 of 6 ran on the H200"
     assert show2.tuning_values(rows[:2])["t2g_gpu"] == "none of 2 ran on a GPU"
+    # the data-free cells at the level, the recipe's too (kd is not data-free)
+    assert v["t2g_reached"] == "one stage `dfad_mnist` (0.900), of 5 finished"
+    assert show2.tuning_values(rows[:2])["t2g_reached"] == "none, of 2 finished"
     assert show2.tuning_values([])["t2g_balance"] == "nothing recorded yet"

@@ -471,7 +471,9 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     """The values chapter 05 places under its tuning table (glue keys ``t2g_*``), from
     :func:`show_tuning`'s rows: ``t2g_balance`` (per scheme and balance weight, the best
     validation accuracy with its test accuracy: :func:`osgan.analysis.table2_record.
-    best_by_balance`), ``t2g_gpu`` (how many of the grid's cells ran on a GPU, and which)."""
+    best_by_balance`), ``t2g_reached`` (the one- and two-stage cells whose student ended at the
+    level or above, with their test accuracy), ``t2g_gpu`` (how many of the grid's cells ran on a
+    GPU, and which)."""
     names = {"one": "one stage", "two": "two stages"}
     best = table2_record.best_by_balance(rows)
     balance = "; ".join(
@@ -480,7 +482,12 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
         for sc, by in best.items()) or "nothing recorded yet"
     gpus = sorted({ran_on(r["machine"]) for r in rows} - {"CPU", "unknown"})
     n = sum(ran_on(r["machine"]) in gpus for r in rows)
+    adversarial = [r for r in rows if r["scheme"] in names]
+    at_level = [f"{names[r['scheme']]} `{r['point']}` ({r['test']:.3f})"
+                for r in adversarial if r["reached"]]
     return {"t2g_balance": balance,
+            "t2g_reached": (", ".join(at_level) if at_level else "none") +
+                           f", of {len(adversarial)} finished",
             "t2g_gpu": f"{n} of {len(rows)} ran on the {', '.join(gpus)}" if n
             else f"none of {len(rows)} ran on a GPU"}
 
