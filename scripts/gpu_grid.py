@@ -24,7 +24,9 @@ says where the cells ran.
 
 import hashlib
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -146,7 +148,7 @@ def train(name: str, results: Path, workers: int, order: list[str]) -> None:
     def finished(i, got):
         cell, error = got
         if error:  # the other cells go on; this one stays unfinished (a CPU runs it)
-            print("failed", cell, error, flush=True)
+            print("skipped" if error.startswith(SKIPPED) else "failed", cell, error, flush=True)
             return
         session["cells_finished"].append(cell)
         session["end"] = _now()
@@ -188,10 +190,32 @@ def run_to_length(job: tuple[str, str, str, bool]) -> tuple[str, str | None]:
                 return cell, "the sweep no longer lists this cell"
             if sweep.status(cfg) == "done" or (k and not extend):
                 return cell, None
+            if not time_left(Path(results)):
+                return cell, f"{SKIPPED}: the longest run so far would end past the deadline"
+            t0 = time.time()
             run(cfg)
+            with open(Path(results) / DURATIONS, "a") as f:  # one line per run, for time_left
+                f.write(f"{cell} {time.time() - t0:.1f}\n")
         return cell, "still asked for more after 100 runs"
     except Exception as e:  # noqa: BLE001 - reported, not raised: the others still run
         return cell, repr(e)
+
+
+DURATIONS = ".gpu_durations"  # in the record's folder while a GPU session runs; not collected
+SKIPPED = "not started"
+
+
+def time_left(results: Path, now: float | None = None) -> bool:
+    """Whether a run started now ends before the call's deadline (``$GPU_GRID_DEADLINE``, epoch
+    seconds; none: always), judged by the longest run this session has finished (none yet:
+    yes). A run the deadline would cut off is lost with its checkpoint; not starting it ends the
+    call sooner and leaves the device time to the next."""
+    deadline = os.environ.get("GPU_GRID_DEADLINE")
+    path = results / DURATIONS
+    if not deadline or not path.exists():
+        return True
+    took = [float(line.split()[-1]) for line in path.read_text().splitlines() if line.strip()]
+    return not took or (time.time() if now is None else now) + max(took) < float(deadline)
 
 
 def write_json(path: Path, obj) -> None:

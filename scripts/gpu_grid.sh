@@ -67,8 +67,11 @@ case $what in
     W=${W:-15}; TRAIN_S=${TRAIN_S:-400}
     { nvidia-smi -L; nproc; cd "$D" && python3 gpu_grid.py flags; } 2>&1 | tee "$L/env.txt"
     cd "$D"
+    rm -f "$D/rec/$name/.gpu_durations"
+    export GPU_GRID_DEADLINE=$(( $(date +%s) + TRAIN_S ))  # no run starts that would end past it
     timeout -s INT "$TRAIN_S" python3 gpu_grid.py train "$name" "$D/rec/$name" "$W" "$@" > "$L/train.log" 2>&1
-    echo "$name: train rc $? after $(( $(date +%s) - T0 )) s; cells finished: $(grep -c "^finished" "$L/train.log"), failed: $(grep -c "^failed" "$L/train.log")"
+    echo "$name: train rc $? after $(( $(date +%s) - T0 )) s; cells finished: $(grep -c "^finished" "$L/train.log"), not started: $(grep -c "^skipped" "$L/train.log"), failed: $(grep -c "^failed" "$L/train.log")"
+    mv -f "$D/rec/$name/.gpu_durations" "$L/durations.txt" 2>/dev/null || true
     python3 gpu_grid.py pairs "$name" "$D/rec/$name" "$D/$name.withheld" 2>&1 | tee "$L/pairs.log"
     if [ "${name#table2}" != "$name" ]; then
       timeout 90 python3 gpu_grid.py diagnose "$D/rec/$name" "$W" "$L/diagnose.json" > "$L/diagnose.log" 2>&1

@@ -161,3 +161,34 @@ print(json.dumps({{"grid": grid, "verdict": verdict, "got": got, "extended": ext
     assert out["got"][1] is None and out["got"][0].startswith("one-")
     assert out["extended"] == [4, 8, 12]  # the grid's length, then on by it, to the cap of 3
     assert out["once"][1] == [2] and out["once"][0][1] is None
+
+
+def test_no_run_starts_that_the_calls_deadline_would_cut_off(tmp_path):
+    """A run is started only if the longest run finished so far would end before the deadline;
+    without a deadline, or before any run has finished, it always starts."""
+    import json
+
+    (tmp_path / ".gpu_durations").write_text("a-one-seed5 100.0\na-two-seed5 130.5\n")
+    probe = f"""
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, {str(ROOT / "scripts")!r})
+import gpu_grid
+rec = Path({str(tmp_path)!r})
+out = [gpu_grid.time_left(rec, now=0.0)]
+os.environ["GPU_GRID_DEADLINE"] = "200"
+out += [gpu_grid.time_left(rec, now=60.0), gpu_grid.time_left(rec, now=70.0),
+        gpu_grid.time_left(rec / "nothing yet", now=190.0)]
+gpu_grid._runner = lambda: (lambda cfg: None)
+gpu_grid._configs = lambda name, results: [type("C", (), {{"out_dir": str(rec / "x")}})()]
+sys.modules["osgan.sweep"].status = lambda cfg: "todo"
+os.environ["GPU_GRID_DEADLINE"] = "0"
+out.append(gpu_grid.run_to_length(("table1", str(rec), "x", False)))
+print(json.dumps(out))
+"""
+    p = subprocess.run([sys.executable, "-c", f"import osgan.sweep\n{probe}"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    always, fits, cut, unknown, skipped = json.loads(p.stdout)
+    assert always and fits and not cut and unknown
+    assert skipped[0] == "x" and skipped[1].startswith("not started")
