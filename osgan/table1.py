@@ -140,11 +140,10 @@ def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
     read: dict[tuple[str, str, int], tuple[float, tuple[str, str]]] = {}
     for r in runs:
         if r["done"] and not r.get("exact") and not r.get("variant") and r["seed"] in plan.seeds:
-            # a pair is formed within one instrument and one kind of machine (a CPU, or a
-            # GPU: its cells round differently, and scripts/gpu_grid.py runs whole pairs)
-            on = r["machine"] if r.get("on_gpu") else "cpu"
-            read[(r["gan"], r["stages"], r["seed"])] = (reading(r["evals"], name),
-                                                       (r.get("instrument", "none"), on))
+            # a pair is formed within one instrument and one kind of machine
+            read[(r["gan"], r["stages"], r["seed"])] = (
+                reading(r["evals"], name),
+                (r.get("instrument", "none"), records.pairing_machine(r)))
     rows, missing, mixed = [], {}, {}
     for gan in plan.objectives:
         done = [s for s in plan.seeds

@@ -102,8 +102,8 @@ def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
           if r["done"] and r["seed"] in plan.seeds and r["point"] == chosen.get(r["scheme"])}
     done = [s for s in plan.seeds if (ONE, s) in at and (TWO, s) in at]
     teacher = {(sc, s): r.get("instrument", "none") for (sc, s), r in at.items()}
-    # a pair: one teacher, and one kind of machine (a CPU, or a GPU: its cells round otherwise)
-    same = {k: (teacher[k], r["machine"] if r.get("on_gpu") else "cpu") for k, r in at.items()}
+    # a pair: one teacher, and one kind of machine
+    same = {k: (teacher[k], records.pairing_machine(r)) for k, r in at.items()}
     seeds = tuple(s for s in done if same[(ONE, s)] == same[(TWO, s)])
     one = [reading(at[(ONE, s)]["records"]) for s in seeds]
     two = [reading(at[(TWO, s)]["records"]) for s in seeds]

@@ -87,6 +87,18 @@ def pair_key(cfg) -> tuple:
     return (cfg.seed,)
 
 
+def verdict_pairs(name: str, cfgs: list) -> list[list]:
+    """The configs a verdict pairs, grouped (:func:`pair_key`): the plain cells off the tune
+    seeds (a dfad grid's cells pair with nothing; Table 1's exact cells are no scheme of a
+    pair), in the sweep's order."""
+    tune = _spec(name)["tune_seeds"] or ()
+    groups: dict[tuple, list] = {}
+    for c in cfgs:
+        if not getattr(c, "exact", False) and c.seed not in tune:
+            groups.setdefault(pair_key(c), []).append(c)
+    return list(groups.values())
+
+
 def _configs(name: str, results: Path) -> list:
     from osgan.sweep import cell_config, cells
     return [cell_config(name, c, results) for c in cells(name, results)]
@@ -104,11 +116,8 @@ def to_run(name: str, cfgs: list, status) -> list:
         # the grid's cells not started; a chosen point's run on the tune seed that goes on to
         # its plateau stays on the CPU that holds its checkpoint, and the verdict waits for it
         return [c for c in todo if c.seed in tune and status(c) == "todo"]
-    plain = [c for c in cfgs if not getattr(c, "exact", False) and c.seed not in tune]
-    groups: dict[tuple, list] = {}
-    for c in plain:
-        groups.setdefault(pair_key(c), []).append(c)
-    return [c for g in groups.values() if all(status(x) != "done" for x in g) for c in g]
+    return [c for g in verdict_pairs(name, cfgs) if all(status(x) != "done" for x in g)
+            for c in g]
 
 
 def train(name: str, results: Path, workers: int, order: list[str]) -> None:
@@ -235,12 +244,9 @@ def pairs(name: str, results: Path, withheld: Path) -> list[str]:
     if session.get("gpu") in (None, "none"):
         return []
     mine = set(session["cells_finished"])
-    tune = _spec(name)["tune_seeds"] or ()  # a dfad grid's cells pair with nothing
-    groups: dict[tuple, set] = {}
-    for c in _configs(name, results):
-        if not getattr(c, "exact", False) and c.seed not in tune:
-            groups.setdefault(pair_key(c), set()).add(Path(c.out_dir).name)
-    orphans = sorted(c for g in groups.values() if g & mine and not g <= mine for c in g & mine)
+    groups = [{Path(c.out_dir).name for c in g}
+              for g in verdict_pairs(name, _configs(name, results))]
+    orphans = sorted(c for g in groups if g & mine and not g <= mine for c in g & mine)
     if orphans:
         withheld.mkdir(parents=True, exist_ok=True)
     for c in orphans:

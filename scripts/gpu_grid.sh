@@ -88,7 +88,7 @@ case $what in
     if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
       echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name')" >&2; exit 2
     fi
-    cells=$("$top/.venv/bin/python" -c "import json,sys; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if s.get('gpu') not in (None, 'none') else '')" "$rec/provenance.json")
+    cells=$(cd "$top" && .venv/bin/python -c "import json,sys; from osgan.analysis.records import gpu_of; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if gpu_of(s) else '')" "$rec/provenance.json")
     [ -n "$cells" ] || { echo "gpu_grid: the last session of $rec ran no cell on a GPU" >&2; exit 2; }
     (cd "$top" && .venv/bin/python -m osgan sweep "$name" --collect "$rec")
     for c in $cells; do  # the pinned worktree's sweep skips them; a CPU checkpoint of one goes

@@ -64,6 +64,18 @@ def gpu_of(session: dict[str, Any]) -> str | None:
     return session.get("gpu") if session.get("gpu") not in (None, "none") else None
 
 
+def gpus(prov: dict[str, Any]) -> set[str]:
+    """The GPUs a record's sessions ran cells on (:func:`gpu_of`)."""
+    return {g for s in prov.get("sessions", []) if (g := gpu_of(s))}
+
+
+def pairing_machine(run: dict[str, Any]) -> str:
+    """The kind of machine a run's pair must share (a loaded run's ``machine`` and ``on_gpu``):
+    ``cpu`` for any CPU, else the GPU's name. A cell that ran on a GPU rounds differently from
+    the same cell on a CPU, so a verdict pairs one stage with two on one kind of machine only."""
+    return run["machine"] if run.get("on_gpu") else "cpu"
+
+
 def machines(prov: dict[str, Any]) -> dict[str, str]:
     """Where each cell of a record ran, from its provenance: cell -> the GPU's name for a
     session on a GPU (:func:`gpu_of`), else the session's CPU; the last session that finished
@@ -96,8 +108,7 @@ def load(results: str | Path) -> dict[str, Any]:
     else None) and ``rescore`` (``rescore.json``: the final generators evaluated again)."""
     marker, prov, cells = _cells(results)
     variants = marker["spec"].get("variants", {})
-    where = machines(prov)
-    gpus = {gpu_of(s) for s in prov.get("sessions", [])} - {None}
+    where, on_gpu = machines(prov), gpus(prov)
     runs = []
     for d, cfg in cells:
         rows = evals(harness.read_rows(d / "metrics.jsonl", upto=cfg["steps"]))
@@ -111,7 +122,7 @@ def load(results: str | Path) -> dict[str, Any]:
                      "variant": variant, "changes": variants.get(variant, {}),
                      "instrument": instrument.of_evals(rows),
                      "machine": where.get(d.name, "unknown"),
-                     "on_gpu": where.get(d.name) in gpus,
+                     "on_gpu": where.get(d.name) in on_gpu,
                      "samples": grids[-1] if grids else None, "path": d})
     floor = read_optional(Path(results) / "floor.json")  # python -m osgan sweep NAME --floor
     rescore = read_optional(Path(results) / "rescore.json")  # ... NAME --rescore
@@ -144,8 +155,7 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
     ``rescore`` (``rescore.json``, the class-by-class reading of the final checkpoints, or
     None)."""
     marker, prov, cells = _cells(results)
-    where = machines(prov)
-    gpus = {gpu_of(s) for s in prov.get("sessions", [])} - {None}
+    where, on_gpu = machines(prov), gpus(prov)
     runs = []
     for d, cfg in cells:
         rows = harness.read_rows(d / "metrics.jsonl", upto=cfg["rounds"], key="round")
@@ -158,7 +168,7 @@ def load_dfad(results: str | Path) -> dict[str, Any]:
                      "teacher_accuracy": done.get("teacher_accuracy"),
                      "instrument": instrument.name("teacher", done.get("teacher_accuracy")),
                      "machine": where.get(d.name, "unknown"),
-                     "on_gpu": where.get(d.name) in gpus, "path": d})
+                     "on_gpu": where.get(d.name) in on_gpu, "path": d})
     return {"sweep": marker, "provenance": prov, "runs": runs, "path": Path(results),
             "rescore": read_optional(Path(results) / "rescore.json")}
 

@@ -398,7 +398,7 @@ def provenance_text(rec: dict[str, Any]) -> str:
         return f"Recorded sweep `{rec['sweep']['sweep']}`: {done} of {total} runs finished{extra}."
     where = records.machines(rec["provenance"]).values()
     cpus = sorted({s["cpu"] for s in sessions if not records.gpu_of(s)})
-    gpus = sorted({g for s in sessions if (g := records.gpu_of(s))})
+    gpus = sorted(records.gpus(rec["provenance"]))
     on = ", ".join(cpus) + "".join(f"; {list(where).count(g)} cell(s) on an {g} (float32, TF32 "
                                    "off)" for g in gpus)
     commits = sorted({s["commit"][:10] + ("+dirty" if s.get("dirty") else "") for s in sessions})
