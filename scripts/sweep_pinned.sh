@@ -50,7 +50,8 @@ for f in osgan/instruments/*.pt; do  # refused before anything is made
     exit 2
   fi
 done
-if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+# a sweep that trains: not a read-only --collect, --rescore or --dry-run on the same name
+if pgrep -af "osgan sweep $name( |$)" | grep -Eqv -- "--(collect|rescore|dry-run)"; then
   echo "sweep_pinned: a sweep $name runs already (pgrep -af 'osgan sweep $name')" >&2; exit 2
 fi
 [ -d "$wt" ] || git worktree add --detach "$wt" "$commit" >/dev/null

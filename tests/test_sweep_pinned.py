@@ -51,3 +51,26 @@ def test_a_cache_holding_another_classifier_is_refused_before_anything_is_made(c
     assert code == 2 and "is not the frozen" in err and "\n" not in err
     assert not (checkout.parent / "pinned-table1").exists()  # no worktree made
     assert (cached / FROZEN).read_bytes() == b"this machine's own weights"  # nothing overwritten
+
+
+TUNE = "teacher-fashion_mnist-lenet5-79969431beba148f.pt"  # table2_tune's frozen teacher
+
+
+@pytest.mark.skipif(subprocess.run(["pgrep", "-f", "osgan sweep table2_tune"],
+                                   capture_output=True).returncode == 0,
+                    reason="a real table2_tune sweep runs on this machine")
+@pytest.mark.parametrize("command, refused", [("--workers 1", True), ("", True),
+                                              ("--collect ../x", False), ("--rescore", False),
+                                              ("--dry-run", False)])
+def test_a_sweep_under_way_is_refused_but_not_a_read_only_command(checkout, command, refused):
+    (checkout / "osgan" / "instruments" / TUNE).write_bytes(b"frozen teacher")
+    title = f"python -m osgan sweep table2_tune {command}".strip()
+    fake = subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 30'])
+    try:
+        code, err = run(checkout, "table2_tune")
+    finally:
+        fake.kill()
+        fake.wait()
+    assert ("runs already" in err) == refused
+    if refused:
+        assert code == 2 and "\n" not in err
