@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from osgan import dfad, dfad_rounds, settings, slurm, sweeps, timing, training
+from osgan import dfad, dfad_rounds, harness, settings, slurm, sweeps, timing, training
 from osgan.analysis import records
 from osgan.sweep import (
     EXECUTORS,
@@ -188,7 +188,8 @@ def write_floor(name: str, results: Path, n_draws: int = 3, command: str | None 
 # the command
 
 
-def write_rescore(name: str, results: Path, command: str | None = None) -> dict[str, Any]:
+def write_rescore(name: str, results: Path, command: str | None = None,
+                  progress: bool = True) -> dict[str, Any]:
     """``results/rescore.json``: each finished cell's final generator (its last checkpoint, kept
     outside the record) evaluated again at the cell's own evaluation settings and sampler. It
     checks that the checkpoint gives the FID the record holds for the last step, and adds what
@@ -197,57 +198,87 @@ def write_rescore(name: str, results: Path, command: str | None = None) -> dict[
     student and generator instead (:func:`osgan.dfad.diagnose`: the final accuracy reproduced,
     per class, and the classes the generator shows the teacher). A cell scored already at its
     length is not scored again; cells whose checkpoint is gone (another machine) keep the entry
-    they had and are listed under ``missing``. Returns what it wrote."""
+    they had and are listed under ``missing``. The file is written again after each cell scored
+    (a bar counts them), so a rescore stopped part way keeps what it did. Returns what it
+    wrote."""
     if not (results / "sweep.json").exists():
         raise UsageError(f"{results} holds no record of sweep {name!r}: run the sweep first")
     own_results(name, results)
     path = results / "rescore.json"
     cells = json.loads(path.read_text())["cells"] if path.exists() else {}
-    missing = []
-    if kind(name) == "dfad":
-        _rescore_dfad(results, cells, missing)
-    for r in records.load(results)["runs"] if kind(name) != "dfad" else []:
-        if not (r["done"] and r["evals"]):
-            continue
-        try:
-            G, run_cfg, step = training.load_final(r["path"])
-        except (ValueError, OSError, UsageError):
-            missing.append(r["path"].name)
-            continue
-        if step != r["evals"][-1]["step"]:  # a checkpoint of another length than the record's
-            missing.append(r["path"].name)
-            continue
-        if cells.get(r["path"].name, {}).get("step") == step:  # scored already, at this length
-            continue
-        settings.set_threads(run_cfg.threads)
-        out = training.evaluate_generator(G, run_cfg)
-        cells[r["path"].name] = {"step": step, "recorded FID": r["evals"][-1]["FID"], **out}
-    rescore = {"cells": dict(sorted(cells.items())), "missing": sorted(missing), "date": _now(),
-               "command": command, **environment()}
-    write_json(path, rescore)
+    missing: list[str] = []
+    score = _dfad_to_score if kind(name) == "dfad" else _gan_to_score
+    todo = score(results, cells, missing)
+
+    def write() -> dict[str, Any]:
+        rescore = {"cells": dict(sorted(cells.items())), "missing": sorted(missing),
+                   "date": _now(), "command": command, **environment()}
+        write_json(path, rescore)
+        return rescore
+
+    rescore = write()
+    with harness.progress(len(todo), 0, f"rescore {name}", progress, unit="cell") as bar:
+        for cell, evaluate in todo:
+            entry = evaluate()
+            if entry is None:  # a checkpoint of another length than the record's
+                missing.append(cell)
+            else:
+                cells[cell] = entry
+            rescore = write()
+            bar.update()
     return rescore
 
 
-def _rescore_dfad(results: Path, cells: dict[str, Any], missing: list[str]) -> None:
-    """:func:`write_rescore` for distillation runs: each finished cell's final student and
-    generator (:func:`osgan.dfad.diagnose`) into ``cells``, the names of those whose checkpoint
-    is gone or of another length into ``missing``."""
-    for r in records.load_dfad(results)["runs"]:
-        if not r["done"]:
+def _gan_to_score(results: Path, cells: dict[str, Any], missing: list[str]) -> list:
+    """:func:`write_rescore` for GAN training runs: (cell, scorer) per finished cell not scored
+    at its length yet; the names of cells whose checkpoint is gone or of another length go into
+    ``missing``. A scorer returns the cell's entry."""
+    todo = []
+    for r in records.load(results)["runs"]:
+        if not (r["done"] and r["evals"]):
             continue
         name = r["path"].name
-        if cells.get(name, {}).get("round") == r["rounds"]:  # scored already, at this length
-            continue
-        settings.set_threads(r["config"].get("threads", 1))
         try:
-            out = dfad.diagnose(r["path"])
+            G, run_cfg, step = training.load_final(r["path"])
         except (ValueError, OSError, UsageError):
             missing.append(name)
             continue
-        if out["round"] != r["rounds"]:  # a checkpoint of another length than the record's
+        if step != r["evals"][-1]["step"]:  # a checkpoint of another length than the record's
             missing.append(name)
             continue
-        cells[name] = {"recorded accuracy": r["accuracy"], **out}
+        if cells.get(name, {}).get("step") == step:  # scored already, at this length
+            continue
+
+        def evaluate(G=G, run_cfg=run_cfg, step=step, fid=r["evals"][-1]["FID"]):
+            settings.set_threads(run_cfg.threads)
+            return {"step": step, "recorded FID": fid,
+                    **training.evaluate_generator(G, run_cfg)}
+        todo.append((name, evaluate))
+    return todo
+
+
+def _dfad_to_score(results: Path, cells: dict[str, Any], missing: list[str]) -> list:
+    """:func:`write_rescore` for distillation runs: (cell, scorer) per finished cell not scored
+    at its length yet, each scoring its final student and generator (:func:`osgan.dfad.diagnose`);
+    a scorer returns None for a checkpoint of another length than the record's, and the names
+    of cells whose checkpoint is gone go into ``missing``."""
+    todo = []
+    for r in records.load_dfad(results)["runs"]:
+        name = r["path"].name
+        if not r["done"] or cells.get(name, {}).get("round") == r["rounds"]:
+            continue  # unfinished, or scored already at this length
+
+        def evaluate(r=r, name=name):
+            settings.set_threads(r["config"].get("threads", 1))
+            try:
+                out = dfad.diagnose(r["path"])
+            except (ValueError, OSError, UsageError):
+                return None
+            if out["round"] != r["rounds"]:
+                return None
+            return {"recorded accuracy": r["accuracy"], **out}
+        todo.append((name, evaluate))
+    return todo
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

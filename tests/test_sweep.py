@@ -10,7 +10,7 @@ import pytest
 import torch
 from fixtures_data import write_fashion_mnist
 
-from osgan import cli, data, plans, sweep, sweep_command, sweeps, util
+from osgan import cli, data, plans, sweep, sweep_command, sweeps, training, util
 from osgan.util import UsageError
 
 
@@ -389,7 +389,22 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
     kw = dict(data_root=str(env / "fmnist"), steps=4, log_every=2, width=4, nz=8, batch_size=6,
               eval=dict(every=2, n_gen=16, n_real=16))
     sweep.run_sweep("smoke", results=results, workers=1, only=2, **kw)
+    # stopped part way (Ctrl-C at the second cell): the first cell's score is on disk
+    real, calls = training.evaluate_generator, []
+
+    def stop_at_second(G, cfg):
+        calls.append(G)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(G, cfg)
+    monkeypatch.setattr(training, "evaluate_generator", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_command.write_rescore("smoke", results)
+    first = json.loads((results / "rescore.json").read_text())["cells"]
+    assert list(first) == ["dcgan-one-seed0"]
+    monkeypatch.setattr(training, "evaluate_generator", real)
     out = sweep_command.write_rescore("smoke", results)
+    assert out["cells"]["dcgan-one-seed0"] == first["dcgan-one-seed0"]  # not scored again
     assert sorted(out["cells"]) == ["dcgan-one-seed0", "dcgan-two-seed0"] and not out["missing"]
     for name, c in out["cells"].items():
         last = record.load(results)["runs"][0 if "one" in name else 1]["evals"][-1]
