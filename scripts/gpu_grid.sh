@@ -21,6 +21,7 @@
 # the machine). What comes back: $OUT/NAME.tgz, holding NAME/ (the record), NAME.logs/ (logs,
 # diagnose.json) and NAME.withheld/.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/sweep_trains.sh"
 usage="usage: scripts/gpu_grid.sh prepare|run|adopt NAME [ORDER...|DIR]"
 what=${1:?$usage}; shift
 case $what in prepare|run|adopt) ;; *) echo "gpu_grid: unknown step $what (prepare, run or adopt)" >&2; exit 2 ;; esac
@@ -34,7 +35,7 @@ case $what in
   prepare)
     set -e
     grep -qx "/_dev/" "$top/.git/info/exclude" 2>/dev/null || { mkdir -p "$top/.git/info"; echo "/_dev/" >> "$top/.git/info/exclude"; }
-    if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+    if sweep_trains "$name"; then
       echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name'), so that no cell runs on both machines" >&2; exit 2
     fi
     rm -rf "$D/pin/$name" "$D/rec/$name"
@@ -85,7 +86,7 @@ case $what in
     dir=${1:?usage: scripts/gpu_grid.sh adopt NAME DIR (DIR holds NAME/: NAME.tgz unpacked)}
     rec=$dir/$name wt=$(dirname "$top")/pinned-$name cache=$(dirname "$top")/pinned-$name.cache
     [ -f "$rec/provenance.json" ] || { echo "gpu_grid: $rec holds no record of $name" >&2; exit 2; }
-    if pgrep -f "osgan sweep $name( |$)" >/dev/null; then
+    if sweep_trains "$name"; then
       echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name')" >&2; exit 2
     fi
     cells=$(cd "$top" && .venv/bin/python -c "import json,sys; from osgan.analysis.records import gpu_of; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if gpu_of(s) else '')" "$rec/provenance.json")

@@ -15,6 +15,7 @@
 # Then: `python -m osgan sweep NAME --collect ../pinned-NAME/results/NAME` as cells finish, and
 # `pkill -TERM -f "osgan sweep NAME"` to stop it (it resumes from its checkpoints).
 set -eu
+. "$(dirname "${BASH_SOURCE[0]}")/sweep_trains.sh"
 usage="usage: scripts/sweep_pinned.sh NAME [--workers N]"
 name=${1:?$usage}
 shift
@@ -50,8 +51,7 @@ for f in osgan/instruments/*.pt; do  # refused before anything is made
     exit 2
   fi
 done
-# a sweep that trains: not a read-only --collect, --rescore or --dry-run on the same name
-if pgrep -af "osgan sweep $name( |$)" | grep -Eqv -- "--(collect|rescore|dry-run)"; then
+if sweep_trains "$name"; then
   echo "sweep_pinned: a sweep $name runs already (pgrep -af 'osgan sweep $name')" >&2; exit 2
 fi
 [ -d "$wt" ] || git worktree add --detach "$wt" "$commit" >/dev/null

@@ -192,3 +192,22 @@ print(json.dumps(out))
     always, fits, cut, unknown, skipped = json.loads(p.stdout)
     assert always and fits and not cut and unknown
     assert skipped[0] == "x" and skipped[1].startswith("not started")
+
+
+def test_prepare_is_refused_while_a_cpu_sweep_trains_the_same_record():
+    """The guard is scripts/sweep_trains.sh's, shared with sweep_pinned.sh (whose tests show
+    that a read-only command does not count): a cell must not run on both machines."""
+    import pytest
+
+    if subprocess.run(["pgrep", "-f", "osgan sweep table2_tune"]).returncode == 0:
+        pytest.skip("a real table2_tune sweep runs on this machine")
+    before = (ROOT / "_dev" / "pin" / "table2_tune").exists()
+    fake = subprocess.Popen(["bash", "-c",
+                             'exec -a "python -m osgan sweep table2_tune --workers 1" sleep 30'])
+    try:
+        code, err = run("prepare", "table2_tune")
+    finally:
+        fake.kill()
+        fake.wait()
+    assert code == 2 and "the CPU sweep table2_tune runs; stop it first" in err
+    assert "\n" not in err and (ROOT / "_dev" / "pin" / "table2_tune").exists() == before

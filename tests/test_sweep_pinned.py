@@ -16,7 +16,8 @@ def checkout(tmp_path):
     """A git checkout holding the script and, as ``osgan/instruments``, one frozen file."""
     repo = tmp_path / "main"
     (repo / "scripts").mkdir(parents=True)
-    shutil.copy(ROOT / "scripts" / "sweep_pinned.sh", repo / "scripts")
+    for script in ("sweep_pinned.sh", "sweep_trains.sh"):
+        shutil.copy(ROOT / "scripts" / script, repo / "scripts")
     (repo / "osgan" / "instruments").mkdir(parents=True)
     (repo / "osgan" / "instruments" / FROZEN).write_bytes(b"frozen weights")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
