@@ -7,9 +7,32 @@
 #          waits until the node is idle. Prints the `export SLURM_CONF=...` line to use.
 #   stop:  stops the daemons it started and removes $OSGAN_SLURM_DIR: the machine as it was
 #          (the Debian packages stay installed).
+#   state: prints running, stale or absent. Stale: $OSGAN_SLURM_DIR is there but none of its
+#          daemons lives (a run killed before its stop, e.g. a CI job cut short); start removes
+#          a stale directory and goes on, and refuses only beside a running cluster.
 set -euo pipefail
 DIR=${OSGAN_SLURM_DIR:-/tmp/osgan-slurm}
 cmd=${1:-}
+
+# The daemons of the cluster in $DIR still alive: a pid from its .bg files whose command line
+# names this cluster's slurm.conf (a pid alone may have been reused by another process).
+live_daemons() {
+    local d pid
+    for d in slurmctld slurmd; do
+        [ -f "$DIR/$d.bg" ] || continue
+        pid=$(cat "$DIR/$d.bg")
+        if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$DIR/slurm.conf"; then
+            echo "$pid"
+        fi
+    done
+}
+
+state() {
+    if [ ! -e "$DIR" ]; then echo absent
+    elif [ -n "$(live_daemons)" ]; then echo running
+    else echo stale
+    fi
+}
 
 start() {
     if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
@@ -18,10 +41,14 @@ start() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurmctld slurmd slurm-client munge \
             >/dev/null
     fi
-    if [ -e "$DIR" ]; then
-        echo "cluster: $DIR exists: a cluster of this script may be running; run '$0 stop' first" >&2
-        exit 2
-    fi
+    case $(state) in
+        running)
+            echo "cluster: a cluster of this script is running in $DIR (pids $(live_daemons | tr '\n' ' ')); run '$0 stop' first" >&2
+            exit 2 ;;
+        stale)
+            echo "cluster: $DIR is left from a cluster that no longer runs (none of its daemons lives): removing it" >&2
+            rm -rf "$DIR" ;;
+    esac
     mkdir -p "$DIR/state" "$DIR/spool"
     local host node name
     host=$(hostname)
@@ -74,19 +101,15 @@ EOF
 
 stop() {
     [ -d "$DIR" ] || return 0
-    local pids=()
-    for d in slurmd slurmctld; do
-        if [ -f "$DIR/$d.bg" ]; then
-            pids+=("$(cat "$DIR/$d.bg")")
-            kill "${pids[-1]}" 2>/dev/null || true
-        fi
-    done
+    local pids p
+    pids=$(live_daemons)  # only this cluster's daemons: a pid in a stale .bg may be another's
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
     if [ -f "$DIR/started-munged" ]; then
         pkill -x munged || true
     fi
     for _ in $(seq 40); do  # the daemons take a few seconds to shut down: wait for them
         alive=0
-        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
         pgrep -x munged >/dev/null && [ -f "$DIR/started-munged" ] && alive=1
         [ $alive = 0 ] && break
         sleep 0.5
@@ -97,5 +120,6 @@ stop() {
 case "$cmd" in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+    state) state ;;
+    *) echo "usage: $0 start|stop|state" >&2; exit 2 ;;
 esac
