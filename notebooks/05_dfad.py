@@ -246,6 +246,22 @@ for key, value in table2_record.tuning_values(dt_rows).items():
 # section says where that stands.
 
 # %% [markdown]
+# **Where the students fall short of KD, class by class.** DAFL's term makes every generator
+# show the teacher nearly all ten classes (the *classes* column above), yet the students stay
+# below KD on real images. The final checkpoints (`--rescore`) say where: per cell, KD's test
+# accuracy on each class minus the student's. The two classes with the largest share of the gap
+# over the {glue:text}`t2dt_gap_cells` adversarial cells: {glue:text}`t2dt_gap_top`, together
+# {glue:text}`t2dt_gap_share` of it. The cell with the best test accuracy,
+# {glue:text}`t2dt_gap_best`, would read {glue:text}`t2dt_gap_if` had it matched KD on those two
+# classes alone. A class can be shown and still not be learnt: the teacher labels a generated
+# image a coat or a shirt, but the boundaries between the upper-body garments (T-shirt,
+# pullover, coat, shirt), where KD itself is weakest, are what the student has to find.
+
+# %% tags=["hide-input"]
+for key, value in table2_record.show_class_gaps(dt_dir).items():
+    glue(f"t2dt_{key}", value, display=False)
+
+# %% [markdown]
 # ## The recorded sweep
 #
 # What a verdict can rest on: `python -m osgan sweep table2` runs each scheme over a grid of

@@ -623,3 +623,45 @@ def test_every_substitution_the_introduction_places_is_staged(tmp_path):
               | instrument.spread_values(tmp_path / "spread.json"))
     assert {"t2p_verdict", "t2p_progress", "t1rec_done"} <= placed
     assert placed <= set(staged), sorted(placed - set(staged))
+
+
+def test_class_gaps_find_where_the_students_fall_short_of_kd(tmp_path, shown):
+    assert show2.show_class_gaps(tmp_path)["gap_top"] == "not scored yet"
+    assert "No class-by-class gap" in shown[-1].data
+    kd = [0.9, 1.0, 0.8, 0.9, 0.8, 1.0, 0.6, 1.0, 1.0, 1.0]
+    students = {  # short of KD on coat (4) and shirt (6) above all; one beats KD on trouser
+        "one-p1-seed0": [0.9, 1.0, 0.8, 0.9, 0.2, 1.0, 0.2, 1.0, 1.0, 1.0],
+        "two-p2-seed0": [0.8, 1.0, 0.8, 0.9, 0.5, 1.0, 0.4, 0.9, 1.0, 1.0],
+        "two-p2-seed1": [0.0] * 10,  # no KD cell of seed 1: not read
+    }
+    cells = {n: {"accuracy": sum(a) / 10, "recorded accuracy": sum(a) / 10, "per_class": a,
+                 "class_fractions": [0.1] * 10, "classes_eff": 10.0, "agreement": 0.8,
+                 "images": 100} for n, a in students.items()}
+    cells["kd-adam-s0.001-seed0"] = {"accuracy": 0.9, "per_class": kd}
+    cells["kd-adam-s0.003-seed0"] = {"accuracy": 0.9, "per_class": [k - 0.1 for k in kd]}
+    rescore = {"cells": cells, "date": "2026-12-05T00:00:00", "commit": "0123456789",
+               "missing": []}
+    (tmp_path / "rescore.json").write_text(json.dumps(rescore))
+    g = a2.class_gaps(rescore)
+    ref = [k - 0.05 for k in kd]  # KD's two cells of seed 0, averaged
+    assert sorted(g["gaps"]) == ["one-p1-seed0", "two-p2-seed0"]
+    assert g["gaps"]["one-p1-seed0"] == approx([r - a for r, a in
+                                                zip(ref, students["one-p1-seed0"])])
+    # each cell's mean gap is KD's accuracy minus its own (classes equally often)
+    for n in g["gaps"]:
+        assert sum(g["gaps"][n]) / 10 == approx(sum(ref) / 10 - cells[n]["accuracy"])
+    summed = [sum(g["gaps"][n][k] for n in g["gaps"]) for k in range(10)]
+    assert g["share"] == approx([x / sum(summed) for x in summed]) and sum(g["share"]) == approx(1)
+    assert g["share"][1] < 0  # both students beat KD's mean (0.95) on trouser
+    assert g["top"] == ["coat", "shirt"]
+    assert g["top_share"] == approx((summed[4] + summed[6]) / sum(summed))
+    best = "two-p2-seed0"  # 0.83 against 0.80
+    assert g["best"] == best and g["best_acc"] == approx(0.83)
+    assert g["best_if"] == approx(0.83 + (0.25 + 0.15) / 10)
+    values = show2.show_class_gaps(tmp_path)
+    assert values["gap_top"] == "coat and shirt" and values["gap_cells"] == "2"
+    assert values["gap_best"] == "`two-p2` (0.830)" and values["gap_if"] == "0.870"
+    assert "| coat | 0.750 |" in shown[-1].data
+    # without a KD cell there is no reference
+    del cells["kd-adam-s0.001-seed0"], cells["kd-adam-s0.003-seed0"]
+    assert a2.class_gaps(rescore) is None and a2.class_gaps(None) is None

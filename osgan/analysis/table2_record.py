@@ -238,6 +238,49 @@ def dfad_classes(rescore: dict[str, Any] | None, points: dict[str, str] | None =
             "pairs": len(acc), "rescore": rs}
 
 
+def class_gaps(rescore: dict[str, Any] | None, top: int = 2) -> dict[str, Any] | None:
+    """Where a DFAD record's data-free students fall short of KD on real images, class by class
+    (its ``rescore.json``, :func:`osgan.dfad.diagnose`): per adversarial cell, KD's test accuracy
+    on each class (the mean over the KD cells of the same seed) minus the student's. A cell's gap
+    is the mean over the ten classes (its gap in accuracy where the test split holds each class
+    equally often, as Fashion-MNIST's 1,000 per class). Returns ``classes`` (names), ``kd`` (KD's
+    per-class accuracy, averaged over the seeds read), ``gaps`` (cell -> per-class gap),
+    ``mean_gap`` (per class, over the cells), ``share`` (per class: its part of the cells' summed
+    gap; negative where the students beat KD), ``top`` (the ``top`` classes with the largest
+    share), ``top_share``, and for the cell with the highest test accuracy (``best``, ``best_acc``)
+    ``best_if``: its accuracy had it matched KD on the ``top`` classes. None where the record has
+    no rescore, no KD cell or no adversarial cell with a KD cell of its seed."""
+    if rescore is None:
+        return None
+    cells = rescore["cells"]
+    seed_of = lambda name: name.rsplit("-seed", 1)[1]  # noqa: E731
+    kd: dict[str, list[list[float]]] = {}
+    for name, c in cells.items():
+        if name.startswith("kd-"):
+            kd.setdefault(seed_of(name), []).append(c["per_class"])
+    kd_mean = {s: [sum(col) / len(col) for col in zip(*rows, strict=True)]
+               for s, rows in kd.items()}
+    gaps = {name: [k - a for k, a in zip(kd_mean[seed_of(name)], c["per_class"], strict=True)]
+            for name, c in cells.items()
+            if not name.startswith("kd-") and "class_fractions" in c and seed_of(name) in kd_mean}
+    if not gaps:
+        return None
+    n_cls = len(next(iter(gaps.values())))
+    total = sum(sum(g) for g in gaps.values())
+    per_class = [sum(g[k] for g in gaps.values()) for k in range(n_cls)]
+    share = [x / total if total else float("nan") for x in per_class]
+    order = sorted(range(n_cls), key=lambda k: -per_class[k])[:top]
+    names = data.CLASS_NAMES["fashion_mnist"]
+    best = max(gaps, key=lambda n: (cells[n]["accuracy"], n))
+    seeds = sorted({seed_of(n) for n in gaps})
+    return {"classes": list(names), "gaps": gaps,
+            "kd": [sum(kd_mean[s][k] for s in seeds) / len(seeds) for k in range(n_cls)],
+            "mean_gap": [x / len(gaps) for x in per_class], "share": share,
+            "top": [names[k] for k in order], "top_share": sum(share[k] for k in order),
+            "best": best, "best_acc": cells[best]["accuracy"],
+            "best_if": cells[best]["accuracy"] + sum(gaps[best][k] for k in order) / n_cls}
+
+
 def dfad_classes_paired(cells: dict[str, dict], points: dict[str, str], a: str = "one",
                         b: str = "two") -> list[dict[str, Any]]:
     """``a`` against ``b`` at their ``points``, paired by seed, in what the final generators show

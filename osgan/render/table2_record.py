@@ -308,6 +308,52 @@ def show_dfad_classes(results: str | Path, points: dict[str, str] | None = None
     return {"cells": list(cells), "spearman": rho, "p": p, "paired": paired}
 
 
+def show_class_gaps(results: str | Path) -> dict[str, str]:
+    """Display where a DFAD record's data-free students fall short of KD on real images, class
+    by class (:func:`osgan.analysis.table2_record.class_gaps`): a heat map of KD's test accuracy
+    on each class minus each adversarial cell's student's, the cells in order of their test
+    accuracy, with each class's share of the summed gap. Returns the values chapter 05 places
+    (glue keys ``gap_*``; "not scored yet" where the record has no such reading)."""
+    import matplotlib.pyplot as plt  # optional: only where a figure is drawn
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    results = Path(results)
+    rescore = records.read_optional(results / "rescore.json")
+    g = table2_record.class_gaps(rescore)
+    if g is None:
+        display(Markdown(f"*No class-by-class gap to KD for `{results.name}` yet* (it needs a "
+                         f"KD cell and adversarial cells scored by `python -m osgan sweep "
+                         f"{results.name} --rescore`)."))
+        return {k: "not scored yet" for k in ("gap_top", "gap_share", "gap_cells", "gap_best",
+                                              "gap_if")}
+    acc = rescore["cells"]
+    names = sorted(g["gaps"], key=lambda n: -acc[n]["accuracy"])
+    gap = np.array([g["gaps"][n] for n in names])
+    lim = float(np.nanmax(np.abs(gap))) or 1.0
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(9, 2.2 + 0.25 * len(names)), sharex=True,
+                                 gridspec_kw={"height_ratios": [len(names), 4]})
+    im = ax.imshow(gap, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_yticks(range(len(names)),
+                  [f"{n.rsplit('-seed', 1)[0]} ({acc[n]['accuracy']:.3f})" for n in names],
+                  fontsize=7)
+    ax.set_title("KD's test accuracy on the class minus the data-free student's "
+                 "(red: the student falls short)")
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    bx.bar(range(len(g["classes"])), g["share"], color="C3")
+    bx.set_xticks(range(len(g["classes"])), g["classes"], rotation=30, ha="right")
+    bx.set(ylabel="share of the gap")
+    fig.tight_layout()
+    plt.show()
+    display(Markdown(markdown_table(
+        [{"class": c, "KD": k, "mean gap": m, "share of the gap": s}
+         for c, k, m, s in zip(g["classes"], g["kd"], g["mean_gap"], g["share"], strict=True)],
+        fmt="{:.3f}")))
+    return {"gap_top": " and ".join(g["top"]), "gap_share": f"{g['top_share']:.0%}",
+            "gap_cells": str(len(names)),
+            "gap_best": f"`{g['best'].rsplit('-seed', 1)[0]}` ({g['best_acc']:.3f})",
+            "gap_if": f"{g['best_if']:.3f}"}
+
+
 def show_dfad_ablation(results: str | Path, a: str = "one", b: str = "two") -> dict[str, object]:
     """Display a recorded DFAD ablation sweep (``results/table2_why``): its provenance, every
     point's test accuracy at the end (mean ± std over seeds), each point of scheme ``a`` against
