@@ -576,11 +576,11 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     assert (one["classes"], one_fast["classes"]) == (9.71, None)
     table = shown[-2].data  # then the caption of its classes column
     # one's grid is done: its choice; two's is not (g0.003 still to run): its best so far
-    assert ("| one | adam-s0.001-g0.001 | 0 | 1 | 0.700 | 0.820 | yes | 9.7 | Xeon | CPU | yes |"
+    assert ("| one | adam-s0.001-g0.001 | 0 | 1 | 4 | 0.700 | 0.820 | yes | 9.7 | Xeon | CPU | yes |"
             in table)
-    assert ("| one | adam-s0.001-g0.003 | 0 | 1 | 0.600 | 0.850 | yes | - | unknown 0.9000 "
+    assert ("| one | adam-s0.001-g0.003 | 0 | 1 | 4 | 0.600 | 0.850 | yes | - | unknown 0.9000 "
             "| unknown |  |" in table)
-    assert ("| two | adam-s0.001-g0.001 | 0 | 1 | 0.720 | 0.750 | no | - | unknown 0.9000 "
+    assert ("| two | adam-s0.001-g0.001 | 0 | 1 | 4 | 0.720 | 0.750 | no | - | unknown 0.9000 "
             "| H200 | best so far |" in table)
     assert "effective number of classes" in shown[-1].data
     # the record's provenance names the GPU and how many cells ran on it
@@ -604,6 +604,9 @@ def test_tuning_chooses_at_the_grid_length_as_the_sweep_does(tmp_path):
     runs = records.load_dfad(tmp_path)["runs"]
     chosen = {r["point"]: r["chosen"] for r in a2.tuning(runs, grid_rounds={"one": 4})}
     assert chosen == {"adam-s0.001-g0.001": True, "adam-s0.001-g0.003": False}
+    # each row says how long its run went: the chosen point's past the grid's 4 rounds
+    assert {r["point"]: r["rounds"] for r in a2.tuning(runs, grid_rounds={"one": 4})} == {
+        "adam-s0.001-g0.001": 8, "adam-s0.001-g0.003": 4}
     # read at the runs' ends instead, the other point would look chosen
     assert {r["point"]: r["chosen"] for r in a2.tuning(runs)}["adam-s0.001-g0.003"]
 

@@ -363,13 +363,13 @@ def test_a_cell_ran_where_the_last_session_that_finished_it_ran():
 
 
 def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation():
-    def row(scheme, point, balance, val, test, machine="AMD EPYC"):
+    def row(scheme, point, balance, val, test, machine="AMD EPYC", chosen=False, rounds=1000):
         return {"scheme": scheme, "point": point, "balance": balance, "val": val, "test": test,
-                "machine": machine, "reached": test >= 0.80}
+                "machine": machine, "reached": test >= 0.80, "chosen": chosen, "rounds": rounds}
 
     rows = [row("one", "adam-s0.001-g0.001", 0.0, 0.40, 0.41),
             row("one", "adam-s0.003-g0.001", 0.0, 0.45, 0.30),  # best at 0 on validation
-            row("one", "adam-s0.003-g0.001-b5", 5.0, 0.65, 0.64, "NVIDIA H200"),
+            row("one", "adam-s0.003-g0.001-b5", 5.0, 0.65, 0.64, "NVIDIA H200", True, 15000),
             row("one", "dfad_mnist", 0.0, 0.90, 0.90),  # a recipe: not the grid's
             row("kd", "adam-s0.001", 0.0, 0.88, 0.88),  # not a data-free scheme
             row("two", "adam-s0.001-g0.001-b1", 1.0, 0.60, 0.61, "NVIDIA H200")]
@@ -386,3 +386,7 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
     assert v["t2g_reached"] == "one stage `dfad_mnist` (0.900), of 5 finished"
     assert show2.tuning_values(rows[:2])["t2g_reached"] == "none, of 2 finished"
     assert show2.tuning_values([])["t2g_balance"] == "nothing recorded yet"
+    # each scheme's chosen point read at the end of its run, with its length
+    assert v["t2g_chosen_end"] == ("one stage `adam-s0.003-g0.001-b5` 0.640 (validation 0.650) "
+                                   "after 15,000 rounds")
+    assert show2.tuning_values(rows[:2])["t2g_chosen_end"] == "nothing chosen yet"

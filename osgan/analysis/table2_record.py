@@ -330,8 +330,9 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
            rescore: dict[str, Any] | None = None, grid_rounds: dict[str, int] | None = None
            ) -> list[dict[str, Any]]:
     """A tuning grid's finished cells on ``seeds`` (osgan.plans.TABLE2_TUNING), one row each:
-    scheme, point, its balance weight and output scale, the final validation and test accuracy,
-    whether the test accuracy reaches ``level``, whether the point is its scheme's choice so
+    scheme, point, its balance weight and output scale, the final validation and test accuracy
+    and the rounds they were read after (past the grid's length for a chosen point run on to its
+    plateau), whether the test accuracy reaches ``level``, whether the point is its scheme's choice so
     far (:func:`choose`, on validation: the test split chooses nothing; read at the grid's
     length ``grid_rounds`` as the sweep chooses, a chosen point that ran on to its plateau
     included) and ``classes``, the
@@ -346,7 +347,7 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
               if (best := choose(at_grid(grid, grid_rounds), sc))}
     return [{"scheme": r["scheme"], "point": r["point"],
              "balance": r["config"].get("balance", 0.0), "scale": r["config"].get("g_scale", 1.0),
-             "val": r["val_accuracy"], "test": r["accuracy"],
+             "val": r["val_accuracy"], "test": r["accuracy"], "rounds": r["rounds"],
              "reached": r["accuracy"] is not None and r["accuracy"] >= level,
              "chosen": r["point"] == chosen.get(r["scheme"]),
              "classes": scored.get(r["path"].name, {}).get("classes_eff"),

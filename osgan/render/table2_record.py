@@ -517,9 +517,10 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     """The values chapter 05 places under its tuning table (glue keys ``t2g_*``), from
     :func:`show_tuning`'s rows: ``t2g_balance`` (per scheme and balance weight, the best
     validation accuracy with its test accuracy: :func:`osgan.analysis.table2_record.
-    best_by_balance`), ``t2g_reached`` (the one- and two-stage cells whose student ended at the
-    level or above, with their test accuracy), ``t2g_gpu`` (how many of the grid's cells ran on a
-    GPU, and which)."""
+    best_by_balance`), ``t2g_chosen_end`` (each scheme's chosen point: its test and validation
+    accuracy at the end of its run, and the rounds it ran), ``t2g_reached`` (the one- and
+    two-stage cells whose student ended at the level or above, with their test accuracy),
+    ``t2g_gpu`` (how many of the grid's cells ran on a GPU, and which)."""
     names = {"one": "one stage", "two": "two stages"}
     best = table2_record.best_by_balance(rows)
     balance = "; ".join(
@@ -531,7 +532,10 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     adversarial = [r for r in rows if r["scheme"] in names]
     at_level = [f"{names[r['scheme']]} `{r['point']}` ({r['test']:.3f})"
                 for r in adversarial if r["reached"]]
+    ends = [f"{names[r['scheme']]} `{r['point']}` {r['test']:.3f} (validation {r['val']:.3f}) "
+            f"after {r['rounds']:,} rounds" for r in adversarial if r["chosen"]]
     return {"t2g_balance": balance,
+            "t2g_chosen_end": "; ".join(ends) or "nothing chosen yet",
             "t2g_reached": (", ".join(at_level) if at_level else "none") +
                            f", of {len(adversarial)} finished",
             "t2g_gpu": f"{n} of {len(rows)} ran on the {', '.join(gpus)}" if n
@@ -589,9 +593,10 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
               "teacher": instrument.LABEL.get(r["teacher"], r["teacher"]),
               "ran on": ran_on(r["machine"])}
          for r in sorted(rows, key=lambda r: (r["scheme"], -r["val"]))],
-        ["scheme", "point", "balance", "scale", "val", "test", "reached", "classes", "teacher",
-         "ran on", "chosen"],
-        formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}"})))
+        ["scheme", "point", "balance", "scale", "rounds", "val", "test", "reached", "classes",
+         "teacher", "ran on", "chosen"],
+        formats={"val": "{:.3f}", "test": "{:.3f}", "balance": "{:g}", "scale": "{:g}",
+                 "rounds": "{:,}"})))
     display(Markdown(f"*classes*: the effective number of classes (of 10) the final generator "
                      f"shows the teacher (exp of the entropy of its predicted classes); \"-\": "
                      f"KD, a cell whose checkpoint stayed on the GPU machine it ran on, or not "
