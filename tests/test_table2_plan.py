@@ -197,7 +197,9 @@ def test_a_missed_level_shows_the_plans_rule_and_no_verdict(tuned):
     r = table2_plan.show(results, replace_seeds(plans.TABLE2, (0, 1)))
     assert r.reached is False and r.findings is None
     assert plans.TABLE2_TUNING.if_short in shown[-1].data
-    assert table2_plan.values(r)["t2p_reached"] == "no"
+    v = table2_plan.values(r)
+    assert v["t2p_reached"] == "no"
+    assert v["t2p_verdict"] == v["t2p_n"] == v["t2p_level"] == table2_plan.NOT_RUN  # not "not yet"
 
 
 def test_a_record_under_another_plan_is_refused_in_one_line(tuned):

@@ -17,11 +17,13 @@ from osgan.render.table2_record import show_dfad_classes
 from osgan.render.tables import interval, markdown_table
 
 NOT_YET = "not yet"
+NOT_RUN = "not run (the level was missed)"  # the plan's rule for a missed level
 
 
 def values(r: table2.Record | None) -> dict[str, str]:
     """The chapter's glue values (``t2p_*``) of a record's state under the plan; ``not yet``
-    (or ``not recorded``) for what it cannot give yet."""
+    (or ``not recorded``) for what it cannot give yet, and :data:`NOT_RUN` for the verdict's
+    values where the level was missed (the plan ends there)."""
     if r is None:
         return dict.fromkeys(("t2p_progress", "t2p_chosen", "t2p_reached", "t2p_n", "t2p_one",
                               "t2p_two", "t2p_kd", "t2p_diff", "t2p_verdict", "t2p_detectable",
@@ -33,9 +35,10 @@ def values(r: table2.Record | None) -> dict[str, str]:
         "t2p_chosen": ", ".join(f"{sc} {pt}" for sc, pt in r.chosen.items()) or NOT_YET,
         "t2p_reached": {None: NOT_YET, True: "yes", False: "no"}[r.reached],
     }
-    if f is None:
+    if f is None:  # a missed level ends the plan without its verdict seeds: never "not yet"
         return out | dict.fromkeys(("t2p_n", "t2p_one", "t2p_two", "t2p_kd", "t2p_diff",
-                                    "t2p_verdict", "t2p_detectable", "t2p_level"), NOT_YET)
+                                    "t2p_verdict", "t2p_detectable", "t2p_level"),
+                                   NOT_RUN if r.reached is False else NOT_YET)
     d = f.difference
     return out | {
         "t2p_n": f"{len(f.seeds)} of {len(f.seeds) + len(f.missing)}",
