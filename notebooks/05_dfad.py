@@ -208,7 +208,7 @@ for key, value in table2_record.tuning_values(tuned).items():
 # classes are not scored. The verdict's pairs, when they run, run on one machine.
 
 # %% [markdown]
-# ## Table 2 with DFAD's teacher (under way)
+# ## Table 2 with DFAD's teacher (ended at its seed-0 grid: the level missed)
 #
 # The grid above stops near two thirds of the teacher for both schemes, and the plan's rule for
 # a missed level asks for a new plan beside it. One difference from DFAD had not been tried: the
