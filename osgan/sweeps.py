@@ -456,6 +456,21 @@ SWEEPS: dict[str, TrainSweep | DFADSweep] = {
                            dfad=dict(g_output="data", nz=100, teacher_recipe="dfad",
                                      teacher_epochs=10.0,
                                      plan=plans.plan_hash(plans.TABLE2_DT))),
+    # Table 2 with a wider generator, under the plans osgan.plans.TABLE2_W32_TUNING and
+    # TABLE2_W32 (beside table2_dt's, whose chosen points ended just short of 0.80): DFAD's
+    # teacher as table2_dt's, the generator's width 32 (DFAD: 64; table2_dt: 16), the grid
+    # narrowed to one generator rate (1e-3) x both student rates x DAFL's weights 0 and 5, the
+    # same lengths, choice and level. The seed-0 grid: 8 cells and 2 kd cells, about 5 CPU-hours
+    # at one thread (a one/two pair about 1.2); each chosen point's run on to its plateau, at
+    # most about 2.5 more; the verdict seeds 1-4, only once a chosen point reaches the level, at
+    # most about 15.
+    "table2_w32": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3, 3e-3), lr_g=(1e-3,),
+                            balance=(0.0, 5.0), seeds=(0, 1, 2, 3, 4), tune_seeds=(0,),
+                            profile="reference", rounds=dict(two=1000, one=5000, kd=5000),
+                            extend=3, level=0.80,
+                            dfad=dict(g_output="data", nz=100, g_width=32, teacher_recipe="dfad",
+                                      teacher_epochs=10.0,
+                                      plan=plans.plan_hash(plans.TABLE2_W32))),
     # seconds: the same on tiny runs, for tests
     "dfad_smoke": DFADSweep(schemes=("one", "two", "kd"), lr_s=(1e-3,), lr_g=(1e-3, 3e-3),
                             recipes=("dfad",), seeds=(0, 1), tune_seeds=(0,), profile="smoke",

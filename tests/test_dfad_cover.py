@@ -5,6 +5,7 @@ teacher's input statistics, the published recipe's settings, the checks of the n
 tuning sweep and its plans, and the recorded runs unchanged."""
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -405,7 +406,36 @@ def test_the_dfad_teacher_sweep_is_its_plans_grid_with_dfads_teacher():
         == {k: v for k, v in plans.TABLE2.to_json().items() if k not in ("name", "tuning")}
 
 
-@pytest.mark.parametrize("name, accuracy", [("table2_tune", 0.9052), ("table2_dt", 0.8812)])
+def test_the_wide_generator_sweep_is_its_plans_grid_at_width_32():
+    spec = sweep_is_plans_grid("table2_w32", plans.TABLE2_W32_TUNING, plans.TABLE2_W32)
+    assert spec.level == 0.80 and spec.extend == 3
+    by = {sc: [c for c in sweep.cells("table2_w32") if c.seed == 0 and c.scheme == sc]
+          for sc in ("one", "two", "kd")}
+    # one generator rate x both student rates x DAFL's weights 0 and 5; kd the student's rates
+    assert [c.point for c in by["one"]] == [c.point for c in by["two"]] == [
+        "adam-s0.001-g0.001", "adam-s0.003-g0.001", "adam-s0.001-g0.001-b5",
+        "adam-s0.003-g0.001-b5"]
+    assert len(by["kd"]) == 2
+    wide = sweep.cell_config("table2_w32", by["two"][0], Path("/nonexistent"))
+    narrow = sweep.cell_config("table2_dt", next(c for c in sweep.cells("table2_dt")
+                                                 if c.name == by["two"][0].name),
+                               Path("/nonexistent"))
+    # table2_dt's cell but for the width and the plan
+    assert (wide.g_width, narrow.g_width) == (32, 16)
+    assert wide.plan == plans.plan_hash(plans.TABLE2_W32) not in (
+        plans.plan_hash(plans.TABLE2_DT), plans.plan_hash(plans.TABLE2))
+    differ = {f.name for f in dataclasses.fields(wide)
+              if getattr(wide, f.name) != getattr(narrow, f.name)}
+    assert differ == {"g_width", "plan", "checkpoint_dir"}
+    # the tuning plan is TABLE2_DT_TUNING's but for its name, sweep, stages, grid and width
+    keep = ("name", "sweep", "stages", "grid", "fixed")
+    assert {k: v for k, v in plans.TABLE2_W32_TUNING.to_json().items() if k not in keep} == \
+        {k: v for k, v in plans.TABLE2_DT_TUNING.to_json().items() if k not in keep}
+    assert plans.TABLE2_W32_TUNING.fixed == plans.TABLE2_DT_TUNING.fixed | {"g_width": 32}
+
+
+@pytest.mark.parametrize("name, accuracy", [("table2_tune", 0.9052), ("table2_dt", 0.8812),
+                                            ("table2_w32", 0.8812)])
 def test_the_teacher_a_tuned_sweep_distils_is_frozen_in_the_package(name, accuracy):
     """The cache key the sweep's teacher is trained under names a frozen file: every machine
     distils the same teacher (osgan.classifiers.frozen), never one it trains itself."""
