@@ -462,16 +462,19 @@ def _todo(name: str, results: Path, only: int | None, workers: int = 1, **overri
     """The configs of the cells to run next (at most ``only``): those not done, and in a tuned
     dfad sweep those of the tune seeds alone while any is left, so that the sweep plans again
     once they are done and runs the other seeds' chosen points before their recipes. In a sweep
-    whose chosen points run on to their plateau (``extend``), one batch of ``workers`` cells: a
-    chosen point's length is known only once its run so far is done, so the sweep plans again
-    after each, and a run that must go on does so before the recipes."""
+    whose chosen points run on to their plateau (``extend``), the first ``workers`` cells and
+    behind them every other cell of the grid's length: a chosen point's length is known only
+    once its run so far is done, so the sweep plans again after the batch, and a run that must
+    go on does so before the recipes; the cells of fixed length fill the workers meanwhile (a
+    batch of ``workers`` cells alone kept a worker idle while a one-stage cell ran beside a
+    two-stage or kd cell of a third of its time)."""
     cfgs = [cell_config(name, c, results, **overrides) for c in cells(name, results)]
     todo = [c for c in cfgs if status(c) != "done"]
     spec = sweep_spec(name)
     if spec.kind == "dfad" and spec.tune_seeds:
         todo = [c for c in todo if c.seed in spec.tune_seeds] or todo
     if spec.kind == "dfad" and spec.extend:
-        todo = todo[:workers]
+        todo = todo[:workers] + [c for c in todo[workers:] if c.rounds == spec.rounds[c.scheme]]
     return todo[:only]
 
 

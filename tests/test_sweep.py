@@ -206,12 +206,21 @@ def test_a_chosen_point_runs_on_until_it_plateaus_and_the_choice_reads_the_grid_
     cfg = sweep.cell_config("dfad_smoke", one(0), results)
     assert (cfg.rounds, cfg.resume, sweep.status(cfg)) == (8, True, "partial")
     assert Path(cfg.out_dir).name == "one-adam-s0.001-g0.001-seed0"
-    # one batch of cells at a time, so that the sweep plans again once each run so far is done
-    everything = [c for c in sweep.cells("dfad_smoke", results)
-                  if sweep.status(sweep.cell_config("dfad_smoke", c, results)) != "done"]
-    assert len(everything) > 2
-    assert len(sweep._todo("dfad_smoke", results, None)) == 1
-    assert len(sweep._todo("dfad_smoke", results, None, workers=2)) == 2
+    # one batch at a time, so that the sweep plans again once each run so far is done: the first
+    # `workers` cells, then every other cell of the grid's length (they fill the workers), never
+    # a cell whose length waits on a run before it (the chosen cell, run on to 8)
+    everything = [c.name for c in sweep.cells("dfad_smoke", results) if c.seed == 0  # tune seed
+                  and sweep.status(sweep.cell_config("dfad_smoke", c, results)) != "done"]
+    fixed = [n for n in everything if n != one(0).name]
+    assert one(0).name in everything and len(fixed) > 2
+
+    def batch(workers):
+        return [Path(c.out_dir).name for c in sweep._todo("dfad_smoke", results, None,
+                                                            workers=workers)]
+
+    at = everything.index(one(0).name)
+    assert batch(at) == fixed  # the chosen cell behind the first `workers`: the next batch's
+    assert batch(at + 1) == everything  # among them: it runs, and the fixed ones beside it
     # under way (done.json gone, config.json asks 8): still 8, never back to the grid's 4
     (results / one(0).name / "done.json").unlink()
     cfg_json = json.loads((results / one(0).name / "config.json").read_text())
