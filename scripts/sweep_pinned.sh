@@ -19,7 +19,7 @@ set -eu
 usage="usage: scripts/sweep_pinned.sh NAME [--workers N]"
 name=${1:?$usage}
 shift
-declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=43a64d9)
+declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22)
 declare -A NEEDS=([table1]=domain-fashion_mnist-cnn-5949e7d6af8914a7.pt
                   [table2_tune]=teacher-fashion_mnist-lenet5-79969431beba148f.pt
                   [table2_dt]=teacher-fashion_mnist-lenet5-ccc6a149715d2246.pt
