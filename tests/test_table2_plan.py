@@ -221,3 +221,26 @@ def replace_seeds(plan, seeds):
     from dataclasses import replace
 
     return replace(plan, seeds=seeds)
+
+
+def test_the_introduction_tells_each_plan_from_its_own_record(tuned, monkeypatch):
+    """osgan.render.summary: the newest plan's values (t2p_*) and the one before's (t2pdt_*),
+    each read from its own folder, with where each plan's chosen points ended."""
+    from osgan.render import summary, table2_plan
+
+    results, _ = tuned
+    for scheme, lr_g, end in (("one", 1e-3, 0.7), ("one", 3e-3, 0.6), ("two", 1e-3, 0.75),
+                              ("two", 3e-3, 0.5), ("kd", None, 0.88)):
+        _cell(results, scheme, lr_g, 0, [0.1, 0.2, 0.3, 0.4, end], val=end)
+    plan = replace_seeds(plans.TABLE2, (0, 1))
+    monkeypatch.setattr(summary, "T2_PLANS", {"t2p": ("not-started", plan),
+                                              "t2pdt": (results.name, plan)})
+    v = summary._table2_plan_values(results.parent)
+    assert {k: x for k, x in v.items() if k.startswith("t2p_")} == \
+        dict.fromkeys(("t2p_" + k.removeprefix("t2p_") for k in table2_plan.values(None)),
+                      summary.MISSING) | {"t2p_chosen_end": summary.MISSING}
+    assert v["t2pdt_reached"] == "no" and v["t2pdt_verdict"] == table2_plan.NOT_RUN
+    assert v["t2pdt_chosen"] == "one adam-s0.001-g0.001, two adam-s0.001-g0.001, kd adam-s0.001"
+    assert v["t2pdt_chosen_end"] == (
+        "one stage `adam-s0.001-g0.001` 0.700 (validation 0.700) after 4 rounds; "
+        "two stages `adam-s0.001-g0.001` 0.750 (validation 0.750) after 2 rounds")

@@ -97,15 +97,32 @@ def _table2_values(results: Path) -> dict[str, str]:
     return out
 
 
-LEAD_T2 = ("table2_dt", plans.TABLE2_DT)  # the record and plan Table 2 is told by: the newest
+# the records and plans Table 2 is told by, by the prefix of their values: the newest (t2p), and
+# the one it was written beside when that one's level was missed (t2pdt)
+T2_PLANS = {"t2p": ("table2_w32", plans.TABLE2_W32), "t2pdt": ("table2_dt", plans.TABLE2_DT)}
 
 
 def _table2_plan_values(results: Path) -> dict[str, str]:
-    """Where Table 2's current plan stands (``t2p_*``, :func:`osgan.render.table2_plan.values`):
-    the grid on seed 0, the choice, the level and, once reached, the verdict."""
-    name, plan = LEAD_T2
-    r = table2.recorded(results / name, plan) if (results / name / "sweep.json").exists() else None
-    return table2_plan.values(r)
+    """Where Table 2's plans stand (``t2p_*`` the newest, ``t2pdt_*`` the one before,
+    :func:`osgan.render.table2_plan.values`): the grid on seed 0, the choice, the level and,
+    once reached, the verdict; and per plan where its chosen points ended (``*_chosen_end``,
+    :func:`osgan.render.table2_record.tuning_values`)."""
+    out = {}
+    for prefix, (name, plan) in T2_PLANS.items():
+        folder = results / name
+        r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
+        values = table2_plan.values(r)
+        ends = MISSING
+        if r is not None:
+            rec = records.load_dfad(folder)
+            spec = rec["sweep"]["spec"]
+            rows = table2_record.tuning(rec["runs"], seeds=tuple(spec.get("tune_seeds")
+                                                                  or spec["seeds"]),
+                                        rescore=rec["rescore"], grid_rounds=spec["rounds"])
+            ends = show2.tuning_values(rows)["t2g_chosen_end"]
+        values["t2p_chosen_end"] = ends
+        out |= {prefix + k.removeprefix("t2p"): v for k, v in values.items()}
+    return out
 
 
 def intro_values(results: str | Path = "results") -> dict[str, str]:
