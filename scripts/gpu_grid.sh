@@ -36,7 +36,7 @@ case $what in
     set -e
     grep -qx "/_dev/" "$top/.git/info/exclude" 2>/dev/null || { mkdir -p "$top/.git/info"; echo "/_dev/" >> "$top/.git/info/exclude"; }
     if sweep_trains "$name"; then
-      echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name'), so that no cell runs on both machines" >&2; exit 2
+      echo "gpu_grid: the CPU sweep $name runs; stop it first (scripts/sweep_pinned.sh $name --stop), so that no cell runs on both machines" >&2; exit 2
     fi
     rm -rf "$D/pin/$name" "$D/rec/$name"
     mkdir -p "$D/pin/$name" "$D/fmnist" "$D/cache/classifiers" "$D/rec" "$D/whl"
@@ -87,7 +87,7 @@ case $what in
     rec=$dir/$name wt=$(dirname "$top")/pinned-$name cache=$(dirname "$top")/pinned-$name.cache
     [ -f "$rec/provenance.json" ] || { echo "gpu_grid: $rec holds no record of $name" >&2; exit 2; }
     if sweep_trains "$name"; then
-      echo "gpu_grid: the CPU sweep $name runs; stop it first (pkill -TERM -f 'osgan sweep $name')" >&2; exit 2
+      echo "gpu_grid: the CPU sweep $name runs; stop it first (scripts/sweep_pinned.sh $name --stop)" >&2; exit 2
     fi
     cells=$(cd "$top" && .venv/bin/python -c "import json,sys; from osgan.analysis.records import gpu_of; s=json.load(open(sys.argv[1]))['sessions'][-1]; print(' '.join(s['cells_finished']) if gpu_of(s) else '')" "$rec/provenance.json")
     [ -n "$cells" ] || { echo "gpu_grid: the last session of $rec ran no cell on a GPU" >&2; exit 2; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Resume a recorded sweep in the background, on any machine, as its record was started:
-#   scripts/sweep_pinned.sh NAME [--workers N]
+#   scripts/sweep_pinned.sh NAME [--workers N | --stop]
 # - the code: a worktree ../pinned-NAME at the commit the record's cells ran at (PIN below), with
 #   the cells main holds copied in (the sweep skips them; a cell under way there is kept);
 # - the instruments: the classifiers the record is measured with (the domain classifier, the
@@ -13,10 +13,11 @@
 #   (results/README.md, "Instruments");
 # - the arithmetic: Intel's MKL capped at AVX2, as on AMD (the pinned code predates the cap).
 # Then: `python -m osgan sweep NAME --collect ../pinned-NAME/results/NAME` as cells finish, and
-# `pkill -TERM -f "osgan sweep NAME"` to stop it (it resumes from its checkpoints).
+# `scripts/sweep_pinned.sh NAME --stop` to stop it with its workers (it resumes from its
+# checkpoints; `pkill -f "osgan sweep NAME"` alone leaves an old pin's workers running).
 set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/sweep_trains.sh"
-usage="usage: scripts/sweep_pinned.sh NAME [--workers N]"
+usage="usage: scripts/sweep_pinned.sh NAME [--workers N | --stop]"
 name=${1:?$usage}
 shift
 declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22)
@@ -27,9 +28,11 @@ declare -A NEEDS=([table1]=domain-fashion_mnist-cnn-5949e7d6af8914a7.pt
 commit=${PIN[$name]:-}
 [ -n "$commit" ] || { echo "sweep_pinned: no pinned record for $name (known: ${!PIN[*]})" >&2; exit 2; }
 workers=1
+stop=0
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=${2:?$usage}; shift 2 ;;
+    --stop) stop=1; shift ;;
     *) echo "sweep_pinned: unknown option $1; $usage" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +41,29 @@ cd "$top"
 py=$top/.venv/bin/python
 wt=$(dirname "$top")/pinned-$name
 cache=$(dirname "$top")/pinned-$name.cache
+if [ "$stop" = 1 ]; then
+  # Every Python process working in the worktree: the sweep, its pool's workers and those a
+  # sweep stopped before left running. A record pinned before harness.sigterm_exits leaves its
+  # workers running as orphans when only `osgan sweep` is killed; they train on and hold their
+  # cells' locks against the next start. They resume from their checkpoints.
+  pids=()
+  for proc in /proc/[0-9]*; do
+    [ "$(readlink "$proc/cwd" 2>/dev/null)" = "$wt" ] || continue
+    tr '\0' ' ' < "$proc/cmdline" 2>/dev/null | grep -q python && pids+=("${proc#/proc/}")
+  done
+  if [ ${#pids[@]} -eq 0 ]; then echo "sweep_pinned: nothing of $name runs in $wt"; exit 0; fi
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 30); do
+    alive=()
+    for p in "${pids[@]}"; do  # a zombie (ended, not yet reaped by its parent) is gone
+      state=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1) || continue
+      [ -n "$state" ] && [ "$state" != Z ] && alive+=("$p")
+    done
+    [ ${#alive[@]} -eq 0 ] && { echo "sweep_pinned: stopped $name (${#pids[@]} process(es))"; exit 0; }
+    sleep 1
+  done
+  echo "sweep_pinned: ${alive[*]} of $name still run(s) after 30 s (kill -KILL them)" >&2; exit 1
+fi
 need=${NEEDS[$name]}
 if [ ! -f "osgan/instruments/$need" ]; then
   echo "sweep_pinned: $need is not frozen in osgan/instruments; a classifier trained here would" \

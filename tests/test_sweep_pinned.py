@@ -75,3 +75,32 @@ def test_a_sweep_under_way_is_refused_but_not_a_read_only_command(checkout, comm
     assert ("runs already" in err) == refused
     if refused:
         assert code == 2 and "\n" not in err
+
+
+def test_stop_ends_every_python_process_working_in_the_worktree_and_nothing_else(checkout):
+    """--stop: the sweep and the workers an old pin leaves running as orphans (their working
+    directory is the worktree) end; a process elsewhere, or one there that is not Python, lives."""
+    wt = checkout.parent / "pinned-table1"
+    wt.mkdir()
+    other = checkout.parent / "elsewhere"
+    other.mkdir()
+
+    def fake(title, where):
+        return subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 60'], cwd=where)
+
+    sweep = fake("python -m osgan sweep table1 --workers 2", wt)
+    orphan = fake("python -B -c from multiprocessing.spawn import spawn_main", wt)
+    shell = fake("bash", wt)
+    stranger = fake("python -m osgan sweep table1 --workers 2", other)
+    try:
+        code, err = run(checkout, "table1", "--stop")
+        assert code == 0, err
+        for p in (sweep, orphan):
+            assert p.wait(timeout=10) is not None
+        assert shell.poll() is None and stranger.poll() is None
+        code, _ = run(checkout, "table1", "--stop")  # nothing left: says so, status 0
+        assert code == 0
+    finally:
+        for p in (sweep, orphan, shell, stranger):
+            p.kill()
+            p.wait()
