@@ -115,6 +115,16 @@ for key, value in table2_plan.values(planned).items():
     glue(key, value, display=False)
 
 # %% [markdown]
+# **What it has taken so far.** Each plan of Table 2, in the order they were written (each beside
+# the one before when that one missed the level), with its teacher, its generator's width and
+# where each scheme's chosen point ended: the sections below tell each one.
+
+# %% tags=["hide-input"]
+from pathlib import Path
+
+display(Markdown(tables.markdown_table(table2_plan.plans_so_far(Path(w32_dir).parent))))
+
+# %% [markdown]
 # ## The superseded record's answer
 #
 # Until the plan's verdict is in, this is the record the chapter had. Against a teacher at
@@ -132,8 +142,6 @@ for key, value in table2_plan.values(planned).items():
 # below is that record, with the evidence for the diagnosis.
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 from osgan.analysis import records
 from osgan.analysis import table2_record as a2
 

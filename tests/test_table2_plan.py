@@ -244,3 +244,30 @@ def test_the_introduction_tells_each_plan_from_its_own_record(tuned, monkeypatch
     assert v["t2pdt_chosen_end"] == (
         "one stage `adam-s0.001-g0.001` 0.700 (validation 0.700) after 4 rounds; "
         "two stages `adam-s0.001-g0.001` 0.750 (validation 0.750) after 2 rounds")
+
+
+def test_the_plans_so_far_each_read_from_its_own_record(tuned, monkeypatch):
+    """table2_plan.plans_so_far: a row per plan, its teacher and width from its tuning plan, its
+    chosen points' ends from its record (the best so far while a grid runs); a plan with no
+    record says so."""
+    from osgan.render import table2_plan
+
+    results, _ = tuned
+    for scheme, lr_g, end in (("one", 1e-3, 0.7), ("one", 3e-3, 0.6), ("two", 1e-3, 0.75),
+                              ("kd", None, 0.88)):  # two's grid still running
+        _cell(results, scheme, lr_g, 0, [0.1, 0.2, 0.3, 0.4, end], val=end)
+    plan = replace_seeds(plans.TABLE2, (0, 1))
+    monkeypatch.setattr(table2_plan, "SO_FAR", (
+        (results.name, plans.TABLE2_DT_TUNING, plan), ("absent", plans.TABLE2_TUNING, plan)))
+    mine, absent = table2_plan.plans_so_far(results.parent)
+    assert mine["generator width"] == "16" and mine["teacher (test accuracy)"].startswith(
+        "DFAD's recipe (")
+    assert mine["seed-0 grid finished"] == "one 2 of 2, two 1 of 2, kd 1 of 1"
+    assert mine["one stage: chosen, test at its end"] == \
+        "`adam-s0.001-g0.001`: 0.700 after 4 rounds"
+    assert mine["two stages: chosen, test at its end"] == \
+        "`adam-s0.001-g0.001` (best so far): 0.750 after 2 rounds"
+    assert mine["level 0.80 reached"] == "not yet"
+    assert absent["teacher (test accuracy)"] == "ours (–)"
+    assert absent["seed-0 grid finished"] == absent["level 0.80 reached"] == "not recorded"
+    assert absent["one stage: chosen, test at its end"] == "–"

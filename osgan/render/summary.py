@@ -112,15 +112,8 @@ def _table2_plan_values(results: Path) -> dict[str, str]:
         folder = results / name
         r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
         values = table2_plan.values(r)
-        ends = MISSING
-        if r is not None:
-            rec = records.load_dfad(folder)
-            spec = rec["sweep"]["spec"]
-            rows = table2_record.tuning(rec["runs"], seeds=tuple(spec.get("tune_seeds")
-                                                                  or spec["seeds"]),
-                                        rescore=rec["rescore"], grid_rounds=spec["rounds"])
-            ends = show2.tuning_values(rows)["t2g_chosen_end"]
-        values["t2p_chosen_end"] = ends
+        values["t2p_chosen_end"] = MISSING if r is None else \
+            show2.tuning_values(table2_record.tuning_of(folder))["t2g_chosen_end"]
         out |= {prefix + k.removeprefix("t2p"): v for k, v in values.items()}
     return out
 

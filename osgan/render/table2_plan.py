@@ -100,6 +100,43 @@ def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.
     return r
 
 
+# Table 2's plans in the order they were written, each beside the one before it when that one
+# missed its level: (record, tuning plan, verdict plan)
+SO_FAR = (("table2_tune", plans.TABLE2_TUNING, plans.TABLE2),
+          ("table2_dt", plans.TABLE2_DT_TUNING, plans.TABLE2_DT),
+          ("table2_w32", plans.TABLE2_W32_TUNING, plans.TABLE2_W32))
+
+
+def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
+    """What it has taken so far to reach the level: one row per plan of :data:`SO_FAR`, from
+    its record under ``root``: its teacher and generator width, how much of its seed-0 grid
+    finished, each adversarial scheme's chosen point (the best so far while its grid runs) with
+    its test accuracy at the end of its run and the rounds it ran, and whether the level was
+    reached (:func:`values`)."""
+    rows = []
+    for name, tune, plan in SO_FAR:
+        folder = Path(root) / name
+        r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
+        v = values(r)
+        teachers = sorted({f"{float(x['teacher_accuracy']):.4f}" for x in (r.runs if r else [])
+                           if x.get("teacher_accuracy")})
+        kind = "DFAD's recipe" if "train_teacher" in tune.fixed["teacher"] else "ours"
+        row = {"plan (record)": f"`{tune.name}` (`results/{name}`)",
+               "teacher (test accuracy)": f"{kind} ({', '.join(teachers) or '–'})",
+               "generator width": str(tune.fixed["g_width"]),
+               "seed-0 grid finished": v["t2p_progress"]}
+        chosen = {x["scheme"]: x for x in table2_record.tuning_of(folder) if x["chosen"]}
+        for sc, words in (("one", "one stage"), ("two", "two stages")):
+            x = chosen.get(sc)
+            grid, done = r.progress.get(sc, (0, 0)) if r else (0, 0)
+            row[f"{words}: chosen, test at its end"] = "–" if x is None else (
+                f"`{x['point']}`{'' if done >= grid else ' (best so far)'}: {x['test']:.3f} "
+                f"after {x['rounds']:,} rounds")
+        row["level 0.80 reached"] = v["t2p_reached"]
+        rows.append(row)
+    return rows
+
+
 PAPER_ROWS = {"teacher": "Teacher (ResNet34)", "kd": "KD (ResNet18)", "two": "DFAD",
               "one": "OSGAN-DFAD"}  # our row -> the paper's (``paper/table2.csv``)
 
