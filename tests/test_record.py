@@ -365,7 +365,8 @@ def test_a_cell_ran_where_the_last_session_that_finished_it_ran():
 def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation():
     def row(scheme, point, balance, val, test, machine="AMD EPYC", chosen=False, rounds=1000):
         return {"scheme": scheme, "point": point, "balance": balance, "val": val, "test": test,
-                "machine": machine, "reached": test >= 0.80, "chosen": chosen, "rounds": rounds}
+                "machine": machine, "reached": test >= 0.80, "chosen": chosen, "rounds": rounds,
+                "tuned": True}
 
     rows = [row("one", "adam-s0.001-g0.001", 0.0, 0.40, 0.41),
             row("one", "adam-s0.003-g0.001", 0.0, 0.45, 0.30),  # best at 0 on validation
@@ -390,3 +391,8 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
     assert v["t2g_chosen_end"] == ("one stage `adam-s0.003-g0.001-b5` 0.640 (validation 0.650) "
                                    "after 15,000 rounds")
     assert show2.tuning_values(rows[:2])["t2g_chosen_end"] == "nothing chosen yet"
+    # while its scheme's grid runs, the chosen point is the best so far, and says so
+    running = [r | {"tuned": False} for r in rows]
+    assert show2.tuning_values(running)["t2g_chosen_end"] == (
+        "one stage `adam-s0.003-g0.001-b5` (best so far) 0.640 (validation 0.650) after 15,000 "
+        "rounds")

@@ -357,9 +357,11 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
 
 def tuning_of(results) -> list[dict[str, Any]]:
     """:func:`tuning` of the dfad record at ``results`` on its tune seeds, read at its grid's
-    length as the sweep chooses; [] where nothing is recorded there."""
+    length as the sweep chooses, each row with ``tuned``: whether its scheme's grid is done
+    there (else its ``chosen`` is the best so far); [] where nothing is recorded there."""
     from pathlib import Path
 
+    from osgan import sweep
     from osgan.analysis import records
 
     results = Path(results)
@@ -367,8 +369,13 @@ def tuning_of(results) -> list[dict[str, Any]]:
         return []
     rec = records.load_dfad(results)
     spec = rec["sweep"]["spec"]
-    return tuning(rec["runs"], seeds=tuple(spec.get("tune_seeds") or spec["seeds"]),
-                  rescore=rec["rescore"], grid_rounds=spec["rounds"])
+    tune = tuple(spec.get("tune_seeds") or spec["seeds"])
+    grid = sweep.grid_progress(spec, at_grid([r for r in rec["runs"] if r["seed"] in tune],
+                                             spec["rounds"]))
+    tuned = {sc for sc, (points, done) in grid.items() if points <= done}
+    return [r | {"tuned": r["scheme"] in tuned}
+            for r in tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
+                            grid_rounds=spec["rounds"])]
 
 
 def best_by_balance(rows: list[dict[str, Any]], schemes: tuple[str, ...] = ("one", "two")

@@ -128,9 +128,8 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
         chosen = {x["scheme"]: x for x in table2_record.tuning_of(folder) if x["chosen"]}
         for sc, words in (("one", "one stage"), ("two", "two stages")):
             x = chosen.get(sc)
-            grid, done = r.progress.get(sc, (0, 0)) if r else (0, 0)
             row[f"{words}: chosen, test at its end"] = "–" if x is None else (
-                f"`{x['point']}`{'' if done >= grid else ' (best so far)'}: {x['test']:.3f} "
+                f"`{x['point']}`{'' if x['tuned'] else ' (best so far)'}: {x['test']:.3f} "
                 f"after {x['rounds']:,} rounds")
         row["level 0.80 reached"] = v["t2p_reached"]
         rows.append(row)

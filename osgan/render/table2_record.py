@@ -517,9 +517,10 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     """The values chapter 05 places under its tuning table (glue keys ``t2g_*``), from
     :func:`show_tuning`'s rows: ``t2g_balance`` (per scheme and balance weight, the best
     validation accuracy with its test accuracy: :func:`osgan.analysis.table2_record.
-    best_by_balance`), ``t2g_chosen_end`` (each scheme's chosen point: its test and validation
-    accuracy at the end of its run, and the rounds it ran), ``t2g_reached`` (the one- and
-    two-stage cells whose student ended at the level or above, with their test accuracy),
+    best_by_balance`), ``t2g_chosen_end`` (each scheme's chosen point, "best so far" while its
+    grid runs: its test and validation accuracy at the end of its run, and the rounds it ran),
+    ``t2g_reached`` (the one- and two-stage cells whose student ended at the level or above,
+    with their test accuracy),
     ``t2g_gpu`` (how many of the grid's cells ran on a GPU, and which)."""
     names = {"one": "one stage", "two": "two stages"}
     best = table2_record.best_by_balance(rows)
@@ -532,8 +533,9 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     adversarial = [r for r in rows if r["scheme"] in names]
     at_level = [f"{names[r['scheme']]} `{r['point']}` ({r['test']:.3f})"
                 for r in adversarial if r["reached"]]
-    ends = [f"{names[r['scheme']]} `{r['point']}` {r['test']:.3f} (validation {r['val']:.3f}) "
-            f"after {r['rounds']:,} rounds" for r in adversarial if r["chosen"]]
+    ends = [f"{names[r['scheme']]} `{r['point']}`{'' if r['tuned'] else ' (best so far)'}"
+            f" {r['test']:.3f} (validation {r['val']:.3f}) after {r['rounds']:,} rounds"
+            for r in adversarial if r["chosen"]]
     return {"t2g_balance": balance,
             "t2g_chosen_end": "; ".join(ends) or "nothing chosen yet",
             "t2g_reached": (", ".join(at_level) if at_level else "none") +
@@ -563,12 +565,8 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
         display(Markdown(f"*The tuning grid is not recorded in this checkout yet* (`python -m "
                          f"osgan sweep {results.name}`)."))
         return []
-    rec = records.load_dfad(results)
-    display(Markdown(provenance_text(rec)))
-    spec = rec["sweep"]["spec"]
-    tune = tuple(spec.get("tune_seeds") or spec["seeds"])
-    rows = table2_record.tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
-                                grid_rounds=spec["rounds"])
+    display(Markdown(provenance_text(records.load_dfad(results))))
+    rows = table2_record.tuning_of(results)
     if not rows:
         display(Markdown("No cell of the grid has finished yet."))
         return rows
@@ -583,10 +581,7 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     plt.show()
-    tuned = {sc for sc, (grid, done) in sweep.grid_progress(spec, records.at_grid(
-        [r for r in rec["runs"] if r["seed"] in tune], spec["rounds"])).items() if grid <= done}
-    mark = lambda r: "" if not r["chosen"] else "yes" if r["scheme"] in tuned \
-        else "best so far"  # noqa: E731
+    mark = lambda r: "" if not r["chosen"] else "yes" if r["tuned"] else "best so far"  # noqa: E731
     display(Markdown(markdown_table(
         [r | {"reached": "yes" if r["reached"] else "no", "chosen": mark(r),
               "classes": "-" if r["classes"] is None else f"{r['classes']:.1f}",
