@@ -71,7 +71,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from osgan import dfad, paper, settings
-from osgan.render import table2_record, tables
+from osgan.render import table2_record, table2_tuning, tables
 
 resolved = settings.resolve(profile, device)
 cfg = dfad.DFADConfig.for_profile(profile, device=device, dataset=dataset, data_root=data_root,
@@ -197,8 +197,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 first = table2_plan.show(tune_dir, plans.TABLE2)
-tuned = table2_record.show_tuning(tune_dir)
-for key, value in table2_record.tuning_values(tuned).items():
+tuned = table2_tuning.show_tuning(tune_dir)
+for key, value in table2_tuning.tuning_values(tuned).items():
     glue(key, value, display=False)
 
 # %% [markdown]
@@ -245,8 +245,8 @@ for key, value in table2_record.tuning_values(tuned).items():
 # %% tags=["hide-input"]
 from osgan import table2
 
-dt_rows = table2_record.show_tuning(dt_dir)
-for key, value in table2_record.tuning_values(dt_rows).items():
+dt_rows = table2_tuning.show_tuning(dt_dir)
+for key, value in table2_tuning.tuning_values(dt_rows).items():
     glue(key.replace("t2g_", "t2dt_"), value, display=False)
 dt_plan = table2.recorded(dt_dir, plans.TABLE2_DT) if Path(dt_dir, "sweep.json").exists() \
     else None
@@ -285,7 +285,7 @@ for key, value in table2_plan.values(dt_plan).items():
 # pullover, coat, shirt), where KD itself is weakest, are what the student has to find.
 
 # %% tags=["hide-input"]
-for key, value in table2_record.show_class_gaps(dt_dir).items():
+for key, value in table2_tuning.show_class_gaps(dt_dir).items():
     glue(f"t2dt_{key}", value, display=False)
 
 # %% [markdown]
@@ -313,8 +313,8 @@ for key, value in table2_record.show_class_gaps(dt_dir).items():
 # in place of 16 (DFAD: 64).
 
 # %% tags=["hide-input"]
-w32_rows = table2_record.show_tuning(w32_dir)
-for key, value in table2_record.tuning_values(w32_rows).items():
+w32_rows = table2_tuning.show_tuning(w32_dir)
+for key, value in table2_tuning.tuning_values(w32_rows).items():
     glue(key.replace("t2g_", "t2w_"), value, display=False)
 
 # %% [markdown]

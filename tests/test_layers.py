@@ -21,7 +21,8 @@ LAYERS = {
     "experiments": ["sweeps", "slurm", "sweep", "sweep_command", "bench"],
     "analysis": ["analysis.table1_record", "analysis.efficiency", "table1", "table2"],
     "rendering": ["render", "render.tables", "render.table1_record", "render.table2_record",
-                  "render.summary", "render.efficiency", "render.table2_plan", "forest"],
+                  "render.summary", "render.efficiency", "render.table2_plan", "render.table2_tuning",
+                  "forest"],
     "commands": ["cli", "__main__", ""],  # "": the package's __init__
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}

@@ -16,6 +16,7 @@ from osgan.analysis import table2_record as a2
 from osgan.render import summary as intro
 from osgan.render import table1_record as show1
 from osgan.render import table2_record as show2
+from osgan.render import table2_tuning as tuning
 from osgan.render import tables
 
 
@@ -540,7 +541,7 @@ def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):
 def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_level(tmp_path, shown):
     from fixtures_data import write_dfad_cell
 
-    assert show2.show_tuning(tmp_path / "nothing") == []
+    assert tuning.show_tuning(tmp_path / "nothing") == []
     assert "not recorded" in shown[0].data
     spec = {"kind": "dfad", "schemes": ["one", "two"], "lr_s": [1e-3], "lr_g": [1e-3, 3e-3],
             "seeds": [0, 1], "tune_seeds": [0], "profile": "smoke", "rounds": {"one": 4, "two": 4}}
@@ -565,7 +566,7 @@ def test_tuning_marks_the_choice_on_validation_and_the_cells_that_reach_the_leve
     # the teacher each cell distilled, named by its accuracy: one cell the frozen Xeon's
     done = tmp_path / "one-adam-s0.001-g0.001-seed0" / "done.json"
     done.write_text(json.dumps(json.loads(done.read_text()) | {"teacher_accuracy": 0.9052}))
-    rows = {(r["scheme"], r["point"]): r for r in show2.show_tuning(tmp_path)}
+    rows = {(r["scheme"], r["point"]): r for r in tuning.show_tuning(tmp_path)}
     assert len(rows) == 3
     one, one_fast, two = (rows[k] for k in (("one", "adam-s0.001-g0.001"),
                                             ("one", "adam-s0.001-g0.003"),
@@ -629,7 +630,7 @@ def test_every_substitution_the_introduction_places_is_staged(tmp_path):
 
 
 def test_class_gaps_find_where_the_students_fall_short_of_kd(tmp_path, shown):
-    assert show2.show_class_gaps(tmp_path)["gap_top"] == "not scored yet"
+    assert tuning.show_class_gaps(tmp_path)["gap_top"] == "not scored yet"
     assert "No class-by-class gap" in shown[-1].data
     kd = [0.9, 1.0, 0.8, 0.9, 0.8, 1.0, 0.6, 1.0, 1.0, 1.0]
     students = {  # short of KD on coat (4) and shirt (6) above all; one beats KD on trouser
@@ -661,7 +662,7 @@ def test_class_gaps_find_where_the_students_fall_short_of_kd(tmp_path, shown):
     best = "two-p2-seed0"  # 0.83 against 0.80
     assert g["best"] == best and g["best_acc"] == approx(0.83)
     assert g["best_if"] == approx(0.83 + (0.25 + 0.15) / 10)
-    values = show2.show_class_gaps(tmp_path)
+    values = tuning.show_class_gaps(tmp_path)
     assert values["gap_top"] == "coat and shirt" and values["gap_cells"] == "2"
     assert values["gap_best"] == "`two-p2` (0.830)" and values["gap_if"] == "0.870"
     assert "| coat | 0.750 |" in shown[-1].data

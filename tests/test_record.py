@@ -12,6 +12,7 @@ from scipy import stats
 from osgan.analysis import paired, records, table2_record
 from osgan.analysis import table1_record as t1
 from osgan.render import table2_record as show2
+from osgan.render import table2_tuning as tuning
 
 
 def curve(fids, every=100):
@@ -378,21 +379,21 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
     assert {sc: {b: r["point"] for b, r in by.items()} for sc, by in best.items()} == {
         "one": {0.0: "adam-s0.003-g0.001", 5.0: "adam-s0.003-g0.001-b5"},
         "two": {1.0: "adam-s0.001-g0.001-b1"}}
-    v = show2.tuning_values(rows)
+    v = tuning.tuning_values(rows)
     assert v["t2g_balance"] == ("one stage: 0.450 (test 0.300) at balance 0, 0.650 (test 0.640) "
                                 "at balance 5; two stages: 0.600 (test 0.610) at balance 1")
     assert v["t2g_gpu"] == "2 of 6 ran on the H200"
-    assert show2.tuning_values(rows[:2])["t2g_gpu"] == "none of 2 ran on a GPU"
+    assert tuning.tuning_values(rows[:2])["t2g_gpu"] == "none of 2 ran on a GPU"
     # the data-free cells at the level, the recipe's too (kd is not data-free)
     assert v["t2g_reached"] == "one stage `dfad_mnist` (0.900), of 5 finished"
-    assert show2.tuning_values(rows[:2])["t2g_reached"] == "none, of 2 finished"
-    assert show2.tuning_values([])["t2g_balance"] == "nothing recorded yet"
+    assert tuning.tuning_values(rows[:2])["t2g_reached"] == "none, of 2 finished"
+    assert tuning.tuning_values([])["t2g_balance"] == "nothing recorded yet"
     # each scheme's chosen point read at the end of its run, with its length
     assert v["t2g_chosen_end"] == ("one stage `adam-s0.003-g0.001-b5` 0.640 (validation 0.650) "
                                    "after 15,000 rounds")
-    assert show2.tuning_values(rows[:2])["t2g_chosen_end"] == "nothing chosen yet"
+    assert tuning.tuning_values(rows[:2])["t2g_chosen_end"] == "nothing chosen yet"
     # while its scheme's grid runs, the chosen point is the best so far, and says so
     running = [r | {"tuned": False} for r in rows]
-    assert show2.tuning_values(running)["t2g_chosen_end"] == (
+    assert tuning.tuning_values(running)["t2g_chosen_end"] == (
         "one stage `adam-s0.003-g0.001-b5` (best so far) 0.640 (validation 0.650) after 15,000 "
         "rounds")

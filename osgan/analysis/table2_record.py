@@ -355,29 +355,6 @@ def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, .
              "machine": r.get("machine", "unknown")} for r in done]
 
 
-def tuning_of(results) -> list[dict[str, Any]]:
-    """:func:`tuning` of the dfad record at ``results`` on its tune seeds, read at its grid's
-    length as the sweep chooses, each row with ``tuned``: whether its scheme's grid is done
-    there (else its ``chosen`` is the best so far); [] where nothing is recorded there."""
-    from pathlib import Path
-
-    from osgan import sweep
-    from osgan.analysis import records
-
-    results = Path(results)
-    if not (results / "sweep.json").exists():
-        return []
-    rec = records.load_dfad(results)
-    spec = rec["sweep"]["spec"]
-    tune = tuple(spec.get("tune_seeds") or spec["seeds"])
-    grid = sweep.grid_progress(spec, at_grid([r for r in rec["runs"] if r["seed"] in tune],
-                                             spec["rounds"]))
-    tuned = {sc for sc, (points, done) in grid.items() if points <= done}
-    return [r | {"tuned": r["scheme"] in tuned}
-            for r in tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
-                            grid_rounds=spec["rounds"])]
-
-
 def best_by_balance(rows: list[dict[str, Any]], schemes: tuple[str, ...] = ("one", "two")
                     ) -> dict[str, dict[float, dict[str, Any]]]:
     """The tuning grid read by the balance weight: per scheme and weight, the row of

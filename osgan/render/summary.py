@@ -12,6 +12,7 @@ from osgan import bench, dfad, plans, sweep, table2
 from osgan.analysis import instrument, records, table1_record, table2_record
 from osgan.render import table2_plan
 from osgan.render import table2_record as show2
+from osgan.render import table2_tuning as tuning
 from osgan.render.tables import interval, markdown_table, span
 
 MISSING = "not recorded"  # the value of anything the checkout's record does not hold
@@ -106,14 +107,14 @@ def _table2_plan_values(results: Path) -> dict[str, str]:
     """Where Table 2's plans stand (``t2p_*`` the newest, ``t2pdt_*`` the one before,
     :func:`osgan.render.table2_plan.values`): the grid on seed 0, the choice, the level and,
     once reached, the verdict; and per plan where its chosen points ended (``*_chosen_end``,
-    :func:`osgan.render.table2_record.tuning_values`)."""
+    :func:`osgan.render.table2_tuning.tuning_values`)."""
     out = {}
     for prefix, (name, plan) in T2_PLANS.items():
         folder = results / name
         r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
         values = table2_plan.values(r)
         values["t2p_chosen_end"] = MISSING if r is None else \
-            show2.tuning_values(table2_record.tuning_of(folder))["t2g_chosen_end"]
+            tuning.tuning_values(tuning.tuning_of(folder))["t2g_chosen_end"]
         out |= {prefix + k.removeprefix("t2p"): v for k, v in values.items()}
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 from osgan import paper, plans, table2
 from osgan.analysis import table2_record
 from osgan.render.table2_record import show_dfad_classes
+from osgan.render.table2_tuning import tuning_of
 from osgan.render.tables import interval, markdown_table
 
 NOT_YET = "not yet"
@@ -125,7 +126,7 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
                "teacher (test accuracy)": f"{kind} ({', '.join(teachers) or '–'})",
                "generator width": str(tune.fixed["g_width"]),
                "seed-0 grid finished": v["t2p_progress"]}
-        chosen = {x["scheme"]: x for x in table2_record.tuning_of(folder) if x["chosen"]}
+        chosen = {x["scheme"]: x for x in tuning_of(folder) if x["chosen"]}
         for sc, words in (("one", "one stage"), ("two", "two stages")):
             x = chosen.get(sc)
             row[f"{words}: chosen, test at its end"] = "–" if x is None else (
