@@ -243,14 +243,10 @@ for key, value in table2_tuning.tuning_values(tuned).items():
 # MNIST's training images), and it is trained once, on an Intel Xeon, and frozen.
 
 # %% tags=["hide-input"]
-from osgan import table2
-
 dt_rows = table2_tuning.show_tuning(dt_dir)
 for key, value in table2_tuning.tuning_values(dt_rows).items():
     glue(key.replace("t2g_", "t2dt_"), value, display=False)
-dt_plan = table2.recorded(dt_dir, plans.TABLE2_DT) if Path(dt_dir, "sweep.json").exists() \
-    else None
-for key, value in table2_plan.values(dt_plan).items():
+for key, value in table2_plan.values(table2_plan.recorded(dt_dir, plans.TABLE2_DT)).items():
     glue(key.replace("t2p_", "t2pdt_"), value, display=False)
 
 # %% [markdown]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from osgan import bench, dfad, plans, sweep, table2
+from osgan import bench, dfad, plans, sweep
 from osgan.analysis import instrument, records, table1_record, table2_record
 from osgan.render import table2_plan
 from osgan.render import table2_record as show2
@@ -111,7 +111,7 @@ def _table2_plan_values(results: Path) -> dict[str, str]:
     out = {}
     for prefix, (name, plan) in T2_PLANS.items():
         folder = results / name
-        r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
+        r = table2_plan.recorded(folder, plan)
         values = table2_plan.values(r)
         values["t2p_chosen_end"] = MISSING if r is None else \
             tuning.tuning_values(tuning.tuning_of(folder))["t2g_chosen_end"]

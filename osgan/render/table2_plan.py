@@ -57,6 +57,13 @@ def _acc(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "–"
 
 
+def recorded(results: str | Path, plan: plans.DistillPlan) -> table2.Record | None:
+    """:func:`osgan.table2.recorded`'s record at ``results`` under ``plan``; None where nothing
+    is recorded there yet (a plan not started in this checkout)."""
+    results = Path(results)
+    return table2.recorded(results, plan) if (results / "sweep.json").exists() else None
+
+
 def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.Record | None:
     """Display where the tuned sweep at ``results`` stands under ``plan`` and, once its verdict
     seeds run, the verdict table, the curves with bands and the classes shown. Says so where
@@ -117,7 +124,7 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
     rows = []
     for name, tune, plan in SO_FAR:
         folder = Path(root) / name
-        r = table2.recorded(folder, plan) if (folder / "sweep.json").exists() else None
+        r = recorded(folder, plan)
         v = values(r)
         teachers = sorted({f"{float(x['teacher_accuracy']):.4f}" for x in (r.runs if r else [])
                            if x.get("teacher_accuracy")})

@@ -56,13 +56,17 @@ def ran_on(machine: str) -> str:
 
 def tuning_of(results: str | Path) -> list[dict[str, Any]]:
     """:func:`osgan.analysis.table2_record.tuning` of the dfad record at ``results`` on its
-    tune seeds, read at its grid's length as the sweep chooses, each row with ``tuned``:
-    whether its scheme's grid is done there (else its ``chosen`` is the best so far); [] where
-    nothing is recorded there."""
+    tune seeds (:func:`_tuning_rows`); [] where nothing is recorded there."""
     results = Path(results)
     if not (results / "sweep.json").exists():
         return []
-    rec = records.load_dfad(results)
+    return _tuning_rows(records.load_dfad(results))
+
+
+def _tuning_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tuning grid of a loaded dfad record (:func:`osgan.analysis.records.load_dfad`) on its
+    tune seeds, read at its grid's length as the sweep chooses, each row with ``tuned``:
+    whether its scheme's grid is done there (else its ``chosen`` is the best so far)."""
     spec = rec["sweep"]["spec"]
     tune = tuple(spec.get("tune_seeds") or spec["seeds"])
     grid = sweep.grid_progress(spec, records.at_grid(
@@ -87,8 +91,9 @@ def show_tuning(results: str | Path) -> list[dict[str, object]]:
         display(Markdown(f"*The tuning grid is not recorded in this checkout yet* (`python -m "
                          f"osgan sweep {results.name}`)."))
         return []
-    display(Markdown(provenance_text(records.load_dfad(results))))
-    rows = tuning_of(results)
+    rec = records.load_dfad(results)
+    display(Markdown(provenance_text(rec)))
+    rows = _tuning_rows(rec)
     if not rows:
         display(Markdown("No cell of the grid has finished yet."))
         return rows
