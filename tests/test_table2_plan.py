@@ -268,6 +268,9 @@ def test_the_plans_so_far_each_read_from_its_own_record(tuned, monkeypatch):
     assert mine["two stages: chosen, test at its end"] == \
         "`adam-s0.001-g0.001` (best so far): 0.750 after 2 rounds"
     assert mine["level 0.80 reached"] == "not yet"
+    monkeypatch.setattr(table2_plan, "PAUSED", {results.name: "paused for a reason"})
+    assert table2_plan.plans_so_far(results.parent)[0]["level 0.80 reached"] == \
+        "not decided: paused for a reason"
     assert absent["teacher (test accuracy)"] == "ours (–)"
     assert absent["seed-0 grid finished"] == absent["level 0.80 reached"] == "not recorded"
     assert absent["one stage: chosen, test at its end"] == "–"
