@@ -37,7 +37,7 @@ import numpy as np
 
 from osgan import plans, stats, sweep
 from osgan.analysis import records
-from osgan.analysis.table2_record import LEVEL
+from osgan.analysis.table2_record import LEVEL, compare_points
 from osgan.table1 import check_plan
 from osgan.util import UsageError
 
@@ -120,6 +120,27 @@ def analyse(runs: list[dict[str, Any]], chosen: dict[str, str],
                     t, tost_p, stats.detectable(t.sd, t.n, plan.alpha),
                     verdict(t.p, t.mean, tost_p, plan), best,
                     math.isfinite(best) and best >= level)
+
+
+# the plan's secondary readings (plans.TABLE2.secondary), as compare_points names them; the
+# classes each final generator shows are read from rescore.json on their own
+SECONDARY = ("end", "equal student updates", "equal time (bench)", "equal time (runs' clock)",
+             "best on validation")
+
+
+def secondary(runs: list[dict[str, Any]], findings: Findings,
+              costs: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """The plan's secondary readings of one against two on the verdict's pairs
+    (``findings.seeds``, each scheme at its chosen point): the final test accuracy, at equal
+    student updates, at equal training time (rounds times ``costs``, the record's
+    ``round_costs.json``, where timed; and by the runs' own clocks) and at each run's best
+    validation evaluation, each with the paired difference and its 95% t-interval
+    (:func:`osgan.analysis.table2_record.compare_points`'s ``paired``). They never change the
+    verdict."""
+    pairs = [r for r in runs if r["seed"] in findings.seeds]
+    points = {sc: findings.chosen[sc] for sc in (ONE, TWO)}
+    return [p for p in compare_points(pairs, points, ONE, TWO, costs)["paired"]
+            if p["at"] in SECONDARY]
 
 
 @dataclass(frozen=True)

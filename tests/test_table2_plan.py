@@ -180,6 +180,28 @@ def test_the_record_under_the_plan_stands_where_the_sweep_does(tuned):
     assert v["t2p_diff"].startswith(f"{np.mean(one) - np.mean(two):+.3f} [{ci.low:+.3f}")
     table = next(s.data for s in shown if "under plan" in getattr(s, "data", ""))
     assert f"| 2 | {np.mean(one):.3f} | {np.mean(two):.3f} |" in table and f.verdict in table
+    # the secondary readings, their own table: at the end (the finals), at equal student
+    # updates (two's 2 rounds are 10 updates, one's 4 are 4: two read at round 4 / 5, i.e. its
+    # last evaluation at round 0, the second of its curve) and at each run's best validation
+    # evaluation (every evaluation ties here: the first)
+    second = {p["at"]: p for p in table2.secondary(r.runs, f)}
+    assert list(second) == ["end", "equal student updates", "equal time (runs' clock)",
+                            "best on validation"]  # no round_costs.json: no bench time axis
+    assert (second["end"]["one"], second["end"]["two"]) == (approx((0.85 + 0.82) / 2),
+                                                           approx((0.75 + 0.72) / 2))
+    assert second["equal student updates"]["two"] == approx((0.3 + 0.4) / 2)
+    d = sps.ttest_rel([0.85, 0.82], [0.3, 0.4]).confidence_interval(0.95)
+    assert (second["equal student updates"]["low"], second["equal student updates"]["high"]) \
+        == (approx(d.low), approx(d.high))
+    table = next(s.data for s in shown if "Secondary readings" in getattr(s, "data", ""))
+    assert "never change the verdict" in table and "| equal student updates | 2 |" in table
+    # with the record's time axis timed side by side: two's 2 rounds at 3 s are 6 s, one's 4 at
+    # 1 s are 4: two read at round 4 / 3, its evaluation at round 1 (the fourth of its curve)
+    import json
+    (results / "round_costs.json").write_text(json.dumps({"seconds_per_round": {"one": 1.0,
+                                                                              "two": 3.0}}))
+    bench = {p["at"]: p for p in table2_plan.show_secondary(results, r)}["equal time (bench)"]
+    assert (bench["one"], bench["two"]) == (approx((0.85 + 0.82) / 2), approx((0.6 + 0.7) / 2))
     # beside the paper's Table 2: each row's share of its own teacher (ours 0.9 in the fixture)
     beside = next(s.data for s in shown if "the paper's Table 2" in getattr(s, "data", ""))
     assert (f"| one stage (OSGAN) | {f.one:.3f} | {f.one / 0.9:.0%} | 0.934 | "

@@ -1,8 +1,9 @@
 """Rendering Table 2 under its plan (:func:`osgan.table2.recorded`) in chapter 05: where the tuned
 sweep stands (the grid on the tune seed, the choice, the level), then, once a chosen point has
-reached the level and the verdict seeds run, the verdict with its interval, the chosen points'
-accuracy curves with their bands over seeds, and the classes each final generator shows. The
-chapter's prose places the values (:func:`values`); nothing here says what they mean."""
+reached the level and the verdict seeds run, the verdict with its interval, the plan's secondary
+readings in a table of their own, the chosen points' accuracy curves with their bands over
+seeds, and the classes each final generator shows. The chapter's prose places the values
+(:func:`values`); nothing here says what they mean."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from osgan import paper, plans, table2
-from osgan.analysis import table2_record
+from osgan.analysis import records, table2_record
 from osgan.render.table2_record import show_dfad_classes
 from osgan.render.table2_tuning import tuning_of
-from osgan.render.tables import interval, markdown_table
+from osgan.render.tables import interval, markdown_table, pm
 
 NOT_YET = "not yet"
 NOT_RUN = "not run (the level was missed)"  # the plan's rule for a missed level
@@ -55,6 +56,30 @@ def values(r: table2.Record | None) -> dict[str, str]:
 
 def _acc(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "–"
+
+
+def show_secondary(results: Path, r: table2.Record) -> list[dict]:
+    """Display the plan's secondary readings of the verdict's pairs (:func:`osgan.table2.secondary`),
+    labelled as such, with the record's time axis where it was timed (``round_costs.json``);
+    returns their rows."""
+    from IPython.display import Markdown, display  # optional: only where a notebook displays
+
+    bench = results / "round_costs.json"
+    costs = records.dfad_round_costs(bench) if bench.exists() else None
+    rows = table2.secondary(r.runs, r.findings, costs)
+    if rows:
+        display(Markdown(
+            "**Secondary readings** (the plan's list, read on the same pairs; they never change "
+            "the verdict). Test accuracy of one stage and two, mean ± std over seeds, and one - "
+            "two paired by seed with its 95% t-interval"
+            + ("" if costs else "; equal time by the runs' own clocks only, which other load on "
+               "the machine stretches (no `round_costs.json`: `python -m osgan sweep "
+               f"{results.name} --bench`)") + ":\n\n" + markdown_table([{
+                "at": p["at"], "n": p["n"], "one": pm(p["one"], p["one std"], "{:.3f}"),
+                "two": pm(p["two"], p["two std"], "{:.3f}"),
+                "one - two [95%]": "–" if p["n"] < 2 else
+                interval(p["one-two"], p["low"], p["high"], "{:+.3f}")} for p in rows])))
+    return rows
 
 
 def recorded(results: str | Path, plan: plans.DistillPlan) -> table2.Record | None:
@@ -103,6 +128,7 @@ def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.
         "ResNet-18 student; ours: Fashion-MNIST, LeNet-5 and half a LeNet-5, each run read as "
         "above). The settings differ, so read the share of the teacher each row recovers, not "
         "the accuracies:\n\n" + markdown_table(beside_paper(f, _teacher(r.runs)))))
+    show_secondary(results, r)
     plot_bands(r.runs, r.chosen, f.seeds or plan.seeds)
     show_dfad_classes(results, r.chosen)
     return r
