@@ -296,3 +296,33 @@ def test_the_plans_so_far_each_read_from_its_own_record(tuned, monkeypatch):
     assert absent["teacher (test accuracy)"] == "ours (–)"
     assert absent["seed-0 grid finished"] == absent["level 0.80 reached"] == "not recorded"
     assert absent["one stage: chosen, test at its end"] == "–"
+
+
+def test_a_chosen_point_still_to_run_on_to_its_plateau_says_so(tuned, monkeypatch):
+    """table2_tuning: a chosen point whose run ends at the grid's length still rising on
+    validation goes on (osgan.sweep.verdict_rounds), so its end is marked as not its last; a
+    flat one's is its last."""
+    from dataclasses import replace
+
+    from fixtures_data import write_dfad_cell
+
+    from osgan import sweeps
+    from osgan.render import table2_tuning
+
+    results, _ = tuned
+    monkeypatch.setitem(sweeps.SWEEPS, "dfad_smoke",
+                        replace(sweeps.SWEEPS["dfad_smoke"], extend=2))
+    rising = [(k, k, a, a) for k, a in enumerate((0.1, 0.3, 0.5, 0.6, 0.8))]
+    flat = lambda a: [(k, k, a, a) for k in range(5)]  # noqa: E731
+    write_dfad_cell(results, "one", "adam", 1e-3, 1e-3, 0, rising, 0.8, 0.8, 4)
+    write_dfad_cell(results, "one", "adam", 1e-3, 3e-3, 0, flat(0.3), 0.3, 0.3, 4)
+    for lr_g, a in ((1e-3, 0.6), (3e-3, 0.5)):
+        write_dfad_cell(results, "two", "adam", 1e-3, lr_g, 0, flat(a)[:3], a, a, 2)
+    write_dfad_cell(results, "kd", "adam", 1e-3, None, 0, flat(0.88), 0.88, 0.88, 4)
+    rows = table2_tuning.tuning_of(results)
+    assert {r["scheme"]: r["going_on"] for r in rows if r["chosen"]} == \
+        {"one": True, "two": False, "kd": False}
+    assert not any(r["going_on"] for r in rows if not r["chosen"])
+    end = table2_tuning.tuning_values(rows)["t2g_chosen_end"]
+    assert f"after 4 rounds{table2_tuning.GOING_ON}; two stages" in end
+    assert end.endswith("after 2 rounds")

@@ -15,7 +15,7 @@ import numpy as np
 from osgan import paper, plans, table2
 from osgan.analysis import records, table2_record
 from osgan.render.table2_record import show_dfad_classes
-from osgan.render.table2_tuning import tuning_of
+from osgan.render.table2_tuning import GOING_ON, tuning_of
 from osgan.render.tables import interval, markdown_table, pm
 
 NOT_YET = "not yet"
@@ -168,7 +168,7 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
             x = chosen.get(sc)
             row[f"{words}: chosen, test at its end"] = "–" if x is None else (
                 f"`{x['point']}`{'' if x['tuned'] else ' (best so far)'}: {x['test']:.3f} "
-                f"after {x['rounds']:,} rounds")
+                f"after {x['rounds']:,} rounds" + (GOING_ON if x["going_on"] else ""))
         row["level 0.80 reached"] = v["t2p_reached"] if v["t2p_reached"] != "not yet" or \
             name not in PAUSED else f"not decided: {PAUSED[name]}"
         rows.append(row)

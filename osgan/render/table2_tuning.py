@@ -15,6 +15,8 @@ from osgan.analysis import instrument, records, table2_record
 from osgan.render.table2_record import provenance_text
 from osgan.render.tables import markdown_table
 
+GOING_ON = " (running on to its plateau)"  # a chosen point's end that is not its last yet
+
 
 def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
     """The values chapter 05 places under its tuning table (glue keys ``t2g_*``), from
@@ -38,7 +40,7 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
                 for r in adversarial if r["reached"]]
     ends = [f"{names[r['scheme']]} `{r['point']}`{'' if r['tuned'] else ' (best so far)'}"
             f" {r['test']:.3f} (validation {r['val']:.3f}) after {r['rounds']:,} rounds"
-            for r in adversarial if r["chosen"]]
+            + (GOING_ON if r["going_on"] else "") for r in adversarial if r["chosen"]]
     return {"t2g_balance": balance,
             "t2g_chosen_end": "; ".join(ends) or "nothing chosen yet",
             "t2g_reached": (", ".join(at_level) if at_level else "none") +
@@ -72,9 +74,21 @@ def _tuning_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     grid = sweep.grid_progress(spec, records.at_grid(
         [r for r in rec["runs"] if r["seed"] in tune], spec["rounds"]))
     tuned = {sc for sc, (points, done) in grid.items() if points <= done}
-    return [r | {"tuned": r["scheme"] in tuned}
+    return [r | {"tuned": r["scheme"] in tuned, "going_on": r["chosen"] and r["scheme"] in tuned
+                 and _goes_on(rec, r)}
             for r in table2_record.tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
                                           grid_rounds=spec["rounds"])]
+
+
+def _goes_on(rec: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether a chosen point's run on the tune seeds is to go on past where it ended, to its
+    plateau (:func:`osgan.sweep.verdict_rounds`): its end is not its last yet."""
+    spec = sweep.sweep_spec(rec["sweep"]["sweep"])
+    if spec.kind != "dfad" or not spec.extend:
+        return False
+    return any(sweep.verdict_rounds(spec, r["scheme"], r["path"]) > r["rounds"]
+               for r in rec["runs"] if r["done"] and r["scheme"] == row["scheme"]
+               and r["point"] == row["point"] and r["seed"] in (spec.tune_seeds or spec.seeds))
 
 
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
