@@ -87,22 +87,19 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # %% [markdown]
 # ## The answer under the plan
 #
-# Table 2 is being run again with a generator that covers the classes. Its current plans,
-# `osgan.plans.TABLE2_W32_TUNING` and `osgan.plans.TABLE2_W32`, distil a teacher trained as DFAD
-# trains it with a generator of width 32, and were written in code before any of their runs,
-# beside two earlier pairs of plans that stopped short of the level (all three described below;
-# the second, with the generator of width 16, missed it by 0.003): each scheme's setting is
-# chosen on seed 0's validation split from one grid, and the verdict seeds 1-4 run only if a
-# chosen point's student ends its seed-0 run at 0.80 test accuracy or more. Grid points finished
-# on seed 0 so far: {glue:text}`t2p_progress`; chosen: {glue:text}`t2p_chosen`; level reached:
-# {glue:text}`t2p_reached`. Seeds with both schemes finished: {glue:text}`t2p_n`. Reading each
-# run as its mean test accuracy over its last 4 evaluations, one stage reaches
-# {glue:text}`t2p_one`, two stages {glue:text}`t2p_two` and KD on real images
-# {glue:text}`t2p_kd`; one minus two, paired by seed: {glue:text}`t2p_diff`. The plan's
-# verdict: **{glue:text}`t2p_verdict`** (equivalence margin 2 points; the smallest difference
-# these seeds detect with 80% power: {glue:text}`t2p_detectable`). The better scheme's final
-# test accuracy: {glue:text}`t2p_level`. Once the verdict is in, the paper's Table 2 stands
-# beside it, each row as the share of its own teacher it recovers.
+# **Not yet decided.** Table 2 has been run again under three pairs of plans, each written in
+# code before any of its runs: each scheme's setting is chosen on seed 0's validation split from
+# one grid, and the verdict seeds 1-4 run only if a chosen point's student ends its seed-0 run at
+# 0.80 test accuracy or more. All three ended at their seed-0 grids short of that level (the
+# second and third by 0.003 and 0.005), so the verdict seeds have not run, and the paper's claim
+# (one stage distils as well as two) is not tested here yet. The newest,
+# `osgan.plans.TABLE2_W32_TUNING` and `osgan.plans.TABLE2_W32`, distils a teacher trained as DFAD
+# trains it with a generator of width 32. Grid points finished on seed 0:
+# {glue:text}`t2p_progress`; chosen: {glue:text}`t2p_chosen`; level reached:
+# {glue:text}`t2p_reached`; the plan's verdict: **{glue:text}`t2p_verdict`**. Once a plan's
+# verdict is in, this section gives it first (each run read as its mean test accuracy over its
+# last 4 evaluations, one minus two paired by seed, equivalence within 2 points), with the
+# paper's Table 2 beside it.
 
 # %% tags=["hide-input"]
 from myst_nb import glue
@@ -288,7 +285,7 @@ for key, value in table2_tuning.show_class_gaps(dt_dir).items():
     glue(f"t2dt_{key}", value, display=False)
 
 # %% [markdown]
-# ## Table 2 with a wider generator (under way)
+# ## Table 2 with a wider generator (ended at its seed-0 grid: the level missed)
 #
 # The grid above ended with both schemes' chosen points 0.003 short of the level, and the plan's
 # rule asks for a new plan beside it. Where the students fall short says what to change: the
@@ -317,12 +314,23 @@ for key, value in table2_tuning.tuning_values(w32_rows).items():
     glue(key.replace("t2g_", "t2w_"), value, display=False)
 
 # %% [markdown]
-# **What this grid says so far.** The best validation accuracy (with its test accuracy) per
-# scheme and balance weight at width 32: {glue:text}`t2w_balance`; at width 16 they were
-# {glue:text}`t2dt_balance`. Cells whose student ended at 0.80 test accuracy or more at width
-# 32: {glue:text}`t2w_reached`. Where the chosen points ended, on to the plateau rule:
-# {glue:text}`t2w_chosen_end`. Whether a chosen point reaches the level decides, under the
-# plan, whether the verdict seeds run; the chapter's first section says where that stands.
+# **What this grid says.** The best validation accuracy (with its test accuracy) per scheme and
+# balance weight at width 32: {glue:text}`t2w_balance`; at width 16 they were
+# {glue:text}`t2dt_balance`. At the student rate 3e-3 the width lifted DFAD's own objective by
+# about two points of test accuracy in both schemes; the cells with DAFL's term it did not lift.
+# Cells whose student ended at 0.80 test accuracy or more
+# at the grid's length: {glue:text}`t2w_reached`.
+#
+# **Where the chosen points ended.** Both schemes chose DFAD's own objective at the same rates,
+# and each chosen point ran on to the plateau rule: {glue:text}`t2w_chosen_end`. Level reached:
+# {glue:text}`t2p_reached`. Two stages' run read 0.808 at the grid's 1,000 rounds, its
+# validation accuracy still rising, so it ran on; over the next 1,000 rounds it swung between
+# 0.758 and 0.786 and ended at 0.777, where the rule stopped it. One stage's had plateaued at
+# the grid's length, 0.005 under the level. Under the plan's rule the verdict seeds 1-4 did not
+# run. In the last third of each chosen run of this plan and the one before, the student's test
+# accuracy spans 1.7 to 3 points (their `metrics.jsonl`), and in table2_dt's both runs pass 0.80
+# there before ending under it: at constant learning rates, where a run stops decides much of
+# what its end reads.
 
 # %% [markdown]
 # ## The recorded sweep
