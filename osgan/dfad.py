@@ -93,6 +93,7 @@ from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's 
     HPARAMS,
     NETWORKS,
     TEACHER_RECIPES,
+    decays,
     generator,
     kd_round,
     network,
@@ -144,6 +145,9 @@ class DFADConfig:
     lr_s: float | None = setting(None, "the student's learning rate (None: the recipe's, adam "
                                  "1e-3, dfad 0.1, dfad_mnist 0.01)")
     lr_g: float | None = setting(None, "the generator's learning rate (None: the recipe's, 1e-3)")
+    cosine: bool | None = setting(None, "both rates decayed to 0 over the run by a cosine (None: "
+                                  "the recipe's: dfad decays, adam and dfad_mnist keep them "
+                                  "constant); the run's length is then part of its schedule")
     kd_temperature: float = setting(4.0, "kd only: softmax temperature of the soft targets")
     teacher: str | None = setting(None, "teacher checkpoint (state_dict .pt); None: train it and "
                                   "cache")
@@ -212,6 +216,9 @@ class DFADConfig:
         for name in ("lr_s", "lr_g"):
             if getattr(self, name) is not None:
                 check_rate(name, getattr(self, name))
+        if self.cosine is not None and not isinstance(self.cosine, bool):
+            raise ValueError(f"cosine must be true, false or None (the recipe's); "
+                             f"got {self.cosine!r}")
         check_seed("seed", self.seed)
         check_rate("kd_temperature", self.kd_temperature)
         check_rate("teacher_epochs", self.teacher_epochs)
@@ -247,10 +254,10 @@ class DFADConfig:
 TRAJECTORY = ("dataset", "scheme", "batch_size", "student_steps", "nz", "g_width", "hparams",
               "kd_temperature", "teacher", "teacher_arch", "student_arch", "resnet_width",
               "teacher_epochs", "seed", "lr_s", "lr_g", "val_n", "g_every", "g_output", "g_scale",
-              "balance", "teacher_recipe")
+              "balance", "teacher_recipe", "cosine")
 # what a setting was in checkpoints written before it existed
 TRAJECTORY_DEFAULTS = {"g_every": 1, "g_output": "standard", "g_scale": 1.0, "balance": 0.0,
-                       "teacher_recipe": "ours"}
+                       "teacher_recipe": "ours", "cosine": None}
 
 
 # --------------------------------------------------------------------------- the run
@@ -303,7 +310,8 @@ def _setup(cfg: DFADConfig, device: torch.device) -> _Run:
         G = generator(cfg, test.channels, train.images)
         noise_gen = ckpt.noise_generator(device)
     S, G = S.to(device), G.to(device)
-    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
+    opt_s, opt_g, scheds = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g,
+                                      cfg.cosine)
     eval_set = test if cfg.eval_n is None else test.head(cfg.eval_n)
     return _Run(cfg, device, train, val, test, eval_set, T, teacher_acc, S, G, opt_s, opt_g,
                 scheds, data_gen, noise_gen)
@@ -363,7 +371,7 @@ class DFADKind(RunKind):
     def trajectory_of(self, cfg: DFADConfig) -> tuple[str, ...]:
         # a cosine decay's schedule spans the whole run: its length is part of the trajectory;
         # a constant rate's run may be resumed to more rounds (run on to its plateau)
-        return TRAJECTORY + (("rounds",) if HPARAMS[cfg.hparams].cosine else ())
+        return TRAJECTORY + (("rounds",) if decays(cfg.hparams, cfg.cosine) else ())
 
     def describe(self, cfg: DFADConfig) -> str:
         return f"dfad {cfg.scheme}"

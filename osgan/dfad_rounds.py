@@ -260,18 +260,25 @@ HPARAMS = {
 }
 
 
+def decays(hparams: str, cosine: bool | None = None) -> bool:
+    """Whether a run of recipe ``hparams`` decays its rates by a cosine over the run: ``cosine``
+    where given, else the recipe's own schedule."""
+    return HPARAMS[hparams].cosine if cosine is None else cosine
+
+
 def optimizers(hparams: str, student: nn.Module, generator: nn.Module, rounds: int,
-               lr_s: float | None = None, lr_g: float | None = None):
+               lr_s: float | None = None, lr_g: float | None = None,
+               cosine: bool | None = None):
     """(opt_s, opt_g, schedulers) of a recipe in ``HPARAMS``, its learning rates replaced by
-    ``lr_s`` / ``lr_g`` where given; the schedulers step once a round."""
+    ``lr_s`` / ``lr_g`` where given, decayed by a cosine over ``rounds`` where :func:`decays`;
+    the schedulers step once a round."""
     if hparams not in HPARAMS:
         raise ValueError(f"unknown hparams {hparams!r}; valid: {', '.join(HPARAMS)}")
     rec = HPARAMS[hparams]
     opt_s = rec.student(student.parameters(), rec.lr_s if lr_s is None else lr_s)
     opt_g = rec.generator(generator.parameters(), rec.lr_g if lr_g is None else lr_g)
-    cosine = rec.cosine
     scheds = []
-    if cosine:
+    if decays(hparams, cosine):
         cos = torch.optim.lr_scheduler.CosineAnnealingLR
         scheds = [cos(o, max(1, rounds)) for o in (opt_s, opt_g)]
     return opt_s, opt_g, scheds
@@ -412,7 +419,7 @@ def round_fn(cfg):
     T = freeze(network(cfg.archs[0], K, C, cfg.resnet_width))
     S = network(cfg.archs[1], K, C, cfg.resnet_width)
     G = generator(cfg, C, torch.rand(4, C, 32, 32) * 2 - 1)  # its output map costs the same
-    opt_s, opt_g, _ = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g)
+    opt_s, opt_g, _ = optimizers(cfg.hparams, S, G, cfg.rounds, cfg.lr_s, cfg.lr_g, cfg.cosine)
     x, z = torch.rand(cfg.batch_size, C, 32, 32) * 2 - 1, torch.randn(cfg.batch_size, cfg.nz)
 
     count = itertools.count(1)  # the round's number, for g_every

@@ -284,6 +284,16 @@ def test_a_finished_run_resumed_to_more_rounds_equals_one_run_that_long(offline,
         dfad.distill(tiny_config(offline, out_dir=str(offline / "cos"), rounds=6, resume=True,
                                  **cos))
     assert json.loads((offline / "cos" / "done.json").read_text())["rounds"] == 4  # kept
+    # so does Adam's grid recipe decayed by a cosine (cosine=True), and a cosine=False run of
+    # the dfad recipe resumes as a constant-rate run does
+    dfad.distill(tiny_config(offline, out_dir=str(offline / "acos"), rounds=4, cosine=True, **kw))
+    with pytest.raises(UsageError, match="rounds=4"):
+        dfad.distill(tiny_config(offline, out_dir=str(offline / "acos"), rounds=6, resume=True,
+                                 cosine=True, **kw))
+    dfad.distill(tiny_config(offline, out_dir=str(offline / "dc"), rounds=4, cosine=False, **cos))
+    assert [r["round"] for r in dfad.distill(tiny_config(
+        offline, out_dir=str(offline / "dc"), rounds=6, resume=True, cosine=False,
+        **cos)).records] == list(range(7))
 
 
 @pytest.mark.parametrize("scheme", ["one", "two"])
@@ -426,6 +436,29 @@ def test_learning_rates_replace_the_recipes():
     assert opt_g.param_groups[0]["lr"] == 1e-3 and len(scheds) == 2  # the recipe's, cosine
     opt_s, opt_g, scheds = dfad.optimizers("adam", S, G, 10, lr_g=3e-4)
     assert (opt_s.param_groups[0]["lr"], opt_g.param_groups[0]["lr"], scheds) == (1e-3, 3e-4, [])
+
+
+def test_cosine_decays_both_rates_to_zero_over_the_run_whatever_the_recipe():
+    """cosine=True: lr_t = lr_0 (1 + cos(pi t / T)) / 2 for both networks after t of T rounds
+    (the closed form), on Adam's grid recipe too; cosine=False keeps the dfad recipe constant;
+    None is the recipe's own schedule."""
+    import math
+
+    G, S, _ = tiny_nets(torch.float32)
+    opt_s, opt_g, scheds = dfad.optimizers("adam", S, G, 8, lr_s=3e-3, cosine=True)
+    for t in range(1, 9):
+        for o in (opt_s, opt_g):
+            o.step()
+        for sched in scheds:
+            sched.step()
+        for o, lr0 in ((opt_s, 3e-3), (opt_g, 1e-3)):
+            assert o.param_groups[0]["lr"] == pytest.approx(
+                lr0 * (1 + math.cos(math.pi * t / 8)) / 2, abs=1e-12)
+    assert opt_s.param_groups[0]["lr"] == pytest.approx(0, abs=1e-12)
+    assert dfad.optimizers("dfad", S, G, 8, cosine=False)[2] == []
+    assert [dfad.decays(h) for h in ("adam", "dfad", "dfad_mnist")] == [False, True, False]
+    with pytest.raises(ValueError, match="cosine must be true, false or None"):
+        dfad.DFADConfig(cosine="yes").validate()
 
 
 def test_dfad_recipes_are_the_published_ones_per_network_pair():

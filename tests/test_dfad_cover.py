@@ -434,8 +434,35 @@ def test_the_wide_generator_sweep_is_its_plans_grid_at_width_32():
     assert plans.TABLE2_W32_TUNING.fixed == plans.TABLE2_DT_TUNING.fixed | {"g_width": 32}
 
 
+def test_the_cosine_sweep_is_table2_w32s_choice_with_both_rates_decayed():
+    spec = sweep_is_plans_grid("table2_cos", plans.TABLE2_COS_TUNING, plans.TABLE2_COS)
+    assert spec.level == 0.80 and spec.extend is None  # a cosine spans its run: no running on
+    assert spec.rounds == {"two": 2000, "one": 10000, "kd": 10000}
+    cells = [c for c in sweep.cells("table2_cos") if c.seed == 0]
+    assert [c.name for c in cells] == ["one-adam-s0.003-g0.001-seed0",
+                                       "two-adam-s0.003-g0.001-seed0", "kd-adam-s0.003-seed0"]
+    for c in cells:
+        cos = sweep.cell_config("table2_cos", c, Path("/nonexistent"))
+        w32 = sweep.cell_config("table2_w32", next(x for x in sweep.cells("table2_w32")
+                                                   if x.name == c.name), Path("/nonexistent"))
+        differ = {f.name for f in dataclasses.fields(cos)
+                  if getattr(cos, f.name) != getattr(w32, f.name)}
+        # table2_w32's cell but for the schedule, its length and the plan
+        assert differ == {"cosine", "rounds", "plan", "checkpoint_dir"}
+        assert cos.cosine is True and w32.cosine is None
+        assert cos.plan == plans.plan_hash(plans.TABLE2_COS)
+        # its schedule: both rates decay to 0 at the cell's own length
+        assert dfad_rounds.decays(cos.hparams, cos.cosine)
+        assert "rounds" in dfad.DFADKind().trajectory_of(cos)
+    # the tuning plan's choice is table2_w32's, and its fixed settings table2_w32's but cosine
+    assert plans.TABLE2_COS_TUNING.fixed == plans.TABLE2_W32_TUNING.fixed | {"cosine": True}
+    assert "adam-s0.003-g0.001" == cells[0].point
+    with pytest.raises(UsageError, match="cosine decay spans its run"):
+        dataclasses.replace(spec, extend=2)
+
+
 @pytest.mark.parametrize("name, accuracy", [("table2_tune", 0.9052), ("table2_dt", 0.8812),
-                                            ("table2_w32", 0.8812)])
+                                            ("table2_w32", 0.8812), ("table2_cos", 0.8812)])
 def test_the_teacher_a_tuned_sweep_distils_is_frozen_in_the_package(name, accuracy):
     """The cache key the sweep's teacher is trained under names a frozen file: every machine
     distils the same teacher (osgan.classifiers.frozen), never one it trains itself."""
