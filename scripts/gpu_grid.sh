@@ -26,7 +26,8 @@ usage="usage: scripts/gpu_grid.sh prepare|run|adopt NAME [ORDER...|DIR]"
 what=${1:?$usage}; shift
 case $what in prepare|run|adopt) ;; *) echo "gpu_grid: unknown step $what (prepare, run or adopt)" >&2; exit 2 ;; esac
 name=${1:?$usage}; shift
-declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22)  # as scripts/sweep_pinned.sh
+declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22
+          [table2_cos]=72958c0)  # as scripts/sweep_pinned.sh
 commit=${PIN[$name]:-}
 [ -n "$commit" ] || { echo "gpu_grid: no pinned record $name (known: ${!PIN[*]})" >&2; exit 2; }
 top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)

@@ -20,11 +20,13 @@ set -eu
 usage="usage: scripts/sweep_pinned.sh NAME [--workers N | --stop]"
 name=${1:?$usage}
 shift
-declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22)
+declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22
+          [table2_cos]=72958c0)
 declare -A NEEDS=([table1]=domain-fashion_mnist-cnn-5949e7d6af8914a7.pt
                   [table2_tune]=teacher-fashion_mnist-lenet5-79969431beba148f.pt
                   [table2_dt]=teacher-fashion_mnist-lenet5-ccc6a149715d2246.pt
-                  [table2_w32]=teacher-fashion_mnist-lenet5-ccc6a149715d2246.pt)
+                  [table2_w32]=teacher-fashion_mnist-lenet5-ccc6a149715d2246.pt
+                  [table2_cos]=teacher-fashion_mnist-lenet5-ccc6a149715d2246.pt)
 commit=${PIN[$name]:-}
 [ -n "$commit" ] || { echo "sweep_pinned: no pinned record for $name (known: ${!PIN[*]})" >&2; exit 2; }
 workers=1
