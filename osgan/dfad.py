@@ -93,6 +93,7 @@ from osgan.dfad_rounds import (  # the game's pieces, also read as osgan.dfad's 
     HPARAMS,
     NETWORKS,
     TEACHER_RECIPES,
+    accuracy_at,
     decays,
     generator,
     kd_round,
@@ -505,16 +506,6 @@ def diagnose(run_dir: str | Path, n_batches: int = 80, seed: int = 0) -> dict:
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def accuracy_at(records: list[dict], *, round: int | None = None, seconds: float | None = None):
-    """The student's accuracy at the last evaluation at or before ``round`` rounds, or at or
-    before ``seconds`` on the training clock (give exactly one)."""
-    if (round is None) == (seconds is None):
-        raise ValueError("give exactly one of round= or seconds=")
-    key, limit = ("round", round) if round is not None else ("Time/train", seconds)
-    seen = [r["Accuracy/student"] for r in records if r[key] <= limit]
-    return seen[-1] if seen else float("nan")
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:

@@ -459,3 +459,16 @@ def round_seconds(cfg, rounds: int = 5) -> float:
             round_()
 
     return timing.Timer(torch.device("cpu"), "cpu")(rounds_) / rounds
+
+
+# --------------------------------------------------------------------------- a run's record
+
+
+def accuracy_at(records: list[dict], *, round: int | None = None, seconds: float | None = None):
+    """The student's accuracy at the last evaluation at or before ``round`` rounds, or at or
+    before ``seconds`` on the training clock (give exactly one)."""
+    if (round is None) == (seconds is None):
+        raise ValueError("give exactly one of round= or seconds=")
+    key, limit = ("round", round) if round is not None else ("Time/train", seconds)
+    seen = [r["Accuracy/student"] for r in records if r[key] <= limit]
+    return seen[-1] if seen else float("nan")

@@ -282,6 +282,7 @@ def test_the_plans_so_far_each_read_from_its_own_record(tuned, monkeypatch):
     monkeypatch.setattr(table2_plan, "SO_FAR", (
         (results.name, plans.TABLE2_DT_TUNING, plan), ("absent", plans.TABLE2_TUNING, plan)))
     mine, absent = table2_plan.plans_so_far(results.parent)
+    assert mine["rates"] == "constant"
     assert mine["generator width"] == "16" and mine["teacher (test accuracy)"].startswith(
         "DFAD's recipe (")
     assert mine["seed-0 grid finished"] == "one 2 of 2, two 1 of 2, kd 1 of 1"

@@ -138,7 +138,8 @@ def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.
 # missed its level: (record, tuning plan, verdict plan)
 SO_FAR = (("table2_tune", plans.TABLE2_TUNING, plans.TABLE2),
           ("table2_dt", plans.TABLE2_DT_TUNING, plans.TABLE2_DT),
-          ("table2_w32", plans.TABLE2_W32_TUNING, plans.TABLE2_W32))
+          ("table2_w32", plans.TABLE2_W32_TUNING, plans.TABLE2_W32),
+          ("table2_cos", plans.TABLE2_COS_TUNING, plans.TABLE2_COS))
 # records whose seed-0 grid stopped before its end, neither reaching nor missing the level: when
 # and why (a restart, ``scripts/sweep_pinned.sh NAME``, resumes it)
 PAUSED = {"table2_tune": "its grid paused on 2026-12-04, when the plan beside it began (no "
@@ -162,6 +163,7 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
         row = {"plan (record)": f"`{tune.name}` (`results/{name}`)",
                "teacher (test accuracy)": f"{kind} ({', '.join(teachers) or '–'})",
                "generator width": str(tune.fixed["g_width"]),
+               "rates": "decayed by a cosine" if tune.fixed.get("cosine") else "constant",
                "seed-0 grid finished": v["t2p_progress"]}
         chosen = {x["scheme"]: x for x in tuning_of(folder) if x["chosen"]}
         for sc, words in (("one", "one stage"), ("two", "two stages")):
