@@ -367,7 +367,7 @@ def test_the_grid_read_by_balance_weight_takes_each_weights_best_on_validation()
     def row(scheme, point, balance, val, test, machine="AMD EPYC", chosen=False, rounds=1000):
         return {"scheme": scheme, "point": point, "balance": balance, "val": val, "test": test,
                 "machine": machine, "reached": test >= 0.80, "chosen": chosen, "rounds": rounds,
-                "tuned": True}
+                "tuned": True, "going_on": False}
 
     rows = [row("one", "adam-s0.001-g0.001", 0.0, 0.40, 0.41),
             row("one", "adam-s0.003-g0.001", 0.0, 0.45, 0.30),  # best at 0 on validation
