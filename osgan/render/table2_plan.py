@@ -171,8 +171,9 @@ def plans_so_far(root: str | Path = "results") -> list[dict[str, str]]:
             row[f"{words}: chosen, test at its end"] = "–" if x is None else (
                 f"`{x['point']}`{'' if x['tuned'] else ' (best so far)'}: {x['test']:.3f} "
                 f"after {x['rounds']:,} rounds" + (GOING_ON if x["going_on"] else ""))
-        row["level 0.80 reached"] = v["t2p_reached"] if v["t2p_reached"] != "not yet" or \
-            name not in PAUSED else f"not decided: {PAUSED[name]}"
+        reached = v["t2p_reached"]
+        row["level 0.80 reached"] = f"not decided: {PAUSED[name]}" \
+            if reached == NOT_YET and name in PAUSED else reached
         rows.append(row)
     return rows
 

@@ -75,20 +75,20 @@ def _tuning_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         [r for r in rec["runs"] if r["seed"] in tune], spec["rounds"]))
     tuned = {sc for sc, (points, done) in grid.items() if points <= done}
     return [r | {"tuned": r["scheme"] in tuned, "going_on": r["chosen"] and r["scheme"] in tuned
-                 and _goes_on(rec, r)}
+                 and _goes_on(rec, r, tune)}
             for r in table2_record.tuning(rec["runs"], seeds=tune, rescore=rec["rescore"],
                                           grid_rounds=spec["rounds"])]
 
 
-def _goes_on(rec: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether a chosen point's run on the tune seeds is to go on past where it ended, to its
+def _goes_on(rec: dict[str, Any], row: dict[str, Any], tune: tuple[int, ...]) -> bool:
+    """Whether a chosen point's run on the ``tune`` seeds is to go on past where it ended, to its
     plateau (:func:`osgan.sweep.verdict_rounds`): its end is not its last yet."""
     spec = sweep.sweep_spec(rec["sweep"]["sweep"])
     if spec.kind != "dfad" or not spec.extend:
         return False
     return any(sweep.verdict_rounds(spec, r["scheme"], r["path"]) > r["rounds"]
                for r in rec["runs"] if r["done"] and r["scheme"] == row["scheme"]
-               and r["point"] == row["point"] and r["seed"] in (spec.tune_seeds or spec.seeds))
+               and r["point"] == row["point"] and r["seed"] in tune)
 
 
 def show_tuning(results: str | Path) -> list[dict[str, object]]:
