@@ -246,7 +246,7 @@ def replace_seeds(plan, seeds):
 
 
 def test_the_introduction_tells_each_plan_from_its_own_record(tuned, monkeypatch):
-    """osgan.render.summary: the newest plan's values (t2p_*) and the one before's (t2pdt_*),
+    """osgan.render.summary: the newest plan's values (t2p_*) and the one before's (t2pb_*),
     each read from its own folder, with where each plan's chosen points ended."""
     from osgan.render import summary, table2_plan
 
@@ -256,14 +256,14 @@ def test_the_introduction_tells_each_plan_from_its_own_record(tuned, monkeypatch
         _cell(results, scheme, lr_g, 0, [0.1, 0.2, 0.3, 0.4, end], val=end)
     plan = replace_seeds(plans.TABLE2, (0, 1))
     monkeypatch.setattr(summary, "T2_PLANS", {"t2p": ("not-started", plan),
-                                              "t2pdt": (results.name, plan)})
+                                              "t2pb": (results.name, plan)})
     v = summary._table2_plan_values(results.parent)
     assert {k: x for k, x in v.items() if k.startswith("t2p_")} == \
         dict.fromkeys(("t2p_" + k.removeprefix("t2p_") for k in table2_plan.values(None)),
                       summary.MISSING) | {"t2p_chosen_end": summary.MISSING}
-    assert v["t2pdt_reached"] == "no" and v["t2pdt_verdict"] == table2_plan.NOT_RUN
-    assert v["t2pdt_chosen"] == "one adam-s0.001-g0.001, two adam-s0.001-g0.001, kd adam-s0.001"
-    assert v["t2pdt_chosen_end"] == (
+    assert v["t2pb_reached"] == "no" and v["t2pb_verdict"] == table2_plan.NOT_RUN
+    assert v["t2pb_chosen"] == "one adam-s0.001-g0.001, two adam-s0.001-g0.001, kd adam-s0.001"
+    assert v["t2pb_chosen_end"] == (
         "one stage `adam-s0.001-g0.001` 0.700 (validation 0.700) after 4 rounds; "
         "two stages `adam-s0.001-g0.001` 0.750 (validation 0.750) after 2 rounds")
 

@@ -99,12 +99,12 @@ def _table2_values(results: Path) -> dict[str, str]:
 
 
 # the records and plans Table 2 is told by, by the prefix of their values: the newest (t2p), and
-# the one it was written beside when that one's level was missed (t2pdt)
-T2_PLANS = {"t2p": ("table2_w32", plans.TABLE2_W32), "t2pdt": ("table2_dt", plans.TABLE2_DT)}
+# the one it was written beside when that one's level was missed (t2pb)
+T2_PLANS = {"t2p": ("table2_cos", plans.TABLE2_COS), "t2pb": ("table2_w32", plans.TABLE2_W32)}
 
 
 def _table2_plan_values(results: Path) -> dict[str, str]:
-    """Where Table 2's plans stand (``t2p_*`` the newest, ``t2pdt_*`` the one before,
+    """Where Table 2's plans stand (``t2p_*`` the newest, ``t2pb_*`` the one before,
     :func:`osgan.render.table2_plan.values`): the grid on seed 0, the choice, the level and,
     once reached, the verdict; and per plan where its chosen points ended (``*_chosen_end``,
     :func:`osgan.render.table2_tuning.tuning_values`)."""
