@@ -69,6 +69,22 @@ def test_verdicts_against_scipy():
     assert f.detectable > abs(f.difference.mean)
 
 
+def test_a_verdict_short_of_the_plans_seeds_is_not_yet_the_plans():
+    """table2_plan.verdict_so_far: the plan's verdict at all its seeds; before that "not yet",
+    with the count and, from two pairs, the interim verdict, whatever that one says."""
+    from osgan.render import table2_plan
+
+    one, two = [0.84, 0.86, 0.85, 0.83, 0.87], [0.80, 0.81, 0.82, 0.80, 0.81]
+    f = table2.analyse(_record(one, two), CHOSEN)
+    assert table2_plan.verdict_so_far(f) == f.verdict == "one stage better"
+    f = table2.analyse(_record(one[:3], two[:3]), CHOSEN)
+    assert f.verdict == "one stage better"
+    assert table2_plan.verdict_so_far(f) == \
+        "not yet (3 of 5 paired seeds in; interim: one stage better)"
+    f = table2.analyse(_record(one[:1], two[:1]), CHOSEN)
+    assert table2_plan.verdict_so_far(f) == "not yet (1 of 5 paired seeds in)"
+
+
 def test_only_the_chosen_points_and_the_plans_seeds_are_read():
     runs = _record([0.84, 0.86, 0.85], [0.80, 0.81, 0.82])
     runs.append(_run("one", ONE_PT, 9, [0.99] * 4, 0.99))  # a seed outside the plan
@@ -160,7 +176,9 @@ def test_the_record_under_the_plan_stands_where_the_sweep_does(tuned):
     r = table2.recorded(results, plan)
     assert r.chosen["two"] == "adam-s0.001-g0.003" and r.reached is True
     assert r.findings.seeds == (0,) and r.findings.missing == (1,)
-    assert table2_plan.values(r)["t2p_n"] == "1 of 2"
+    v = table2_plan.values(r)
+    assert v["t2p_n"] == "1 of 2" and v["t2p_verdict"] == "not yet (1 of 2 paired seeds in)"
+    assert r.findings.verdict == "inconclusive"  # what a lone pair reads: not the plan's verdict
     # seed 1 of each chosen point: the verdict's findings, against the readings by hand
     _cell(results, "one", 1e-3, 1, [0.1, 0.5, 0.7, 0.8, 0.82])
     _cell(results, "two", 3e-3, 1, [0.1, 0.4, 0.6, 0.7, 0.72])

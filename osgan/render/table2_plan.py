@@ -47,11 +47,22 @@ def values(r: table2.Record | None) -> dict[str, str]:
         "t2p_one": _acc(f.one), "t2p_two": _acc(f.two), "t2p_kd": _acc(f.kd),
         "t2p_diff": (f"{d.mean:+.3f}" if d.n < 2 else
                      interval(d.mean, d.low, d.high, "{:+.3f}") + f" (p {d.p:.2g})"),
-        "t2p_verdict": f.verdict,
+        "t2p_verdict": verdict_so_far(f),
         "t2p_detectable": _acc(f.detectable),
         "t2p_level": f"{f.level:.3f} ({'reached' if f.level_reached else 'below'} "
                      f"{table2_record.LEVEL:.2f})",
     }
+
+
+def verdict_so_far(f: table2.Findings) -> str:
+    """The plan's verdict once every seed of the plan is paired; before that, ``not yet`` with
+    how many are in and, from two pairs on, the verdict they would give (interim: a pair short
+    of the plan's seeds decides nothing)."""
+    if not f.missing:
+        return f.verdict
+    n, total = len(f.seeds), len(f.seeds) + len(f.missing)
+    return f"{NOT_YET} ({n} of {total} paired seeds in" + (
+        f"; interim: {f.verdict})" if f.difference.n >= 2 else ")")
 
 
 def _acc(x: float) -> str:
@@ -121,7 +132,7 @@ def show(results: str | Path, plan: plans.DistillPlan = plans.TABLE2) -> table2.
             "one - two [95%]": "–" if d.n < 2 else interval(d.mean, d.low, d.high, "{:+.3f}"),
             "p": "–" if d.n < 2 else f"{d.p:.3g}",
             f"TOST ±{plan.equivalence_margin:g} p": "–" if d.n < 2 else f"{f.tost_p:.3g}",
-            "detectable (80%)": _acc(f.detectable), "verdict": f.verdict,
+            "detectable (80%)": _acc(f.detectable), "verdict": verdict_so_far(f),
             "best scheme's final test": _acc(f.level)}])))
     display(Markdown(
         "**Beside the paper's Table 2** (the paper's numbers: CIFAR, a ResNet-34 teacher and a "
