@@ -198,8 +198,10 @@ def write_rescore(name: str, results: Path, command: str | None = None,
     student and generator instead (:func:`osgan.dfad.diagnose`: the final accuracy reproduced,
     per class, and the classes the generator shows the teacher). A cell scored already at its
     length is not scored again; cells whose checkpoint is gone (another machine) keep the entry
-    they had and are listed under ``missing``. The file is written again after each cell scored
-    (a bar counts them), so a rescore stopped part way keeps what it did. Returns what it
+    they had and are listed under ``missing``. The file's header is the last rescore's
+    environment; each entry's ``scored`` says when, at which commit and on which CPU that cell
+    was scored, for the entries kept span machines. The file is written again after each cell
+    scored (a bar counts them), so a rescore stopped part way keeps what it did. Returns what it
     wrote."""
     if not (results / "sweep.json").exists():
         raise UsageError(f"{results} holds no record of sweep {name!r}: run the sweep first")
@@ -217,13 +219,14 @@ def write_rescore(name: str, results: Path, command: str | None = None,
         return rescore
 
     rescore = write()
+    scored = {k: rescore[k] for k in ("date", "commit", "cpu")}
     with harness.progress(len(todo), 0, f"rescore {name}", progress, unit="cell") as bar:
         for cell, evaluate in todo:
             entry = evaluate()
             if entry is None:  # a checkpoint of another length than the record's
                 missing.append(cell)
             else:
-                cells[cell] = entry
+                cells[cell] = entry | {"scored": scored}
             rescore = write()
             bar.update()
     return rescore

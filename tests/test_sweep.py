@@ -429,6 +429,10 @@ def test_rescore_reproduces_the_last_fid_from_the_checkpoint_and_keeps_what_it_c
     again = sweep_command.write_rescore("smoke", results)
     assert again["missing"] == ["dcgan-two-seed0"]
     assert again["cells"]["dcgan-two-seed0"] == out["cells"]["dcgan-two-seed0"]
+    # each entry says when, at which commit and on which CPU it was scored
+    scored = out["cells"]["dcgan-two-seed0"]["scored"]
+    assert (scored["commit"], scored["cpu"]) == (out["commit"], sweep.environment()["cpu"])
+    assert scored["date"] <= out["date"] and set(scored) == {"date", "commit", "cpu"}
     assert record.load(results)["runs"][1]["rescore"]["FID"] == out["cells"]["dcgan-two-seed0"]["FID"]
     # the chapter's table of classes
     matplotlib.use("Agg")
