@@ -107,7 +107,13 @@ print(f"profile {resolved}: batch {cfg.batch_size}, generator width {cfg.g_width
 # t-interval, equivalence within 2 points), with the paper's Table 2 beside it.
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from myst_nb import glue as myst_glue
+
+
+def glue(key: str, value, display: bool = False) -> None:
+    """myst_nb's glue for the prose's {glue:text}, which shows a value as plain text: the
+    values' Markdown code marks (for the introduction, which renders them) are dropped."""
+    myst_glue(key, value.replace("`", "") if isinstance(value, str) else value, display=display)
 
 from osgan import plans
 from osgan.render import table2_plan
