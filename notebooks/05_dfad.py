@@ -121,8 +121,7 @@ from osgan.render import table2_plan
 planned = table2_plan.show(cos_dir, plans.TABLE2_COS)
 for key, value in table2_plan.values(planned).items():
     glue(key, value, display=False)
-glue("t2p_chosen_end", table2_tuning.tuning_values(table2_tuning.tuning_of(cos_dir))[
-    "t2g_chosen_end"], display=False)
+glue("t2p_chosen_end", table2_tuning.chosen_end(cos_dir), display=False)
 
 # %% [markdown]
 # **What it has taken so far.** Each plan of Table 2, in the order they were written (each beside

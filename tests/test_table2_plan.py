@@ -345,3 +345,5 @@ def test_a_chosen_point_still_to_run_on_to_its_plateau_says_so(tuned, monkeypatc
     end = table2_tuning.tuning_values(rows)["t2g_chosen_end"]
     assert f"after 4 rounds{table2_tuning.GOING_ON}; two stages" in end
     assert end.endswith("after 2 rounds")
+    assert table2_tuning.chosen_end(results) == end  # the introduction's and the chapter's reading
+    assert table2_tuning.chosen_end(results / "absent") == "nothing chosen yet"

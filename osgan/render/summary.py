@@ -107,14 +107,13 @@ def _table2_plan_values(results: Path) -> dict[str, str]:
     """Where Table 2's plans stand (``t2p_*`` the newest, ``t2pb_*`` the one before,
     :func:`osgan.render.table2_plan.values`): the grid on seed 0, the choice, the level and,
     once reached, the verdict; and per plan where its chosen points ended (``*_chosen_end``,
-    :func:`osgan.render.table2_tuning.tuning_values`)."""
+    :func:`osgan.render.table2_tuning.chosen_end`)."""
     out = {}
     for prefix, (name, plan) in T2_PLANS.items():
         folder = results / name
         r = table2_plan.recorded(folder, plan)
         values = table2_plan.values(r)
-        values["t2p_chosen_end"] = MISSING if r is None else \
-            tuning.tuning_values(tuning.tuning_of(folder))["t2g_chosen_end"]
+        values["t2p_chosen_end"] = MISSING if r is None else tuning.chosen_end(folder)
         out |= {prefix + k.removeprefix("t2p"): v for k, v in values.items()}
     return out
 

@@ -49,6 +49,12 @@ def tuning_values(rows: list[dict[str, object]]) -> dict[str, str]:
             else f"none of {len(rows)} ran on a GPU"}
 
 
+def chosen_end(results: str | Path) -> str:
+    """Where the chosen points of the dfad record at ``results`` ended (:func:`tuning_values`'s
+    ``t2g_chosen_end``): the one reading the introduction and chapter 05's lead both place."""
+    return tuning_values(tuning_of(results))["t2g_chosen_end"]
+
+
 def ran_on(machine: str) -> str:
     """A cell's machine (:func:`osgan.analysis.records.machines`) in a table's few words:
     ``CPU`` or the GPU's model (``H200``)."""
