@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Resume a recorded sweep in the background, on any machine, as its record was started:
-#   scripts/sweep_pinned.sh NAME [--workers N | --stop]
+#   scripts/sweep_pinned.sh NAME [--workers N] [--only K] | NAME --stop
 # - the code: a worktree ../pinned-NAME at the commit the record's cells ran at (PIN below), with
 #   the cells main holds copied in (the sweep skips them; a cell under way there is kept);
 # - the instruments: the classifiers the record is measured with (the domain classifier, the
@@ -12,12 +12,14 @@
 #   the cells recorded before them were measured with an AMD EPYC's, which is lost
 #   (results/README.md, "Instruments");
 # - the arithmetic: Intel's MKL capped at AVX2, as on AMD (the pinned code predates the cap).
+# --only K ends the sweep after its next K cells (a cell under way first): the way to finish a
+# long cell without letting its worker start another that the session has no time left for.
 # Then: `python -m osgan sweep NAME --collect ../pinned-NAME/results/NAME` as cells finish, and
 # `scripts/sweep_pinned.sh NAME --stop` to stop it with its workers (it resumes from its
 # checkpoints; `pkill -f "osgan sweep NAME"` alone leaves an old pin's workers running).
 set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/sweep_trains.sh"
-usage="usage: scripts/sweep_pinned.sh NAME [--workers N | --stop]"
+usage="usage: scripts/sweep_pinned.sh NAME [--workers N] [--only K] | NAME --stop"
 name=${1:?$usage}
 shift
 declare -A PIN=([table1]=bb71de5 [table2_tune]=7dfb6b7 [table2_dt]=541bbc3 [table2_w32]=cee1b22
@@ -30,13 +32,18 @@ declare -A NEEDS=([table1]=domain-fashion_mnist-cnn-5949e7d6af8914a7.pt
 commit=${PIN[$name]:-}
 [ -n "$commit" ] || { echo "sweep_pinned: no pinned record for $name (known: ${!PIN[*]})" >&2; exit 2; }
 workers=1
+only=()
 stop=0
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=${2:?$usage}; shift 2 ;;
+    --only) only=(--only "${2:?$usage}"); shift 2 ;;
     --stop) stop=1; shift ;;
     *) echo "sweep_pinned: unknown option $1; $usage" >&2; exit 2 ;;
   esac
+done
+for n in "$workers" "${only[@]:1}"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "sweep_pinned: $n is not a count of 1 or more; $usage" >&2; exit 2; }
 done
 top=$(git rev-parse --show-toplevel)
 cd "$top"
@@ -98,6 +105,7 @@ for f in osgan/instruments/*.pt; do
   [ -e "$cache/classifiers/$(basename "$f")" ] || cp "$f" "$cache/classifiers/"
 done
 export MKL_ENABLE_INSTRUCTIONS=AVX2 OSGAN_CACHE=$cache
-(cd "$wt" && nohup nice -n 2 "$py" -m osgan sweep "$name" --workers "$workers" \
+(cd "$wt" && nohup nice -n 2 "$py" -m osgan sweep "$name" --workers "$workers" "${only[@]}" \
    >> "../$name.log" 2>&1 &)
-echo "sweep $name started from $wt ($commit, $workers worker(s)); log: $(dirname "$top")/$name.log"
+echo "sweep $name started from $wt ($commit, $workers worker(s)${only:+, ${only[1]} cell(s)});" \
+     "log: $(dirname "$top")/$name.log"

@@ -37,6 +37,15 @@ def test_unknown_sweep_or_option_is_refused(checkout):
     assert code == 2 and "unknown option --train-instruments" in err
 
 
+@pytest.mark.parametrize("args, bad", [(("--only", "0"), "0"), (("--only", "two"), "two"),
+                                       (("--workers", "-1"), "-1"),
+                                       (("--workers", "2", "--only", "1.5"), "1.5")])
+def test_a_count_that_is_not_one_or_more_is_refused_before_anything_is_made(checkout, args, bad):
+    code, err = run(checkout, "table1", *args)
+    assert code == 2 and f"{bad} is not a count of 1 or more" in err and "\n" not in err
+    assert not (checkout.parent / "pinned-table1").exists()
+
+
 def test_an_instrument_not_frozen_is_refused(checkout):
     (checkout / "osgan" / "instruments" / FROZEN).unlink()
     code, err = run(checkout, "table1")
