@@ -1,4 +1,4 @@
-"""Command line: ``python -m osgan {train,bench,dfad,fid} ...``.
+"""Command line: ``python -m osgan {train,fid,bench,dfad,instruments,sweep} ...``.
 
 Each sub-command lives in the module that owns its concept and exposes two functions:
 ``configure_parser(parser)`` (add the arguments, with defaults from the module's config dataclass)
@@ -27,10 +27,9 @@ COMMANDS = {
     "dfad": ("osgan.dfad", "data-free adversarial distillation in one or two stages (Table 2)"),
     "instruments": ("osgan.classifiers", "the classifiers records are measured with (domain "
                     "features, teachers): cached here or frozen in the package; --freeze one"),
-    "sweep": ("osgan.sweep_command", "a named grid of runs (objectives x schemes x seeds), recorded with "
-              "provenance"),
+    "sweep": ("osgan.sweep_command", "a named grid of runs (objectives x schemes x seeds), "
+              "recorded with provenance"),
 }
-
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -95,3 +95,18 @@ def test_function_level_imports_are_few_and_say_why():
 def test_no_module_is_much_over_600_lines():
     long = {m: n for m, p in modules() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_every_command_is_named_in_the_usage_line_and_has_its_two_functions():
+    # cli's docstring opens with the commands it dispatches; each one's module exposes
+    # configure_parser and run (what cli.main calls), so a command added is listed and wired
+    import importlib
+
+    from osgan import cli
+
+    usage = cli.__doc__.splitlines()[0]
+    listed = usage[usage.index("{") + 1:usage.index("}")].split(",")
+    assert listed == list(cli.COMMANDS)
+    for module, _ in cli.COMMANDS.values():
+        mod = importlib.import_module(module)
+        assert callable(mod.configure_parser) and callable(mod.run), module
