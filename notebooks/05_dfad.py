@@ -374,7 +374,7 @@ for key, value in table2_tuning.tuning_values(cos_rows).items():
 # rounds 1,100-2,000 and ended at 0.777. Under the plan's rule seeds 1-4 of both chosen points and
 # of KD now run, paired, on one kind of machine per pair (a pair whose two runs ran on different
 # CPUs is withheld from the verdict): about 10 CPU-hours, each one-stage run 1.7 hours on one core.
-# Seeds 1 and 2 ran on 2026-12-05, each seed's one- and two-stage runs side by side on one machine;
+# Seeds 1-3 ran on 2026-12-05, each seed's one- and two-stage runs side by side on one machine;
 # paired seeds in: {glue:text}`t2p_n`. Seed 1's one-stage student did not hold its level: it read
 # 0.819 at round 2,000 and 0.78 at round 7,000, then fell to 0.58 by round 9,000 (its rates at a
 # tenth of their start and below), and ended there; its final generator shows the teacher 4.0
@@ -384,9 +384,11 @@ for key, value in table2_tuning.tuning_values(cos_rows).items():
 # its end (0.584); its final generator shows 5.1 classes, sandal, shirt and bag 83% of the teacher's
 # predictions, T-shirt and trouser under 1%, and the student scores 0.10 on coat and 0.32 on
 # T-shirt. Two stages' student at seed 2 ended at 0.777, below the level (7.6 classes), and KD at
-# 0.870. So in two of three seeds one stage's student ended 20 points or more below its best
-# reading, its generator narrowed to four or five classes, while two stages' ended within 3 points
-# of 0.80. The plan reads the end of each run, so each seed counts as it ended.
+# 0.870. Seed 3's one-stage student fell furthest: 0.70 at round 2,500, 0.37 at round 6,500, 0.395
+# at its end (5.0 classes); its two-stage student ended at 0.741 (6.0 classes), KD at 0.875. So in
+# three of four seeds one stage's student ended 20 points or more below its best reading, its
+# generator narrowed to four or five classes, while two stages' ended between 0.74 and 0.81. The
+# plan reads the end of each run, so each seed counts as it ended.
 #
 # ## The recorded sweep
 #
