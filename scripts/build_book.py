@@ -124,7 +124,7 @@ def stage(es5: Path) -> None:
 def stage_records(results: Path) -> None:
     """The recorded sweeps for the introduction, read from ``results/`` at every build: Table
     1's planned findings (the forest plot ``book/_table1_forest.png``, the verdict and secondary
-    tables ``book/_table1.md``), Table 2's pairings (``book/_table2.md``, ``_table2_why.md``),
+    tables ``book/_table1.md``), Table 2's ablation's pairings (``book/_table2_why.md``),
     and every number the introduction's prose places as MyST substitutions in the staged
     ``_config.yml`` (the prose is intro.md's)."""
     import matplotlib

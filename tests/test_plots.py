@@ -9,8 +9,7 @@ import pytest
 import torch
 from pytest import approx
 
-from osgan import paper, sweep, sweeps
-from osgan.analysis import paired
+from osgan import paper, sweep
 from osgan.analysis import table1_record as a1
 from osgan.analysis import table2_record as a2
 from osgan.render import summary as intro
@@ -465,59 +464,6 @@ def test_why_still_falling_is_the_last_thirds_gain_of_a_power_law():
         assert p["gain"] == approx(1 - 0.65 ** a) and p["slope"] == approx(-a)
         assert a1.falling_power([p["slope"]]) == approx(a)
     assert a1.falling_power([]) is None and a1.falling_power([0.2]) is None  # rising: no power
-
-
-def test_dfad_summary_gives_the_recorded_verdicts_once_their_runs_exist(tmp_path):
-    from fixtures_data import write_dfad_cell
-
-    assert "No recorded Table 2 sweep" in intro.table2_tables(tmp_path)["table2"]
-    t2 = tmp_path / "table2"
-    t2.mkdir()
-    _dfad_record(t2, "dfad_smoke", sweeps.SWEEPS["dfad_smoke"].to_dict())
-    for seed, (one, two) in enumerate(((0.5, 0.7), (0.52, 0.69))):
-        for scheme, acc, bonus in (("one", one, 0.2), ("two", two, 0.0)):
-            rounds = 4 if scheme == "one" else 2
-            # (round, seconds, test, validation): one's best validation is mid-run, 0.2 higher
-            curve = [(0, 0, 0.1, 0.1), (1, 0.5, acc + bonus, 0.95), (rounds, 1, acc, acc)]
-            write_dfad_cell(t2, scheme, "dfad", None, None, seed, curve, acc, acc, rounds)
-    values = intro.intro_values(tmp_path)
-    assert values["t2_done"] == "4" and values["t2_grids_running"] == "one and two"
-    table = intro.table2_tables(tmp_path)["table2"]
-    assert "each at its chosen rates" not in table  # not until both grids are done
-    # t(1): [-0.376, +0.006]
-    assert "cosine decay | end | 2 | 0.510 | 0.695 | -0.185 [-0.376, +0.006] | " \
-           f"{paired.INCONCLUSIVE} |" in table
-    from osgan.analysis import records
-
-    at_recipe = a2.dfad_table2(records.load_dfad(t2)["runs"])["recipes"]["dfad"]["paired"]
-    end = next(p for p in at_recipe if p["at"] == "end")
-    assert end["one-two"] == approx(-0.185) and end["verdict"] == paired.INCONCLUSIVE
-    assert (end["low"], end["high"]) == (approx(-0.376, abs=5e-4), approx(0.006, abs=5e-4))
-    # early stopping on validation: one 0.70 and 0.72, two 0.70 and 0.69
-    assert "| best on validation | 2 | 0.710 | 0.695 | +0.015 [" in table
-    # chapter 05's lead: each scheme's accuracy, who reaches the level, one - two at the end
-    runs = records.load_dfad(t2)["runs"]
-    lead = a2.answer(runs, a2.dfad_table2(runs), level=0.6)
-    assert lead["rows"]["one"] == (approx(0.51), approx(0.01 * 2 ** 0.5), 2)
-    assert lead["reached"] == ["two"] and lead["end"]["one-two"] == approx(-0.185)
-    values = show2.answer_values(lead)
-    assert values["t2_one"] == "0.510 ± 0.014 (n = 2)" and values["t2_reached"] == "two"
-    assert values["t2_diff"] == "-0.185 [-0.376, +0.006], n = 2"
-    assert set(show2.answer_values(None).values()) - {f"{a2.LEVEL:.2f}"} == {"not recorded"}
-    assert show2.plot_answer(lead).axes[0].get_yticklabels()[0].get_text() == "two stages (DFAD)"
-    # once both grids are done on the tune seed, the verdict at the chosen rates too
-    for lr_g in (1e-3, 3e-3):
-        for scheme, acc in (("one", 0.6), ("two", 0.65)):
-            write_dfad_cell(t2, scheme, "adam", 1e-3, lr_g, 0, [(0, 0, 0.1)], acc, acc,
-                            4 if scheme == "one" else 2)
-    assert intro.intro_values(tmp_path)["t2_grids_running"] == "none"
-    assert "| each at its chosen rates | end |" in intro.table2_tables(tmp_path)["table2"]
-    # a recipe the sweep no longer runs (cells of an earlier plan) gives no row
-    for scheme in ("one", "two"):
-        write_dfad_cell(t2, scheme, "dfad_mnist", None, None, 0, [(0, 0, 0.1)], 0.3, 0.3,
-                        4 if scheme == "one" else 2)
-    table = intro.table2_tables(tmp_path)["table2"]
-    assert "LeNet-5" not in table and "both at DFAD's CIFAR recipe" in table
 
 
 def test_gpu_summary_reads_the_recorded_gpu_timings(tmp_path):

@@ -306,24 +306,7 @@ def dfad_classes_paired(cells: dict[str, dict], points: dict[str, str], a: str =
     return out
 
 
-
-
 LEVEL = 0.80  # test accuracy at which a data-free student has learnt from its generator (Table 2)
-
-
-def answer(runs: list[dict[str, Any]], t2: dict[str, Any], level: float = LEVEL
-           ) -> dict[str, Any]:
-    """Chapter 05's lead from a record (:func:`osgan.analysis.records.load_dfad`'s ``runs``) and
-    its :func:`dfad_table2`: the ``teacher``'s test accuracy, each scheme's test accuracy at its
-    chosen point (``rows``: scheme -> mean, std, n), the schemes whose student reaches ``level``
-    (``reached``), and one against two at the end, paired by seed (``end``, None before a
-    pair)."""
-    teacher = next((r["teacher_accuracy"] for r in runs if r["teacher_accuracy"]), None)
-    return {"teacher": teacher, "level": level,
-            "rows": {r["scheme"]: (r["test"], r["test std"], r["n"]) for r in t2["rows"]},
-            "reached": [r["scheme"] for r in t2["rows"]
-                        if r["scheme"] != "kd" and r["test"] >= level],
-            "end": next((p for p in t2["paired"] if p["at"] == "end"), None)}
 
 
 def tuning(runs: list[dict[str, Any]], level: float = LEVEL, seeds: tuple[int, ...] = (0,),

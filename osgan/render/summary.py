@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from osgan import bench, dfad, plans, sweep
+from osgan import bench, plans, sweep
 from osgan.analysis import instrument, records, table1_record, table2_record
 from osgan.render import table2_plan
-from osgan.render import table2_record as show2
 from osgan.render import table2_tuning as tuning
 from osgan.render.tables import interval, markdown_table, span
 
@@ -76,18 +75,9 @@ def _gpu_values(results: Path) -> dict[str, str]:
 
 
 def _table2_values(results: Path) -> dict[str, str]:
-    """Table 2's record: its extent (``t2_done``, ``t2_total``), the schemes whose grid is still
-    running (``t2_grids_running``), and the ablation's class-by-class reading (``t2why_*``)."""
-    out = dict.fromkeys(("t2_done", "t2_total", "t2_grids_running", "t2why_eff", "t2why_rare",
-                         "t2why_follows", "t2why_rho", "t2why_pairs"), MISSING)
-    t2 = results / "table2"
-    if (t2 / "sweep.json").exists():
-        rec = records.load_dfad(t2)
-        done, total, _ = show2.progress(rec)
-        tuned = sweep.tuned_points(rec["sweep"]["sweep"], t2)
-        out |= {"t2_done": str(done), "t2_total": str(total),
-                "t2_grids_running": " and ".join(sc for sc in ("one", "two") if sc not in tuned)
-                or "none"}
+    """Table 2's ablation (``results/table2_why``): its class-by-class reading (``t2why_*``)."""
+    out = dict.fromkeys(("t2why_eff", "t2why_rare", "t2why_follows", "t2why_rho",
+                         "t2why_pairs"), MISSING)
     reading = table2_record.dfad_classes(
         records.read_optional(results / "table2_why" / "rescore.json"))
     if reading and reading["cells"]:
@@ -137,38 +127,17 @@ def _pair_rows(where: str, paired: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def table2_tables(results: str | Path = "results") -> dict[str, str]:
-    """Markdown tables of Table 2's recorded pairings, one stage against two by seed:
-    ``table2``, at each scheme's chosen point (once both grids are done) and at each published
-    recipe the sweep runs (``results/table2``); ``table2_why``, each one-stage point of the
-    ablation against two stages (``results/table2_why``); a line naming the command where a
-    record is missing."""
+    """Markdown table of Table 2's ablation, one stage against two by seed: ``table2_why``, each
+    one-stage point of the ablation against two stages (``results/table2_why``); a line naming
+    the command where it is missing. (Table 2 itself is told by its plan's record,
+    :mod:`osgan.render.table2_plan`.)"""
     results = Path(results)
-    parts = []
-    t2 = results / "table2"
-    if (t2 / "sweep.json").exists():
-        rec = records.load_dfad(t2)
-        spec = rec["sweep"]["spec"]
-        found = table2_record.dfad_table2(rec["runs"], tune_seeds=spec.get("tune_seeds"),
-                                          grid_rounds=spec.get("rounds"))
-        tuned = sweep.tuned_points(rec["sweep"]["sweep"], t2)
-        rows = _pair_rows("each at its chosen rates", found["paired"]) \
-            if {"one", "two"} <= set(tuned) else []
-        for recipe, at in found["recipes"].items():
-            if recipe in spec.get("recipes", [recipe]):  # those the sweep runs now
-                about = dfad.HPARAMS[recipe].about if recipe in dfad.HPARAMS else recipe
-                rows += _pair_rows(f"both at {about}", at["paired"])
-        parts.append(markdown_table(rows) if rows else
-                     "*No pair of one- and two-stage runs has finished yet.*")
-    else:
-        parts.append("*No recorded Table 2 sweep in this checkout* (`python -m osgan sweep "
-                     "table2`).")
     why = results / "table2_why"
     if (why / "sweep.json").exists():
         rows = [row for (pt, two), paired in
                 table2_record.ablation_pairs(records.load_dfad(why)["runs"]).items()
                 for row in _pair_rows(f"one at `{pt}`, two at `{two}`", paired)]
-        parts.append(markdown_table(rows) if rows else "*No pair of the ablation has finished "
-                     "yet.*")
-    else:
-        parts.append("*The ablation is not recorded yet* (`python -m osgan sweep table2_why`).")
-    return dict(zip(("table2", "table2_why"), parts, strict=True))
+        return {"table2_why": markdown_table(rows) if rows else "*No pair of the ablation has "
+                "finished yet.*"}
+    return {"table2_why": "*The ablation is not recorded yet* (`python -m osgan sweep "
+            "table2_why`)."}
