@@ -117,8 +117,8 @@ def intro_values(results: str | Path = "results") -> dict[str, str]:
 
 
 def _pair_rows(where: str, paired: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A pairing of one against two (``dfad_table2``'s or ``ablation_pairs``' ``paired``) at the
-    end of the runs and, where recorded, at each run's best validation evaluation."""
+    """A pairing of one against two (``ablation_pairs``' ``paired``) at the end of the runs and,
+    where recorded, at each run's best validation evaluation."""
     return [{"setting": where, "at": p["at"], "n": p["n"], "one": f"{p['one']:.3f}",
              "two": f"{p['two']:.3f}",
              "one - two [95%]": interval(p["one-two"], p["low"], p["high"], "{:+.3f}"),
