@@ -88,7 +88,9 @@ def plot_forest(f: Findings, ax=None, gans: list[str] | None = None):
     """Each objective's one/two ratio of the primary reading with its 95% interval (log scale),
     the plan's equivalence band shaded, the pooled estimate as a diamond (random effects,
     Hartung-Knapp interval), and the paper's CelebA ratio as a hollow marker labelled as the
-    paper's. ``gans``: draw these objectives' rows darker. Returns the figure."""
+    paper's; each seed pair's ratio as a small dot on its objective's row, so that a pair far
+    from the rest (a run that collapsed) shows where it widens an interval. ``gans``: draw these
+    objectives' rows darker. Returns the figure."""
     import matplotlib.pyplot as plt
 
     plan = plans.get(f.plan)
@@ -99,10 +101,14 @@ def plot_forest(f: Findings, ax=None, gans: list[str] | None = None):
     ax.axvspan(1 / band, band, color="0.88", zorder=0,
                label=f"equivalence margin (±{band - 1:.0%})")
     ax.axvline(1, color="k", lw=0.7)
-    labels = {"ours": "ours: one / two, 95% interval", "paper": "paper (CelebA, Inception FID)"}
+    labels = {"ours": "ours: one / two, 95% interval", "paper": "paper (CelebA, Inception FID)",
+              "seeds": "ours: one seed pair"}
     for y, c in enumerate(rows):
         faded = gans is not None and c.gan not in gans
         color = "0.6" if faded else "C0"
+        if c.diffs:
+            ax.plot([math.exp(d) for d in c.diffs], [y + 0.22] * len(c.diffs), ".", ms=4, alpha=0.6,
+                    color=color, label=labels.pop("seeds", None))
         if c.n >= 2 and math.isfinite(c.low):
             ax.errorbar([c.ratio], [y], xerr=[[c.ratio - c.low], [c.high - c.ratio]], fmt="o",
                         color=color, capsize=3, label=labels.pop("ours", None))
@@ -122,8 +128,8 @@ def plot_forest(f: Findings, ax=None, gans: list[str] | None = None):
                   ticks)
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
-    xt = [t for t in (0.125, 0.25, 0.5, 0.8, 1, 1.25, 2, 4, 8) if lo <= t <= hi]
-    ax.set_xticks(xt, [f"{t:g}" for t in xt])
+    xt = [t for t in (1 / 32, 0.125, 0.25, 0.5, 0.8, 1, 1.25, 2, 4, 8, 32) if lo <= t <= hi]
+    ax.set_xticks(xt, [f"{t:g}" if t > 0.1 else f"1/{1 / t:g}" for t in xt])
     ax.set_xticks([], minor=True)
     ax.set_xlabel("domain FID, one stage over two stages (left of 1: one stage better)\n"
                   f"reading: {plans.READINGS[plan.primary]}", fontsize=9)

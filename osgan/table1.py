@@ -84,6 +84,7 @@ class Comparison:
     sd: float
     verdict: str  # one of the plan's verdicts (secondary readings: for reference only)
     machines: tuple[str, ...] = ()  # where each seed's pair ran: "cpu" or the GPU's name
+    diffs: tuple[float, ...] = ()  # each seed's log difference one - two, in the order of seeds
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,13 @@ def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
         rows.append((gan, seeds, tuple(read[(gan, ONE, s)][1][0] for s in seeds), t,
                      stats.tost(one, two, plan.margin),
                      stats.detectable(t.sd, t.n, plan.alpha, plan.power),
-                     tuple(read[(gan, ONE, s)][1][1] for s in seeds)))
+                     tuple(read[(gan, ONE, s)][1][1] for s in seeds),
+                     tuple(float(d) for d in np.subtract(one, two))))
     adjusted = stats.holm([row[3].p for row in rows])
     out = [Comparison(gan, name, seeds, inst, t.n, math.exp(t.mean), math.exp(t.low),
                       math.exp(t.high), t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
-                      verdict(p_adj, t.mean, tost_p, plan), where)
-           for (gan, seeds, inst, t, tost_p, det, where), p_adj in zip(rows, adjusted)]
+                      verdict(p_adj, t.mean, tost_p, plan), where, diffs)
+           for (gan, seeds, inst, t, tost_p, det, where, diffs), p_adj in zip(rows, adjusted)]
     return out, missing, mixed
 
 

@@ -320,7 +320,9 @@ def test_class_table_means_each_scheme_over_seeds_from_evaluations_or_the_rescor
     c["evals"][-1]["classes"] = 5.0
     d = _run("bgan", "two", 0, [3.0, 2.5])  # no classes at all: left out
     (row,) = t1.class_table([a, b, c, d])
-    assert row == {"gan": "dcgan", "classes one": 8.5, "classes two": 5.0, "seeds": 2}
+    # the fewest of each scheme names its seed: seed 1's rescored 8.0, below seed 0's 9.0
+    assert row == {"gan": "dcgan", "classes one": 8.5, "fewest one": 8.0, "fewest one seed": 1,
+                   "classes two": 5.0, "fewest two": 5.0, "fewest two seed": 0, "seeds": 2}
 
 
 def test_dfad_table2_chooses_among_the_grid_where_a_scheme_has_one(tmp_path):

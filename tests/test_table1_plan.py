@@ -239,8 +239,13 @@ def test_rendered_findings_hold_the_numbers():
     m, lo, hi = f.pooled_ratio()
     assert v["t1_pooled"] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]" and v["t1_n"] == "8"
     assert v["t1_plan"] == HASH[:12]
+    # each seed pair's difference, whose mean is the objective's ratio, drawn as a dot per seed
+    assert c.diffs == pytest.approx(diffs["wgan"]) and math.exp(np.mean(c.diffs)) == \
+        pytest.approx(c.ratio)
     fig = forest.plot_forest(f, gans=["wgan"])
     assert len(fig.axes[0].get_yticks()) == 11  # ten objectives and the pooled row
+    dots = [ln for ln in fig.axes[0].lines if ln.get_marker() == "."]
+    assert len(dots) == 10 and sorted(dots[2].get_xdata()) == pytest.approx(sorted(np.exp(c.diffs)))
     sec = forest.secondary_rows(f)
     assert len(sec) == 10 and all(k.endswith("(n)") for k in list(sec[0])[1:])
 

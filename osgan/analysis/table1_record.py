@@ -234,9 +234,11 @@ def variant_rows(runs: list[dict[str, Any]], early: int = 1000) -> list[dict[str
 
 def class_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per objective, the classes the final samples cover (effective number, from the last
-    evaluation where it reported them, else from ``rescore.json``), mean over seeds per scheme,
-    with the number of seeds; objectives with none are left out."""
-    out: dict[str, dict[str, Any]] = {}
+    evaluation where it reported them, else from ``rescore.json``): per scheme the mean over
+    seeds (``classes one``) and the fewest with its seed (``fewest one``, ``fewest one seed``),
+    where a single collapsed run shows that the mean hides; with the number of seeds.
+    Objectives with none are left out."""
+    out: dict[str, dict[str, list[tuple[float, int]]]] = {}
     for r in runs:
         if not (r["done"] and r["evals"]):
             continue
@@ -244,9 +246,16 @@ def class_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if c is None and r.get("rescore"):
             c = r["rescore"].get("classes_eff")
         if c is not None:
-            out.setdefault(r["gan"], {}).setdefault(r["scheme"], []).append(c)
-    return [{"gan": g, **{f"classes {sc}": sum(v) / len(v) for sc, v in by.items()},
-             "seeds": max(len(v) for v in by.values())} for g, by in out.items()]
+            out.setdefault(r["gan"], {}).setdefault(r["scheme"], []).append((c, r["seed"]))
+    rows = []
+    for g, by in out.items():
+        row: dict[str, Any] = {"gan": g}
+        for sc, v in by.items():
+            fewest = min(v)
+            row |= {f"classes {sc}": sum(c for c, _ in v) / len(v), f"fewest {sc}": fewest[0],
+                    f"fewest {sc} seed": fewest[1]}
+        rows.append(row | {"seeds": max(len(v) for v in by.values())})
+    return rows
 
 
 def plateaus(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
