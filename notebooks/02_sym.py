@@ -50,7 +50,6 @@ record_dir = "results/table1"  # the recorded sweep shown first (python -m osgan
 
 # %%
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -76,16 +75,11 @@ print(compare.describe(cfg, chapter, profile))
 # ```
 
 # %% tags=["hide-input"]
-from osgan import forest, table1
-from osgan.analysis import instrument, table1_record
+from osgan import forest
+from osgan.analysis import table1_record
 
-findings, fig4 = table1.recorded(record_dir)
-for key, value in forest.values(findings).items():
+for key, value in forest.answer(record_dir, names).items():
     glue(key, value, display=False)
-for key, value in instrument.spread_values(Path(record_dir).parent / "instruments"
-                                           / "spread.json").items():
-    glue(key, value, display=False)
-forest.show(findings, names, fig4)
 
 # %% [markdown]
 # ## The recorded sweep

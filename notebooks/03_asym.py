@@ -52,7 +52,6 @@ order_dir = "results/table1_why"  # Fisher GAN's update order (python -m osgan s
 # %%
 import math
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -78,16 +77,11 @@ print(compare.describe(cfg, chapter, profile))
 # ```
 
 # %% tags=["hide-input"]
-from osgan import forest, table1
-from osgan.analysis import instrument, records, table1_record
+from osgan import forest
+from osgan.analysis import records, table1_record
 
-findings, fig4 = table1.recorded(record_dir)
-for key, value in forest.values(findings).items():
+for key, value in forest.answer(record_dir, names).items():
     glue(key, value, display=False)
-for key, value in instrument.spread_values(Path(record_dir).parent / "instruments"
-                                           / "spread.json").items():
-    glue(key, value, display=False)
-forest.show(findings, names, fig4)
 
 # %% [markdown]
 # ## The recorded sweep

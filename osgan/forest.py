@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from osgan import paper, plans
+from osgan import paper, plans, table1
 from osgan.analysis import instrument
 from osgan.render.tables import markdown_table
 from osgan.table1 import Comparison, Findings, TimeRatio
@@ -247,3 +248,14 @@ def show(f: Findings, gans: list[str], fig4: list[TimeRatio] | None = None):
         plot_figure4(rows)
         plt.show()
         display(Markdown(markdown_table(figure4_rows(rows))))
+
+
+def answer(record_dir: str | Path, gans: list[str]) -> dict[str, str]:
+    """A chapter's lead on Table 1 (02 and 03 open with it): the findings of the record in
+    ``record_dir`` shown (:func:`show`, ``gans`` drawn darker), and the values its included prose
+    places, returned for the chapter to glue: :func:`values` and the spread between domain
+    classifiers recorded beside the record (``../instruments/spread.json``)."""
+    findings, fig4 = table1.recorded(record_dir)
+    show(findings, gans, fig4)
+    spread = Path(record_dir).parent / "instruments" / "spread.json"
+    return values(findings) | instrument.spread_values(spread)
