@@ -355,3 +355,25 @@ def test_the_feature_space_label_names_each_classifier_and_its_cells():
     assert both == ("`domain:fashion_mnist@32/cnn`; 2 classifiers of its recipe: the AMD EPYC's "
                     "3 cells, the Xeon's (frozen) 1 cell")
     assert instrument.space_label([]) == "–"
+
+
+def test_a_chapters_lead_returns_the_findings_values_and_the_classifier_spread(tmp_path):
+    """forest.answer, what chapters 02 and 03 open with: on the committed record, the values of
+    its findings and of the spread between classifiers recorded beside it; with no spread file,
+    a dash for each of those."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from osgan import forest
+    from osgan.analysis import instrument
+
+    record = Path(__file__).resolve().parents[1] / "results" / "table1"
+    v = forest.answer(record, ["dcgan"])
+    f, _ = table1.recorded(record)
+    spread = instrument.spread_values(record.parent / "instruments" / "spread.json")
+    assert v == forest.values(f) | spread and spread["inst_seeds"] != "–"
+    elsewhere = tmp_path / "table1"  # a record with no instruments/ beside it
+    elsewhere.mkdir()
+    for name in ("sweep.json", "provenance.json"):
+        (elsewhere / name).write_text((record / name).read_text())
+    assert forest.answer(elsewhere, ["dcgan"])["inst_seeds"] == "–"
