@@ -154,12 +154,12 @@ def compare(runs: list[dict[str, Any]], plan: plans.Plan, name: str
         missing[gan] = [s for s in plan.seeds if s not in seeds]
         one = [read[(gan, ONE, s)][0] for s in seeds]
         two = [read[(gan, TWO, s)][0] for s in seeds]
-        t = stats.paired(np.subtract(one, two), plan.alpha)
+        diffs = tuple(float(d) for d in np.subtract(one, two))
+        t = stats.paired(diffs, plan.alpha)
         rows.append((gan, seeds, tuple(read[(gan, ONE, s)][1][0] for s in seeds), t,
                      stats.tost(one, two, plan.margin),
                      stats.detectable(t.sd, t.n, plan.alpha, plan.power),
-                     tuple(read[(gan, ONE, s)][1][1] for s in seeds),
-                     tuple(float(d) for d in np.subtract(one, two))))
+                     tuple(read[(gan, ONE, s)][1][1] for s in seeds), diffs))
     adjusted = stats.holm([row[3].p for row in rows])
     out = [Comparison(gan, name, seeds, inst, t.n, math.exp(t.mean), math.exp(t.low),
                       math.exp(t.high), t.p, p_adj, tost_p, math.exp(det), t.mean, t.sd,
